@@ -1,0 +1,198 @@
+//! Datasets: bound to a schema; their `unifiedProfile` and `unifiedIdentity` tags decide whether
+//! their data reaches the profile and the identity graph.
+
+use std::collections::BTreeMap;
+
+use rapport_types::Code;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::schemas::find_schema;
+use super::{kind, now_ms, Editor};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dataset {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub schema_id: String,
+    pub tags: BTreeMap<String, Vec<String>>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+fn tag_enabled(tags: &BTreeMap<String, Vec<String>>, name: &str) -> bool {
+    tags.get(name).is_some_and(|values| {
+        values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("enabled:true"))
+    })
+}
+
+impl Dataset {
+    /// Its records and events reach the profile store.
+    pub fn profile_enabled(&self) -> bool {
+        tag_enabled(&self.tags, "unifiedProfile")
+    }
+
+    /// Its identities link into the identity graph.
+    pub fn identity_enabled(&self) -> bool {
+        tag_enabled(&self.tags, "unifiedIdentity")
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "schemaRef": {"id": self.schema_id, "contentType": "application/vnd.adobe.xed-full+json;version=1"},
+            "tags": self.tags,
+            "created": self.created_ms,
+            "updated": self.updated_ms,
+            "createdClient": "rapport",
+            "createdUser": "rapport",
+            "version": "1.0.0",
+            "files": format!("@/dataSetFiles?dataSetId={}", self.id),
+        })
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::user(Code::InvalidDataset, message)
+}
+
+fn parse_tags(value: Option<&Value>) -> Result<BTreeMap<String, Vec<String>>> {
+    let Some(value) = value else {
+        return Ok(BTreeMap::new());
+    };
+    let Some(object) = value.as_object() else {
+        return Err(invalid(
+            "/tags: expected an object such as {\"unifiedProfile\": [\"enabled:true\"]}",
+        ));
+    };
+    let mut tags = BTreeMap::new();
+    for (name, values) in object {
+        let Some(items) = values.as_array() else {
+            return Err(invalid(format!(
+                "/tags/{name}: expected an array of strings"
+            )));
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Some(text) = item.as_str() else {
+                return Err(invalid(format!("/tags/{name}/{i}: expected a string")));
+            };
+            strings.push(text.to_owned());
+        }
+        tags.insert(name.clone(), strings);
+    }
+    Ok(tags)
+}
+
+pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Dataset> {
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        return Err(invalid("/name: a dataset needs a non-empty name"));
+    }
+    if editor.catalog.datasets.values().any(|d| d.name == name) {
+        return Err(invalid(format!(
+            "/name: a dataset named \"{name}\" already exists in this sandbox"
+        )));
+    }
+    let schema_ref = body
+        .pointer("/schemaRef/id")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if schema_ref.is_empty() {
+        return Err(invalid(
+            "/schemaRef/id: a dataset must reference a schema by its $id",
+        ));
+    }
+    let Some(schema) = find_schema(editor.catalog, schema_ref) else {
+        return Err(Error::user(
+            Code::SchemaNotFound,
+            format!("/schemaRef/id: no schema \"{schema_ref}\" exists in this sandbox"),
+        ));
+    };
+    let tags = parse_tags(body.get("tags"))?;
+    let now = now_ms();
+    let dataset = Dataset {
+        id: uuid::Uuid::new_v4().simple().to_string()[..24].to_owned(),
+        name,
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        schema_id: schema.id.clone(),
+        tags,
+        created_ms: now,
+        updated_ms: now,
+    };
+    check_profile_ready(editor, &dataset)?;
+    editor.record(kind::DATASET, &dataset.id, &dataset)?;
+    editor
+        .catalog
+        .datasets
+        .insert(dataset.id.clone(), dataset.clone());
+    Ok(dataset)
+}
+
+/// A profile-enabled dataset needs a union-enabled schema.
+fn check_profile_ready(editor: &Editor<'_>, dataset: &Dataset) -> Result<()> {
+    if dataset.profile_enabled() {
+        let schema = editor.catalog.schemas.get(&dataset.schema_id);
+        if !schema.is_some_and(|s| s.union) {
+            return Err(invalid(format!(
+                "/tags/unifiedProfile: schema \"{}\" is not enabled for Profile; add \"union\" to its meta:immutableTags first",
+                dataset.schema_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Changes name, description or tags (the reference enables Profile by patching tags).
+pub(crate) fn patch(editor: &mut Editor<'_>, id: &str, body: &Value) -> Result<Dataset> {
+    let Some(mut dataset) = editor.catalog.datasets.get(id).cloned() else {
+        return Err(Error::user(
+            Code::DatasetNotFound,
+            format!("no dataset \"{id}\" exists in this sandbox"),
+        ));
+    };
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        dataset.name = name.to_owned();
+    }
+    if let Some(description) = body.get("description").and_then(Value::as_str) {
+        dataset.description = description.to_owned();
+    }
+    if body.get("tags").is_some() {
+        for (name, values) in parse_tags(body.get("tags"))? {
+            dataset.tags.insert(name, values);
+        }
+    }
+    dataset.updated_ms = now_ms();
+    check_profile_ready(editor, &dataset)?;
+    editor.record(kind::DATASET, &dataset.id, &dataset)?;
+    editor
+        .catalog
+        .datasets
+        .insert(dataset.id.clone(), dataset.clone());
+    Ok(dataset)
+}
+
+pub(crate) fn delete(editor: &mut Editor<'_>, id: &str) -> Result<()> {
+    if editor.catalog.datasets.remove(id).is_none() {
+        return Err(Error::user(
+            Code::DatasetNotFound,
+            format!("no dataset \"{id}\" exists in this sandbox"),
+        ));
+    }
+    editor.forget(kind::DATASET, id);
+    Ok(())
+}

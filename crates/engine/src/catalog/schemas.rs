@@ -1,0 +1,609 @@
+//! Schemas, tenant field groups, identity descriptors and the union schema of each class.
+
+use std::sync::Arc;
+
+use rapport_types::Code;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use xdm::{Class, FieldType, ObjectField};
+
+use super::{kind, now_ms, CatalogSettings, Editor, SandboxCatalog};
+use crate::error::{Error, Result};
+
+/// A field group a tenant defined, kept as posted so it can be shown and re-parsed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantFieldGroup {
+    pub id: String,
+    pub alt_id: String,
+    pub title: String,
+    pub body: Value,
+    pub version: u32,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    #[serde(skip)]
+    pub parsed: Option<xdm::FieldGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchemaRecord {
+    pub id: String,
+    pub alt_id: String,
+    pub title: String,
+    pub description: String,
+    pub class_id: String,
+    pub field_groups: Vec<String>,
+    /// Whether the schema takes part in its class's union (enabled for Profile).
+    pub union: bool,
+    pub version: u32,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl SchemaRecord {
+    pub fn class(&self) -> Class {
+        Class::from_id(&self.class_id).unwrap_or(Class::Profile)
+    }
+}
+
+/// An identity descriptor: a schema field that holds an identity of a namespace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Descriptor {
+    pub id: String,
+    pub schema_id: String,
+    /// JSON pointer of the field, such as `/personalEmail/address`.
+    pub source_property: String,
+    pub namespace: String,
+    pub primary: bool,
+    pub created_ms: i64,
+}
+
+/// A field that carries an identity, as a path of property names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityField {
+    pub path: Vec<String>,
+    pub namespace: String,
+    pub primary: bool,
+}
+
+/// A schema ready to validate records: its field tree and its identity fields.
+#[derive(Debug, Clone)]
+pub struct CompiledSchema {
+    pub record: SchemaRecord,
+    pub class: Class,
+    pub tree: ObjectField,
+    pub identity_fields: Vec<IdentityField>,
+}
+
+fn invalid_schema(message: impl Into<String>) -> Error {
+    Error::user(Code::InvalidSchema, message)
+}
+
+/// A field group id: a standard one, or a tenant one of this sandbox (by `$id` or `meta:altId`).
+fn resolve_field_group<'a>(
+    catalog: &'a SandboxCatalog,
+    reference: &str,
+) -> Option<xdm::FieldGroup> {
+    if let Some(group) = xdm::standard_field_group(reference) {
+        return Some(group.clone());
+    }
+    let short = reference.rsplit('/').next().unwrap_or(reference);
+    if let Some(group) =
+        xdm::standard_field_group(&format!("https://ns.adobe.com/xdm/context/{short}"))
+    {
+        return Some(group.clone());
+    }
+    catalog
+        .field_groups
+        .values()
+        .find(|g| g.id == reference || g.alt_id == reference)
+        .and_then(|g| g.parsed.clone())
+}
+
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) fn create_field_group(editor: &mut Editor<'_>, body: Value) -> Result<TenantFieldGroup> {
+    let tenant = editor.settings.tenant_id.clone();
+    let hex = short_id();
+    let id = format!("https://ns.adobe.com/{tenant}/mixins/{hex}");
+    let parsed = xdm::parse_field_group(&body, &tenant, id.clone())
+        .map_err(|e| Error::user(Code::InvalidFieldGroup, e.to_string()))?;
+    let now = now_ms();
+    let group = TenantFieldGroup {
+        id: id.clone(),
+        alt_id: format!("_{tenant}.mixins.{hex}"),
+        title: parsed.title.clone(),
+        body,
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+        parsed: Some(parsed),
+    };
+    editor.record(kind::FIELD_GROUP, &id, &group)?;
+    editor.catalog.field_groups.insert(id, group.clone());
+    Ok(group)
+}
+
+pub(crate) fn create_schema(editor: &mut Editor<'_>, body: &Value) -> Result<SchemaRecord> {
+    let title = body
+        .get("title")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if title.is_empty() {
+        return Err(invalid_schema("/title: a schema needs a non-empty title"));
+    }
+    let refs: Vec<String> =
+        match body.get("allOf") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    item.get("$ref")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            invalid_schema(format!(
+                                "/allOf/{i}: each entry must be an object with a \"$ref\" string"
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?,
+            _ => return Err(invalid_schema(
+                "/allOf: a schema lists its class and field groups as an array of {\"$ref\": ...}",
+            )),
+        };
+    let mut class = body
+        .get("meta:class")
+        .and_then(Value::as_str)
+        .and_then(Class::from_id);
+    let mut field_groups = Vec::new();
+    for (i, reference) in refs.iter().enumerate() {
+        if let Some(found) = Class::from_id(reference) {
+            if class.is_some_and(|c| c != found) {
+                return Err(invalid_schema(format!(
+                    "/allOf/{i}: a schema extends exactly one class"
+                )));
+            }
+            class = Some(found);
+            continue;
+        }
+        let Some(group) = resolve_field_group(editor.catalog, reference) else {
+            return Err(Error::user(
+                Code::FieldGroupNotFound,
+                format!(
+                    "/allOf/{i}: no class or field group \"{reference}\" exists in this sandbox"
+                ),
+            ));
+        };
+        field_groups.push(group.id.clone());
+    }
+    let Some(class) = class else {
+        return Err(invalid_schema(
+            "/allOf: reference a class, such as https://ns.adobe.com/xdm/context/profile",
+        ));
+    };
+    for (i, id) in field_groups.iter().enumerate() {
+        let group = resolve_field_group(editor.catalog, id)
+            .ok_or_else(|| Error::internal("field group vanished"))?;
+        if !group.intended_classes.is_empty() && !group.intended_classes.contains(&class) {
+            return Err(invalid_schema(format!(
+                "/allOf/{}: field group \"{id}\" does not extend the class {}",
+                i + 1,
+                class.id()
+            )));
+        }
+    }
+    let union = tags_include_union(body.get("meta:immutableTags"))?;
+    let hex = short_id();
+    let tenant = editor.settings.tenant_id.clone();
+    let now = now_ms();
+    let record = SchemaRecord {
+        id: format!("https://ns.adobe.com/{tenant}/schemas/{hex}"),
+        alt_id: format!("_{tenant}.schemas.{hex}"),
+        title,
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        class_id: class.id().to_owned(),
+        field_groups,
+        union,
+        version: 1,
+        created_ms: now,
+        updated_ms: now,
+    };
+    compile(editor.catalog, &record, editor.settings)?;
+    editor.record(kind::SCHEMA, &record.id, &record)?;
+    editor
+        .catalog
+        .schemas
+        .insert(record.id.clone(), record.clone());
+    Ok(record)
+}
+
+fn tags_include_union(tags: Option<&Value>) -> Result<bool> {
+    match tags {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Array(items)) => Ok(items.iter().any(|t| t.as_str() == Some("union"))),
+        Some(_) => Err(invalid_schema(
+            "/meta:immutableTags: expected an array of strings such as [\"union\"]",
+        )),
+    }
+}
+
+/// Finds a schema by `$id`, `meta:altId`, or their URL-encoded forms.
+pub fn find_schema<'a>(catalog: &'a SandboxCatalog, reference: &str) -> Option<&'a SchemaRecord> {
+    catalog
+        .schemas
+        .get(reference)
+        .or_else(|| catalog.schemas.values().find(|s| s.alt_id == reference))
+}
+
+/// Applies the JSON Patch operations the reference allows on a schema: adding field groups to
+/// `allOf`, the `union` tag to `meta:immutableTags`, and replacing title or description.
+pub(crate) fn patch_schema(
+    editor: &mut Editor<'_>,
+    reference: &str,
+    operations: &Value,
+) -> Result<SchemaRecord> {
+    let Some(mut record) = find_schema(editor.catalog, reference).cloned() else {
+        return Err(Error::user(
+            Code::SchemaNotFound,
+            format!("no schema \"{reference}\" exists in this sandbox"),
+        ));
+    };
+    let Some(operations) = operations.as_array() else {
+        return Err(invalid_schema(
+            "the body must be a JSON Patch array of operations",
+        ));
+    };
+    for (i, operation) in operations.iter().enumerate() {
+        let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
+        let value = operation.get("value").cloned().unwrap_or(Value::Null);
+        match (op, path) {
+            ("add", p) if p.starts_with("/allOf") => {
+                let reference = value.get("$ref").and_then(Value::as_str).unwrap_or("");
+                let group = resolve_field_group(editor.catalog, reference).ok_or_else(|| {
+                    Error::user(Code::FieldGroupNotFound, format!("/{i}/value/$ref: no field group \"{reference}\""))
+                })?;
+                if !record.field_groups.contains(&group.id) {
+                    record.field_groups.push(group.id);
+                }
+            }
+            ("add" | "replace", p) if p.starts_with("/meta:immutableTags") => {
+                let tags = if value.is_string() { json!([value]) } else { value };
+                if tags_include_union(Some(&tags))? {
+                    record.union = true;
+                }
+            }
+            ("replace" | "add", "/title") => record.title = value.as_str().unwrap_or(&record.title).to_owned(),
+            ("replace" | "add", "/description") => {
+                record.description = value.as_str().unwrap_or("").to_owned()
+            }
+            _ => {
+                return Err(invalid_schema(format!(
+                    "/{i}: operation \"{op}\" on \"{path}\" is not supported; add to /allOf or /meta:immutableTags, or replace /title or /description"
+                )))
+            }
+        }
+    }
+    record.version += 1;
+    record.updated_ms = now_ms();
+    compile(editor.catalog, &record, editor.settings)?;
+    editor.record(kind::SCHEMA, &record.id, &record)?;
+    editor
+        .catalog
+        .schemas
+        .insert(record.id.clone(), record.clone());
+    Ok(record)
+}
+
+pub(crate) fn delete_schema(editor: &mut Editor<'_>, reference: &str) -> Result<()> {
+    let Some(record) = find_schema(editor.catalog, reference).cloned() else {
+        return Err(Error::user(
+            Code::SchemaNotFound,
+            format!("no schema \"{reference}\" exists in this sandbox"),
+        ));
+    };
+    if let Some(dataset) = editor
+        .catalog
+        .datasets
+        .values()
+        .find(|d| d.schema_id == record.id)
+    {
+        return Err(Error::user(
+            Code::SchemaInUse,
+            format!(
+                "schema \"{}\" is used by dataset {} (\"{}\"); delete the dataset first",
+                record.id, dataset.id, dataset.name
+            ),
+        ));
+    }
+    let descriptors: Vec<String> = editor
+        .catalog
+        .descriptors
+        .values()
+        .filter(|d| d.schema_id == record.id)
+        .map(|d| d.id.clone())
+        .collect();
+    for id in descriptors {
+        editor.catalog.descriptors.remove(&id);
+        editor.forget(kind::DESCRIPTOR, &id);
+    }
+    editor.catalog.schemas.remove(&record.id);
+    editor.forget(kind::SCHEMA, &record.id);
+    Ok(())
+}
+
+pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<Descriptor> {
+    let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
+    let descriptor_type = body.get("@type").and_then(Value::as_str).unwrap_or("");
+    if descriptor_type != "xdm:descriptorIdentity" {
+        return Err(invalid(format!(
+            "/@type: only \"xdm:descriptorIdentity\" descriptors are supported, found \"{descriptor_type}\""
+        )));
+    }
+    let schema_ref = body
+        .get("xdm:sourceSchema")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let Some(schema) = find_schema(editor.catalog, schema_ref).cloned() else {
+        return Err(Error::user(
+            Code::SchemaNotFound,
+            format!("/xdm:sourceSchema: no schema \"{schema_ref}\" exists"),
+        ));
+    };
+    let property = body
+        .get("xdm:sourceProperty")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !property.starts_with('/') {
+        return Err(invalid(
+            "/xdm:sourceProperty: expected a JSON pointer such as \"/personalEmail/address\""
+                .into(),
+        ));
+    }
+    let compiled = compile(editor.catalog, &schema, editor.settings)?;
+    match xdm::lookup(&compiled.tree, property) {
+        Some(field) if matches!(field.ty, FieldType::String(_)) => {}
+        Some(_) => {
+            return Err(invalid(format!(
+                "/xdm:sourceProperty: field \"{property}\" is not a string field"
+            )))
+        }
+        None => {
+            return Err(invalid(format!(
+                "/xdm:sourceProperty: schema \"{}\" has no field \"{property}\"",
+                schema.title
+            )))
+        }
+    }
+    let namespace_code = body
+        .get("xdm:namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let Some(namespace) = editor.catalog.namespace(namespace_code) else {
+        return Err(Error::user(
+            Code::NamespaceNotFound,
+            format!("/xdm:namespace: no namespace \"{namespace_code}\" exists"),
+        ));
+    };
+    let namespace = namespace.code.clone();
+    let primary = body
+        .get("xdm:isPrimary")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if primary
+        && editor
+            .catalog
+            .descriptors
+            .values()
+            .any(|d| d.schema_id == schema.id && d.primary)
+    {
+        return Err(invalid(format!(
+            "/xdm:isPrimary: schema \"{}\" already has a primary identity descriptor",
+            schema.title
+        )));
+    }
+    let descriptor = Descriptor {
+        id: short_id(),
+        schema_id: schema.id.clone(),
+        source_property: property.to_owned(),
+        namespace,
+        primary,
+        created_ms: now_ms(),
+    };
+    editor.record(kind::DESCRIPTOR, &descriptor.id, &descriptor)?;
+    editor
+        .catalog
+        .descriptors
+        .insert(descriptor.id.clone(), descriptor.clone());
+    Ok(descriptor)
+}
+
+pub(crate) fn delete_descriptor(editor: &mut Editor<'_>, id: &str) -> Result<()> {
+    if editor.catalog.descriptors.remove(id).is_none() {
+        return Err(Error::user(
+            Code::DescriptorNotFound,
+            format!("no descriptor \"{id}\" exists in this sandbox"),
+        ));
+    }
+    editor.forget(kind::DESCRIPTOR, id);
+    Ok(())
+}
+
+fn compile(
+    catalog: &SandboxCatalog,
+    record: &SchemaRecord,
+    _settings: &CatalogSettings,
+) -> Result<CompiledSchema> {
+    let class = record.class();
+    let groups: Vec<xdm::FieldGroup> = record
+        .field_groups
+        .iter()
+        .map(|id| {
+            resolve_field_group(catalog, id)
+                .ok_or_else(|| invalid_schema(format!("field group \"{id}\" no longer exists")))
+        })
+        .collect::<Result<_>>()?;
+    let group_refs: Vec<&xdm::FieldGroup> = groups.iter().collect();
+    let tree = xdm::compose(class, &group_refs).map_err(|e| invalid_schema(e.to_string()))?;
+    let identity_fields = catalog
+        .descriptors
+        .values()
+        .filter(|d| d.schema_id == record.id)
+        .map(|d| IdentityField {
+            path: d
+                .source_property
+                .trim_start_matches('/')
+                .split('/')
+                .map(str::to_owned)
+                .collect(),
+            namespace: d.namespace.clone(),
+            primary: d.primary,
+        })
+        .collect();
+    Ok(CompiledSchema {
+        record: record.clone(),
+        class,
+        tree,
+        identity_fields,
+    })
+}
+
+pub(crate) fn restore_parsed_field_groups(
+    catalog: &mut SandboxCatalog,
+    settings: &CatalogSettings,
+) -> Result<()> {
+    for group in catalog.field_groups.values_mut() {
+        let parsed = xdm::parse_field_group(&group.body, &settings.tenant_id, group.id.clone())
+            .map_err(|e| Error::internal(format!("stored field group {}: {e}", group.id)))?;
+        group.parsed = Some(parsed);
+    }
+    Ok(())
+}
+
+/// Rebuilds every compiled schema of the sandbox (after any catalog change).
+pub(crate) fn recompile(catalog: &mut SandboxCatalog, settings: &CatalogSettings) -> Result<()> {
+    let mut compiled = std::collections::HashMap::new();
+    for record in catalog.schemas.values() {
+        compiled.insert(
+            record.id.clone(),
+            Arc::new(compile(catalog, record, settings)?),
+        );
+    }
+    catalog.compiled = compiled;
+    Ok(())
+}
+
+/// The union of every union-enabled schema of a class.
+pub fn union_tree(catalog: &SandboxCatalog, class: Class) -> Result<ObjectField> {
+    let trees: Vec<&ObjectField> = catalog
+        .compiled
+        .values()
+        .filter(|c| c.class == class && c.record.union)
+        .map(|c| &c.tree)
+        .collect();
+    if trees.is_empty() {
+        return Ok(xdm::class_fields(class));
+    }
+    xdm::union(&trees).map_err(|e| invalid_schema(e.to_string()))
+}
+
+/// The union schema's id for a class.
+pub fn union_id(class: Class) -> String {
+    format!("{}__union", class.id())
+}
+
+fn registry_metadata(created_ms: i64, updated_ms: i64) -> Value {
+    json!({"repo:createdDate": created_ms, "repo:lastModifiedDate": updated_ms, "xdm:createdClientId": "rapport", "xdm:repositoryCreatedBy": "rapport"})
+}
+
+impl SchemaRecord {
+    /// The Schema Registry representation; `full` resolves every field (`xed-full`).
+    pub fn to_json(&self, compiled: Option<&CompiledSchema>, full: bool) -> Value {
+        let mut all_of = vec![json!({"$ref": self.class_id})];
+        all_of.extend(self.field_groups.iter().map(|id| json!({"$ref": id})));
+        let mut value = json!({
+            "$id": self.id,
+            "meta:altId": self.alt_id,
+            "meta:resourceType": "schemas",
+            "version": format!("1.{}", self.version - 1),
+            "title": self.title,
+            "description": self.description,
+            "type": "object",
+            "meta:class": self.class_id,
+            "meta:extends": self.field_groups.iter().cloned().chain([self.class_id.clone()]).collect::<Vec<_>>(),
+            "meta:containerId": "tenant",
+            "meta:xdmType": "object",
+            "meta:immutableTags": if self.union { json!(["union"]) } else { json!([]) },
+            "allOf": all_of,
+            "meta:registryMetadata": registry_metadata(self.created_ms, self.updated_ms),
+        });
+        if let (true, Some(compiled)) = (full, compiled) {
+            let schema = xdm::to_json_schema(&compiled.tree);
+            if let (Some(object), Some(properties)) =
+                (value.as_object_mut(), schema.get("properties"))
+            {
+                object.insert("properties".into(), properties.clone());
+                object.remove("allOf");
+            }
+        }
+        value
+    }
+}
+
+impl TenantFieldGroup {
+    pub fn to_json(&self) -> Value {
+        let mut value = self.body.clone();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("$id".into(), json!(self.id));
+            object.insert("meta:altId".into(), json!(self.alt_id));
+            object.insert("meta:resourceType".into(), json!("mixins"));
+            object.insert("meta:containerId".into(), json!("tenant"));
+            object.insert("version".into(), json!(format!("1.{}", self.version - 1)));
+            object.insert(
+                "meta:registryMetadata".into(),
+                registry_metadata(self.created_ms, self.updated_ms),
+            );
+        }
+        value
+    }
+}
+
+/// The representation of a standard field group.
+pub fn standard_field_group_json(group: &xdm::FieldGroup) -> Value {
+    json!({
+        "$id": group.id,
+        "meta:altId": group.id.trim_start_matches("https://ns.adobe.com/").replace('/', "."),
+        "meta:resourceType": "mixins",
+        "meta:containerId": "global",
+        "title": group.title,
+        "description": group.description,
+        "type": "object",
+        "meta:intendedToExtend": group.intended_classes.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        "properties": xdm::to_json_schema(&group.root).get("properties").cloned().unwrap_or(json!({})),
+    })
+}
+
+impl Descriptor {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@id": self.id,
+            "@type": "xdm:descriptorIdentity",
+            "xdm:sourceSchema": self.schema_id,
+            "xdm:sourceVersion": 1,
+            "xdm:sourceProperty": self.source_property,
+            "xdm:namespace": self.namespace,
+            "xdm:property": "xdm:code",
+            "xdm:isPrimary": self.primary,
+            "meta:containerId": "tenant",
+            "version": "1",
+        })
+    }
+}

@@ -1,0 +1,419 @@
+//! Applying prepared writes inside the writer's transaction: link identities, apply the graph
+//! rules, move what changed hands, store the fragment or event, and refresh prepared views.
+//!
+//! Every consequence of a write lands in the same transaction as the write.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rapport_types::{ProfileId, SandboxName};
+use store::{collect_prefix, Table, WriteTxn};
+
+use crate::catalog::SandboxCatalog;
+use crate::error::{Error, Result};
+use crate::identity::graph::{resolve, Graph, LinkingRules, RefusedIdentity, Source};
+use crate::identity::IdentityKey;
+use crate::ingest::prepare::PreparedWrite;
+use crate::keys;
+use crate::merge::{merge_entity, MergeInput};
+use crate::records::{
+    decode, encode, encode_view, EventLocation, ProfileRecord, StoredEvent, StoredFragment,
+};
+
+/// The linking rules of one sandbox.
+pub struct SandboxRules<'a> {
+    pub catalog: &'a SandboxCatalog,
+    pub graph_limit: usize,
+}
+
+impl LinkingRules for SandboxRules<'_> {
+    fn is_unique(&self, namespace: &str) -> bool {
+        self.catalog.namespace(namespace).is_some_and(|n| n.unique)
+    }
+
+    fn removal_rank(&self, namespace: &str) -> u8 {
+        self.catalog
+            .namespace(namespace)
+            .map(|n| n.id_type.removal_rank())
+            .unwrap_or(0)
+    }
+
+    fn graph_limit(&self) -> usize {
+        self.graph_limit
+    }
+}
+
+/// Reads the live graph of a profile, following nothing: forwards are resolved by callers.
+pub fn load_graph(
+    txn: &dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Option<Graph>> {
+    match txn.get(Table::Profiles, &keys::profile(sandbox, profile_id))? {
+        Some(bytes) => match decode::<ProfileRecord>(bytes)? {
+            ProfileRecord::Live(graph) => Ok(Some(graph)),
+            ProfileRecord::Forward(_) => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+fn lookup_identity(
+    txn: &dyn WriteTxn,
+    sandbox: &SandboxName,
+    identity: &IdentityKey,
+) -> Result<Option<ProfileId>> {
+    Ok(txn
+        .get(Table::Identities, &keys::identity(sandbox, identity))?
+        .and_then(ProfileId::from_be_slice))
+}
+
+fn allocate_profile_id(txn: &mut dyn WriteTxn) -> Result<ProfileId> {
+    let next = txn
+        .get(Table::Catalog, keys::PROFILE_COUNTER)?
+        .and_then(ProfileId::from_be_slice)
+        .map_or(1, |p| p.0 + 1);
+    txn.put(Table::Catalog, keys::PROFILE_COUNTER, &next.to_be_bytes())?;
+    Ok(ProfileId(next))
+}
+
+/// Everything the writer needs besides the write itself.
+pub struct ApplyContext<'a> {
+    pub catalog: &'a SandboxCatalog,
+    pub graph_limit: usize,
+}
+
+/// Applies one write; returns the profile it landed in.
+pub fn apply_write(
+    txn: &mut dyn WriteTxn,
+    context: &ApplyContext<'_>,
+    write: &PreparedWrite,
+) -> Result<ProfileId> {
+    let sandbox = &write.sandbox;
+    let now = write.received_ms;
+    let source = Source {
+        dataset: write.dataset_id.clone(),
+        record: write.source_record.clone(),
+    };
+    let linked: Vec<&IdentityKey> = if write.link_identities {
+        write.identities.iter().collect()
+    } else {
+        vec![&write.primary]
+    };
+
+    let mut old_profiles: BTreeSet<ProfileId> = BTreeSet::new();
+    for identity in &linked {
+        if let Some(profile_id) = lookup_identity(txn, sandbox, identity)? {
+            old_profiles.insert(profile_id);
+        }
+    }
+    let mut graph = Graph::default();
+    let mut previous_owner: BTreeMap<IdentityKey, ProfileId> = BTreeMap::new();
+    for profile_id in &old_profiles {
+        if let Some(old_graph) = load_graph(txn, sandbox, *profile_id)? {
+            for node in &old_graph.nodes {
+                previous_owner.insert(node.identity.clone(), *profile_id);
+            }
+            graph.absorb(old_graph);
+        }
+    }
+    let mut structure_changed = old_profiles.len() > 1;
+    for identity in &linked {
+        structure_changed |= graph.touch_node((*identity).clone(), now, source.clone());
+    }
+    if write.link_identities {
+        for other in linked.iter().filter(|k| **k != &write.primary) {
+            structure_changed |= graph.touch_edge(&write.primary, other, now, &source);
+        }
+    }
+    for (identity, reason) in &write.refused {
+        graph.refused.retain(|r| r.identity != *identity);
+        graph.refused.push(RefusedIdentity {
+            identity: identity.clone(),
+            refused_at_ms: now,
+            source: source.clone(),
+            reason: reason.clone(),
+        });
+    }
+    if structure_changed {
+        graph.changed_ms = now;
+    }
+
+    let rules = SandboxRules {
+        catalog: context.catalog,
+        graph_limit: context.graph_limit,
+    };
+    let resolution = if structure_changed || old_profiles.is_empty() {
+        resolve(graph, &rules, now)
+    } else {
+        graph.trim_history();
+        graph.normalize();
+        crate::identity::graph::Resolution {
+            components: vec![graph],
+            removed: Vec::new(),
+        }
+    };
+    let split_or_merge =
+        resolution.components.len() > 1 || old_profiles.len() > 1 || !resolution.removed.is_empty();
+
+    // Give each component a profile id: components in order of their earliest identity take the
+    // oldest (smallest) previous id of their members still free, or a new one.
+    let mut order: Vec<usize> = (0..resolution.components.len()).collect();
+    order.sort_by_key(|&i| {
+        let component = &resolution.components[i];
+        let earliest = component
+            .nodes
+            .iter()
+            .map(|n| n.first_seen_ms)
+            .min()
+            .unwrap_or(i64::MAX);
+        (
+            earliest,
+            component.nodes.first().map(|n| n.identity.clone()),
+        )
+    });
+    let mut taken: BTreeSet<ProfileId> = BTreeSet::new();
+    let mut assigned: Vec<Option<ProfileId>> = vec![None; resolution.components.len()];
+    for &i in &order {
+        let candidates: BTreeSet<ProfileId> = resolution.components[i]
+            .nodes
+            .iter()
+            .filter_map(|n| previous_owner.get(&n.identity).copied())
+            .filter(|p| !taken.contains(p))
+            .collect();
+        let profile_id = match candidates.first() {
+            Some(p) => *p,
+            None => allocate_profile_id(txn)?,
+        };
+        taken.insert(profile_id);
+        assigned[i] = Some(profile_id);
+    }
+    let mut owner_of: BTreeMap<IdentityKey, ProfileId> = BTreeMap::new();
+    for (i, component) in resolution.components.iter().enumerate() {
+        let profile_id =
+            assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
+        for node in &component.nodes {
+            owner_of.insert(node.identity.clone(), profile_id);
+        }
+    }
+
+    // Persist graphs and the identity index.
+    for (i, component) in resolution.components.iter().enumerate() {
+        let profile_id =
+            assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
+        txn.put(
+            Table::Profiles,
+            &keys::profile(sandbox, profile_id),
+            &encode(&ProfileRecord::Live(component.clone()))?,
+        )?;
+        for node in &component.nodes {
+            if previous_owner.get(&node.identity) != Some(&profile_id) {
+                txn.put(
+                    Table::Identities,
+                    &keys::identity(sandbox, &node.identity),
+                    &profile_id.to_be_bytes(),
+                )?;
+            }
+        }
+    }
+    let mut touched: BTreeSet<ProfileId> = assigned.iter().flatten().copied().collect();
+    for old in &old_profiles {
+        if !taken.contains(old) {
+            let survivor = *taken
+                .first()
+                .ok_or_else(|| Error::internal("merge without survivor"))?;
+            txn.put(
+                Table::Profiles,
+                &keys::profile(sandbox, *old),
+                &encode(&ProfileRecord::Forward(survivor))?,
+            )?;
+            txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
+        }
+    }
+    if split_or_merge {
+        for old in &old_profiles {
+            move_data(txn, sandbox, *old, &owner_of, &mut touched)?;
+        }
+    }
+
+    let target = *owner_of
+        .get(&write.primary)
+        .ok_or_else(|| Error::internal("primary identity has no profile"))?;
+    let mut attributes_changed = structure_changed || split_or_merge;
+    if write.to_profile {
+        match &write.event {
+            Some((event_id, timestamp_ms)) => {
+                store_event(txn, sandbox, target, write, event_id, *timestamp_ms)?
+            }
+            None => {
+                let fragment = StoredFragment {
+                    dataset: write.dataset_id.clone(),
+                    primary: write.primary.clone(),
+                    ingested_ms: write.received_ms,
+                    source_updated_ms: write.source_updated_ms,
+                    json: write.json.clone(),
+                };
+                txn.put(
+                    Table::Fragments,
+                    &keys::fragment(sandbox, target, &write.dataset_id, &write.primary),
+                    &encode(&fragment)?,
+                )?;
+                attributes_changed = true;
+            }
+        }
+    }
+    if attributes_changed || old_profiles.is_empty() || !write.refused.is_empty() {
+        touched.insert(target);
+        for profile_id in touched {
+            refresh_view(txn, context.catalog, sandbox, profile_id)?;
+        }
+    }
+    Ok(target)
+}
+
+/// Moves the fragments and events of `from` whose primary identity now belongs to another profile.
+fn move_data(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    from: ProfileId,
+    owner_of: &BTreeMap<IdentityKey, ProfileId>,
+    touched: &mut BTreeSet<ProfileId>,
+) -> Result<()> {
+    let prefix = keys::profile(sandbox, from);
+    for (key, value) in collect_prefix(txn, Table::Fragments, &prefix)? {
+        let fragment: StoredFragment = decode(&value)?;
+        if let Some(&to) = owner_of.get(&fragment.primary).filter(|to| **to != from) {
+            txn.delete(Table::Fragments, &key)?;
+            txn.put(
+                Table::Fragments,
+                &keys::rekey_under(sandbox, &key, to),
+                &value,
+            )?;
+            touched.insert(to);
+            touched.insert(from);
+        }
+    }
+    for (key, value) in collect_prefix(txn, Table::Events, &prefix)? {
+        let event: StoredEvent = decode(&value)?;
+        if let Some(&to) = owner_of.get(&event.primary).filter(|to| **to != from) {
+            txn.delete(Table::Events, &key)?;
+            txn.put(Table::Events, &keys::rekey_under(sandbox, &key, to), &value)?;
+        }
+    }
+    Ok(())
+}
+
+fn store_event(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    target: ProfileId,
+    write: &PreparedWrite,
+    event_id: &str,
+    timestamp_ms: i64,
+) -> Result<()> {
+    let suffix = keys::event_suffix(&write.dataset_id, event_id);
+    let id_key = keys::event_id(sandbox, &write.dataset_id, event_id);
+    // The same (dataset, _id) replaces the stored event instead of adding a second one.
+    if let Some(bytes) = txn.get(Table::EventIds, &id_key)? {
+        let previous: EventLocation = decode(bytes)?;
+        if let Some(owner) = lookup_identity(txn, sandbox, &previous.primary)? {
+            txn.delete(
+                Table::Events,
+                &keys::event(sandbox, owner, previous.timestamp_ms, suffix),
+            )?;
+        }
+    }
+    let event = StoredEvent {
+        dataset: write.dataset_id.clone(),
+        event_id: event_id.to_owned(),
+        primary: write.primary.clone(),
+        timestamp_ms,
+        ingested_ms: write.received_ms,
+        json: write.json.clone(),
+    };
+    txn.put(
+        Table::Events,
+        &keys::event(sandbox, target, timestamp_ms, suffix),
+        &encode(&event)?,
+    )?;
+    txn.put(
+        Table::EventIds,
+        &id_key,
+        &encode(&EventLocation {
+            timestamp_ms,
+            primary: write.primary.clone(),
+        })?,
+    )?;
+    Ok(())
+}
+
+/// Reads every fragment of a profile.
+pub fn load_fragments(
+    txn: &(impl store::ReadTxn + ?Sized),
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Vec<StoredFragment>> {
+    let prefix = keys::profile(sandbox, profile_id);
+    let mut fragments = Vec::new();
+    for (_, value) in collect_prefix(txn, Table::Fragments, &prefix)? {
+        fragments.push(decode(&value)?);
+    }
+    Ok(fragments)
+}
+
+/// Rebuilds the prepared view of a profile under the sandbox's default merge policy.
+pub fn refresh_view(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<()> {
+    let key = keys::profile(sandbox, profile_id);
+    let Some(graph) = load_graph(txn, sandbox, profile_id)? else {
+        txn.delete(Table::Views, &key)?;
+        return Ok(());
+    };
+    let Some(policy) = catalog.default_merge_policy() else {
+        return Err(Error::internal("sandbox has no default merge policy"));
+    };
+    let fragments = load_fragments(txn, sandbox, profile_id)?;
+    let input = MergeInput {
+        catalog,
+        profile_id,
+        graph: &graph,
+        fragments: &fragments,
+        focus: None,
+    };
+    let entity = merge_entity(policy, &input);
+    let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
+    txn.put(Table::Views, &key, &encode_view(&policy.stamp(), &json))?;
+    Ok(())
+}
+
+/// Deletes a profile and everything stored under it: graph, identities, fragments, events, view.
+pub fn delete_profile(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<bool> {
+    let Some(graph) = load_graph(txn, sandbox, profile_id)? else {
+        return Ok(false);
+    };
+    let prefix = keys::profile(sandbox, profile_id);
+    for node in &graph.nodes {
+        txn.delete(Table::Identities, &keys::identity(sandbox, &node.identity))?;
+    }
+    for (key, _) in collect_prefix(txn, Table::Fragments, &prefix)? {
+        txn.delete(Table::Fragments, &key)?;
+    }
+    for (key, value) in collect_prefix(txn, Table::Events, &prefix)? {
+        let event: StoredEvent = decode(&value)?;
+        txn.delete(
+            Table::EventIds,
+            &keys::event_id(sandbox, &event.dataset, &event.event_id),
+        )?;
+        txn.delete(Table::Events, &key)?;
+    }
+    txn.delete(Table::Profiles, &prefix)?;
+    txn.delete(Table::Views, &prefix)?;
+    Ok(true)
+}

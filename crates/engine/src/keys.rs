@@ -1,0 +1,145 @@
+//! The key layout of every table: each key starts with the sandbox name, and everything that
+//! belongs to one profile shares the prefix `sandbox \0 profile-id`.
+
+use rapport_types::{ProfileId, SandboxName};
+use sha2::{Digest, Sha256};
+
+use crate::identity::IdentityKey;
+
+/// Identity values longer than this are hashed into the key (LMDB keys are at most 511 bytes).
+const MAX_INLINE_VALUE: usize = 256;
+
+fn sandbox_prefix(sandbox: &SandboxName) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64);
+    key.extend_from_slice(sandbox.as_str().as_bytes());
+    key.push(0);
+    key
+}
+
+/// `sandbox \0` : the prefix of everything of a sandbox in any table.
+pub fn sandbox(sandbox: &SandboxName) -> Vec<u8> {
+    sandbox_prefix(sandbox)
+}
+
+/// Identities table: `sandbox \0 namespace \0 value` (or `\x01 sha256(value)` for long values).
+pub fn identity(sandbox: &SandboxName, identity: &IdentityKey) -> Vec<u8> {
+    let mut key = sandbox_prefix(sandbox);
+    key.extend_from_slice(identity.namespace.as_bytes());
+    key.push(0);
+    if identity.value.len() <= MAX_INLINE_VALUE {
+        key.extend_from_slice(identity.value.as_bytes());
+    } else {
+        key.push(1);
+        key.extend_from_slice(&Sha256::digest(identity.value.as_bytes()));
+    }
+    key
+}
+
+/// Profiles and Views tables, and the prefix of a profile's fragments and events: `sandbox \0 pid`.
+pub fn profile(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
+    let mut key = sandbox_prefix(sandbox);
+    key.extend_from_slice(&profile_id.to_be_bytes());
+    key
+}
+
+/// The profile id at the end of a `profile` key.
+pub fn profile_id_of(key: &[u8]) -> Option<ProfileId> {
+    key.len()
+        .checked_sub(8)
+        .and_then(|start| ProfileId::from_be_slice(&key[start..]))
+}
+
+fn short_hash(parts: &[&[u8]]) -> [u8; 8] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    digest[..8].try_into().unwrap_or([0; 8])
+}
+
+/// Fragments table: `sandbox \0 pid dataset \0 hash(primary identity)`.
+pub fn fragment(
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    dataset: &str,
+    primary: &IdentityKey,
+) -> Vec<u8> {
+    let mut key = profile(sandbox, profile_id);
+    key.extend_from_slice(dataset.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&short_hash(&[
+        primary.namespace.as_bytes(),
+        primary.value.as_bytes(),
+    ]));
+    key
+}
+
+/// The same fragment key moved under another profile id.
+pub fn rekey_under(sandbox: &SandboxName, old_key: &[u8], profile_id: ProfileId) -> Vec<u8> {
+    let tail_start = sandbox.as_str().len() + 1 + 8;
+    let mut key = profile(sandbox, profile_id);
+    key.extend_from_slice(&old_key[tail_start.min(old_key.len())..]);
+    key
+}
+
+/// Timestamps are stored with the sign bit flipped so that byte order is time order.
+pub fn encode_time(timestamp_ms: i64) -> [u8; 8] {
+    ((timestamp_ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub fn decode_time(bytes: &[u8]) -> Option<i64> {
+    let array: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    Some((u64::from_be_bytes(array) ^ (1 << 63)) as i64)
+}
+
+/// The 8 bytes that make an event key unique for its (dataset, `_id`).
+pub fn event_suffix(dataset: &str, event_id: &str) -> [u8; 8] {
+    short_hash(&[dataset.as_bytes(), event_id.as_bytes()])
+}
+
+/// Events table: `sandbox \0 pid time(8) hash(dataset, _id)(8)`.
+pub fn event(
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    timestamp_ms: i64,
+    suffix: [u8; 8],
+) -> Vec<u8> {
+    let mut key = profile(sandbox, profile_id);
+    key.extend_from_slice(&encode_time(timestamp_ms));
+    key.extend_from_slice(&suffix);
+    key
+}
+
+/// The (time, suffix) tail of an event key: what a page cursor remembers.
+pub fn event_tail(key: &[u8]) -> Option<[u8; 16]> {
+    let start = key.len().checked_sub(16)?;
+    key[start..].try_into().ok()
+}
+
+/// EventIds table: `sandbox \0 dataset \0 _id` (hashed when long).
+pub fn event_id(sandbox: &SandboxName, dataset: &str, event_id: &str) -> Vec<u8> {
+    let mut key = sandbox_prefix(sandbox);
+    key.extend_from_slice(dataset.as_bytes());
+    key.push(0);
+    if event_id.len() <= MAX_INLINE_VALUE {
+        key.extend_from_slice(event_id.as_bytes());
+    } else {
+        key.push(1);
+        key.extend_from_slice(&Sha256::digest(event_id.as_bytes()));
+    }
+    key
+}
+
+/// Catalog table: `sandbox \0 kind \0 id`.
+pub fn catalog(sandbox: &SandboxName, kind: &str, id: &str) -> Vec<u8> {
+    let mut key = sandbox_prefix(sandbox);
+    key.extend_from_slice(kind.as_bytes());
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The global profile id counter, outside every sandbox.
+pub const PROFILE_COUNTER: &[u8] = b"\0counter\0profile-id";

@@ -1,0 +1,366 @@
+//! The synchronous profile engine: catalog, ingestion, identity graph, merge policies and
+//! lookups. It knows nothing of HTTP or async runtimes; the storage is behind `store::Store`.
+
+pub mod catalog;
+pub mod error;
+pub mod identity;
+pub mod ingest;
+pub mod keys;
+pub mod lookup;
+pub mod merge;
+pub mod records;
+pub mod time;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rapport_types::{Code, ProfileId, SandboxName};
+use serde_json::Value;
+use store::{LmdbOptions, LmdbStore, Store};
+
+pub use catalog::{Catalog, CatalogSettings, SandboxCatalog};
+pub use error::{Error, Result};
+use identity::graph::Graph;
+use identity::value::ValuePolicy;
+pub use identity::IdentityKey;
+use ingest::writer::WriterSettings;
+pub use ingest::{Job, PreparedWrite, Writer};
+pub use lookup::{EntityRef, EventPage, EventQuery, ProfileRequest, PropertyFilter};
+
+/// How the engine is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    pub map_size_bytes: usize,
+    pub tenant_id: String,
+    /// The most identities one graph may hold.
+    pub graph_limit: usize,
+    /// Identity values (case-insensitive) that never link anything.
+    pub blocked_identity_values: Vec<String>,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    writer: Writer,
+    values: ValuePolicy,
+}
+
+impl Engine {
+    /// Opens (or creates) the embedded store and starts the writer.
+    pub fn open(config: &EngineConfig) -> Result<Engine> {
+        let store: Arc<dyn Store> = Arc::new(LmdbStore::open(
+            &config.data_dir.join("lmdb"),
+            &LmdbOptions {
+                map_size_bytes: config.map_size_bytes,
+            },
+        )?);
+        Engine::with_store(store, config)
+    }
+
+    /// Starts the engine on any storage backend.
+    pub fn with_store(store: Arc<dyn Store>, config: &EngineConfig) -> Result<Engine> {
+        let catalog = Arc::new(Catalog::load(
+            store.clone(),
+            CatalogSettings {
+                tenant_id: config.tenant_id.clone(),
+            },
+        )?);
+        let writer = Writer::start(
+            store.clone(),
+            catalog.clone(),
+            WriterSettings {
+                graph_limit: config.graph_limit.max(1),
+            },
+        );
+        let values = ValuePolicy {
+            blocked: config
+                .blocked_identity_values
+                .iter()
+                .map(|v| v.trim().to_ascii_lowercase())
+                .collect(),
+        };
+        Ok(Engine {
+            store,
+            catalog,
+            writer,
+            values,
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn sandbox(&self, name: &SandboxName) -> Result<Arc<SandboxCatalog>> {
+        self.catalog.sandbox(name)
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        self.store.disk_bytes()
+    }
+
+    /// Validates one record for `dataset` and prepares it for the writer.
+    pub fn prepare(
+        &self,
+        catalog: &SandboxCatalog,
+        dataset: &str,
+        entity: Value,
+        source_record: String,
+        received_ms: i64,
+    ) -> Result<PreparedWrite> {
+        ingest::prepare(
+            catalog,
+            &self.values,
+            dataset,
+            entity,
+            source_record,
+            received_ms,
+        )
+    }
+
+    /// Queues a job for the writer; its reply runs after the commit that holds it.
+    pub fn submit(&self, job: Job) -> Result<()> {
+        self.writer.submit(job)
+    }
+
+    /// Looks up one profile's entity item (JSON bytes).
+    pub fn profile(
+        &self,
+        sandbox: &SandboxName,
+        entity: &EntityRef,
+        request: &ProfileRequest,
+    ) -> Result<Option<(ProfileId, Vec<u8>)>> {
+        let catalog = self.catalog.sandbox(sandbox)?;
+        let txn = self.store.read()?;
+        lookup::profile(txn.as_ref(), &catalog, sandbox, entity, request)
+    }
+
+    /// Looks up several profiles in one read transaction.
+    pub fn profiles(
+        &self,
+        sandbox: &SandboxName,
+        entities: &[EntityRef],
+        request: &ProfileRequest,
+    ) -> Result<Vec<Option<(ProfileId, Vec<u8>)>>> {
+        let catalog = self.catalog.sandbox(sandbox)?;
+        let txn = self.store.read()?;
+        entities
+            .iter()
+            .map(|e| lookup::profile(txn.as_ref(), &catalog, sandbox, e, request))
+            .collect()
+    }
+
+    /// One page of a profile's experience events.
+    pub fn events(
+        &self,
+        sandbox: &SandboxName,
+        entity: &EntityRef,
+        query: &EventQuery,
+    ) -> Result<Option<EventPage>> {
+        let catalog = self.catalog.sandbox(sandbox)?;
+        let txn = self.store.read()?;
+        lookup::events(txn.as_ref(), &catalog, sandbox, entity, query)
+    }
+
+    /// The identity graph an entity belongs to.
+    pub fn graph(
+        &self,
+        sandbox: &SandboxName,
+        entity: &EntityRef,
+    ) -> Result<Option<(ProfileId, Graph)>> {
+        let txn = self.store.read()?;
+        lookup::resolve(txn.as_ref(), sandbox, entity)
+    }
+
+    /// Parses an `entityId` + optional `entityIdNS` pair into a reference.
+    pub fn entity_ref(
+        &self,
+        catalog: &SandboxCatalog,
+        entity_id: &str,
+        namespace: Option<&str>,
+    ) -> Result<EntityRef> {
+        match namespace.filter(|ns| !ns.is_empty()) {
+            Some(code) => {
+                let Some(namespace) = catalog.namespace(code) else {
+                    return Err(Error::user(
+                        Code::NamespaceNotFound,
+                        format!(
+                            "entityIdNS: no identity namespace \"{code}\" exists in this sandbox"
+                        ),
+                    ));
+                };
+                Ok(EntityRef::Identity(IdentityKey::new(
+                    namespace.code.clone(),
+                    entity_id,
+                )))
+            }
+            None => {
+                if let Some(profile_id) = ProfileId::parse(entity_id) {
+                    return Ok(EntityRef::Profile(profile_id));
+                }
+                if let Some(identity) = identity::xid::decode(entity_id) {
+                    if let Some(namespace) = catalog.namespace(&identity.namespace) {
+                        return Ok(EntityRef::Identity(IdentityKey::new(
+                            namespace.code.clone(),
+                            identity.value,
+                        )));
+                    }
+                }
+                Err(Error::user(
+                    Code::MissingParameter,
+                    format!("entityIdNS: \"{entity_id}\" is neither a profile id nor an XID, so its namespace is required"),
+                ))
+            }
+        }
+    }
+
+    // Catalog changes: each validates, persists and publishes a new snapshot.
+
+    pub fn create_namespace(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<identity::namespace::Namespace> {
+        self.catalog
+            .change(sandbox, |e| catalog::namespaces::create(e, body))
+    }
+
+    pub fn update_namespace(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<identity::namespace::Namespace> {
+        self.catalog
+            .change(sandbox, |e| catalog::namespaces::update(e, id, body))
+    }
+
+    pub fn create_field_group(
+        &self,
+        sandbox: &SandboxName,
+        body: Value,
+    ) -> Result<catalog::TenantFieldGroup> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::create_field_group(e, body))
+    }
+
+    pub fn create_schema(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<catalog::SchemaRecord> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::create_schema(e, body))
+    }
+
+    pub fn patch_schema(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<catalog::SchemaRecord> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::patch_schema(e, id, body))
+    }
+
+    pub fn delete_schema(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::delete_schema(e, id))
+    }
+
+    pub fn create_descriptor(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<catalog::Descriptor> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::create_descriptor(e, body))
+    }
+
+    pub fn delete_descriptor(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.catalog
+            .change(sandbox, |e| catalog::schemas::delete_descriptor(e, id))
+    }
+
+    pub fn create_dataset(&self, sandbox: &SandboxName, body: &Value) -> Result<catalog::Dataset> {
+        self.catalog
+            .change(sandbox, |e| catalog::datasets::create(e, body))
+    }
+
+    pub fn patch_dataset(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<catalog::Dataset> {
+        self.catalog
+            .change(sandbox, |e| catalog::datasets::patch(e, id, body))
+    }
+
+    pub fn delete_dataset(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.catalog
+            .change(sandbox, |e| catalog::datasets::delete(e, id))
+    }
+
+    pub fn create_merge_policy(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<catalog::MergePolicy> {
+        self.change_merge_policy(sandbox, |e| catalog::merge_policies::create(e, body))
+    }
+
+    pub fn replace_merge_policy(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<catalog::MergePolicy> {
+        self.change_merge_policy(sandbox, |e| catalog::merge_policies::replace(e, id, body))
+    }
+
+    pub fn patch_merge_policy(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<catalog::MergePolicy> {
+        self.change_merge_policy(sandbox, |e| catalog::merge_policies::patch(e, id, body))
+    }
+
+    pub fn delete_merge_policy(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.change_merge_policy(sandbox, |e| catalog::merge_policies::delete(e, id))
+    }
+
+    /// Changes merge policies; when the default policy changed, the prepared views are rebuilt.
+    fn change_merge_policy<T>(
+        &self,
+        sandbox: &SandboxName,
+        change: impl FnOnce(&mut catalog::Editor<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let before = self
+            .catalog
+            .sandbox(sandbox)?
+            .default_merge_policy()
+            .map(|p| p.stamp());
+        let outcome = self.catalog.change(sandbox, change)?;
+        let after = self
+            .catalog
+            .sandbox(sandbox)?
+            .default_merge_policy()
+            .map(|p| p.stamp());
+        if before != after {
+            let sandbox_name = sandbox.clone();
+            self.writer.submit(Job::RebuildViews {
+                sandbox: sandbox.clone(),
+                reply: Box::new(move |result| {
+                    if let Err(error) = result {
+                        tracing::error!(%error, sandbox = %sandbox_name, "rebuilding prepared views failed; lookups merge on read until the next rebuild");
+                    }
+                }),
+            })?;
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,131 @@
+//! Merging a profile's fragments under a merge policy into the entity the lookup API returns.
+
+mod dataset_precedence;
+mod timestamp_ordered;
+
+use std::collections::BTreeMap;
+
+use rapport_types::ProfileId;
+use serde_json::{json, Map, Value};
+
+use crate::catalog::{AttributeMerge, IdentityGraphType, MergePolicy, SandboxCatalog};
+use crate::identity::graph::Graph;
+use crate::identity::IdentityKey;
+use crate::records::StoredFragment;
+use crate::time::format_rfc3339_ms;
+
+/// Decides which fragments take part and in which order; later fragments win.
+pub trait FragmentOrder {
+    fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment>;
+}
+
+pub fn fragment_order(policy: &MergePolicy) -> Box<dyn FragmentOrder + '_> {
+    match &policy.attribute_merge {
+        AttributeMerge::TimestampOrdered => Box::new(timestamp_ordered::TimestampOrdered),
+        AttributeMerge::DataSetPrecedence { order } => {
+            Box::new(dataset_precedence::DataSetPrecedence { order })
+        }
+    }
+}
+
+/// Deep-merges `overlay` into `base`: objects merge key by key, anything else is replaced.
+pub fn deep_merge(base: &mut Map<String, Value>, overlay: Map<String, Value>) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                deep_merge(existing, incoming)
+            }
+            (_, Value::Null) => {}
+            (_, incoming) => {
+                base.insert(key, incoming);
+            }
+        }
+    }
+}
+
+/// The profile's primary identity: the highest-priority namespace, then the earliest seen.
+pub fn primary_identity<'g>(catalog: &SandboxCatalog, graph: &'g Graph) -> Option<&'g IdentityKey> {
+    graph
+        .nodes
+        .iter()
+        .max_by(|x, y| {
+            let priority = |k: &IdentityKey| {
+                catalog
+                    .namespace(&k.namespace)
+                    .map(|n| n.effective_priority())
+                    .unwrap_or(0)
+            };
+            priority(&x.identity)
+                .cmp(&priority(&y.identity))
+                .then_with(|| y.first_seen_ms.cmp(&x.first_seen_ms))
+                .then_with(|| y.identity.cmp(&x.identity))
+        })
+        .map(|node| &node.identity)
+}
+
+/// Everything a merge needs about one profile.
+pub struct MergeInput<'a> {
+    pub catalog: &'a SandboxCatalog,
+    pub profile_id: ProfileId,
+    pub graph: &'a Graph,
+    pub fragments: &'a [StoredFragment],
+    /// With `identityGraph: none`, the identity that was looked up.
+    pub focus: Option<&'a IdentityKey>,
+}
+
+/// The merged entity: `{"entityId", "mergePolicy", "sources", "entity", "lastModifiedAt"}`.
+pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
+    let stitched = policy.identity_graph == IdentityGraphType::Pdg || input.focus.is_none();
+    let in_scope: Vec<StoredFragment> = input
+        .fragments
+        .iter()
+        .filter(|f| stitched || Some(&f.primary) == input.focus)
+        .cloned()
+        .collect();
+    let ordered = fragment_order(policy).order(&in_scope);
+    let mut entity = Map::new();
+    let mut sources: Vec<String> = Vec::new();
+    let mut last_modified = input.graph.changed_ms;
+    for fragment in ordered {
+        let Ok(Value::Object(mut record)) = serde_json::from_slice::<Value>(&fragment.json) else {
+            continue;
+        };
+        record.remove("identityMap");
+        record.remove("_id");
+        deep_merge(&mut entity, record);
+        if !sources.contains(&fragment.dataset) {
+            sources.push(fragment.dataset.clone());
+        }
+        last_modified = last_modified.max(fragment.ingested_ms);
+    }
+    let identities: Vec<&IdentityKey> = if stitched {
+        input.graph.nodes.iter().map(|n| &n.identity).collect()
+    } else {
+        input.focus.into_iter().collect()
+    };
+    let primary = if stitched {
+        primary_identity(input.catalog, input.graph)
+    } else {
+        input.focus
+    };
+    let mut identity_map: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for identity in identities {
+        let mut item = json!({"id": identity.value});
+        if Some(identity) == primary {
+            item["primary"] = json!(true);
+        }
+        identity_map
+            .entry(identity.namespace.as_str())
+            .or_default()
+            .push(item);
+    }
+    entity.insert("identityMap".into(), json!(identity_map));
+    sources.sort();
+    json!({
+        "entityId": input.profile_id.to_string(),
+        "mergePolicy": {"id": policy.id},
+        "sources": sources,
+        "entity": Value::Object(entity),
+        "lastModifiedAt": format_rfc3339_ms(last_modified, false),
+    })
+}

@@ -1,0 +1,21 @@
+//! `timestampOrdered`: every fragment, oldest first, so the most recently updated wins.
+
+use super::FragmentOrder;
+use crate::records::StoredFragment;
+
+pub struct TimestampOrdered;
+
+impl FragmentOrder for TimestampOrdered {
+    fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment> {
+        let mut ordered: Vec<&StoredFragment> = fragments.iter().collect();
+        ordered.sort_by(|x, y| {
+            (x.merge_time_ms(), x.ingested_ms, &x.dataset, &x.primary).cmp(&(
+                y.merge_time_ms(),
+                y.ingested_ms,
+                &y.dataset,
+                &y.primary,
+            ))
+        });
+        ordered
+    }
+}

@@ -1,0 +1,75 @@
+//! What the profile tables store, and how it is encoded (postcard; JSON bodies kept as bytes).
+
+use rapport_types::ProfileId;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::identity::graph::Graph;
+use crate::identity::IdentityKey;
+
+/// The Profiles table's value: a live graph, or where a merged-away profile went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ProfileRecord {
+    Live(Graph),
+    Forward(ProfileId),
+}
+
+/// One dataset's record for one primary identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredFragment {
+    pub dataset: String,
+    pub primary: IdentityKey,
+    pub ingested_ms: i64,
+    /// `extSourceSystemAudit.lastUpdatedDate`, when the record carries it.
+    pub source_updated_ms: Option<i64>,
+    pub json: Vec<u8>,
+}
+
+impl StoredFragment {
+    /// The time the timestamp-ordered merge sorts by.
+    pub fn merge_time_ms(&self) -> i64 {
+        self.source_updated_ms.unwrap_or(self.ingested_ms)
+    }
+}
+
+/// One experience event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub dataset: String,
+    pub event_id: String,
+    pub primary: IdentityKey,
+    pub timestamp_ms: i64,
+    pub ingested_ms: i64,
+    pub json: Vec<u8>,
+}
+
+/// The EventIds table's value: enough to find the stored event again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventLocation {
+    pub timestamp_ms: i64,
+    pub primary: IdentityKey,
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    Ok(postcard::to_stdvec(value)?)
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
+    Ok(postcard::from_bytes(bytes)?)
+}
+
+/// A prepared view: the merge policy stamp it was built with, then the JSON bytes.
+pub fn encode_view(stamp: &str, json: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(2 + stamp.len() + json.len());
+    bytes.extend_from_slice(&(stamp.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(stamp.as_bytes());
+    bytes.extend_from_slice(json);
+    bytes
+}
+
+/// Splits a prepared view into (stamp, json).
+pub fn decode_view(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let length = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?) as usize;
+    let stamp = std::str::from_utf8(bytes.get(2..2 + length)?).ok()?;
+    Some((stamp, &bytes[2 + length..]))
+}

@@ -1,0 +1,334 @@
+//! The Identity Service (`/data/core/identity/...`): XIDs, cluster members, mappings, and
+//! Rapport's graph explanation (every link with its time and source, and what the rules removed).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::identity::graph::{Graph, RemovalReason};
+use engine::identity::xid;
+use engine::{EntityRef, IdentityKey, SandboxCatalog};
+use rapport_types::{Code, SandboxName};
+use serde_json::{json, Value};
+
+use super::json;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::state::AppState;
+
+/// The most identities one batch call may carry, as the reference.
+const MAX_BATCH: usize = 1000;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/data/core/identity/identity", get(get_xid))
+        .route("/data/core/identity/cluster/members", get(cluster_members))
+        .route(
+            "/data/core/identity/clusters/members",
+            post(clusters_members),
+        )
+        .route("/data/core/identity/mapping", get(mapping))
+        .route("/data/core/identity/mappings", post(mappings))
+        .route("/data/core/identity/graph", get(explain_graph))
+}
+
+/// Resolves `ns`/`namespace`/`nsId` + `id`, or `xid`, from a query.
+fn query_identity(catalog: &SandboxCatalog, query: &QueryPairs) -> ApiResult<IdentityKey> {
+    if let Some(text) = query.get("xid").filter(|x| !x.is_empty()) {
+        return decode_xid(catalog, text, "xid");
+    }
+    let id = query.require("id")?;
+    let namespace = if let Some(ns_id) = query.parse::<u32>("nsId", "a numeric namespace id")? {
+        catalog.namespace_by_id(ns_id).ok_or_else(|| {
+            ApiError::new(
+                Code::NamespaceNotFound,
+                format!("nsId: no namespace with id {ns_id}"),
+            )
+        })?
+    } else {
+        let code = query
+            .get("ns")
+            .or(query.get("namespace"))
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::MissingParameter,
+                    "ns: give the namespace as ns (code), nsId (number), or pass xid instead of id",
+                )
+            })?;
+        catalog.namespace(code).ok_or_else(|| {
+            ApiError::new(
+                Code::NamespaceNotFound,
+                format!("ns: no namespace \"{code}\" exists in this sandbox"),
+            )
+        })?
+    };
+    Ok(IdentityKey::new(namespace.code.clone(), id))
+}
+
+fn decode_xid(catalog: &SandboxCatalog, text: &str, pointer: &str) -> ApiResult<IdentityKey> {
+    let identity = xid::decode(text).ok_or_else(|| {
+        ApiError::new(
+            Code::InvalidParameter,
+            format!("{pointer}: \"{text}\" is not an XID this server issued"),
+        )
+    })?;
+    let namespace = catalog.namespace(&identity.namespace).ok_or_else(|| {
+        ApiError::new(
+            Code::NamespaceNotFound,
+            format!("{pointer}: the XID's namespace no longer exists"),
+        )
+    })?;
+    Ok(IdentityKey::new(namespace.code.clone(), identity.value))
+}
+
+fn composite(catalog: &SandboxCatalog, identity: &IdentityKey) -> Value {
+    let nsid = catalog
+        .namespace(&identity.namespace)
+        .map(|n| n.id)
+        .unwrap_or(0);
+    json!({"nsid": nsid, "id": identity.value})
+}
+
+/// Members of the identity's graph; an identity never seen is a cluster of itself.
+fn members(
+    state: &AppState,
+    sandbox: &SandboxName,
+    identity: &IdentityKey,
+) -> ApiResult<(Option<Graph>, Vec<IdentityKey>)> {
+    match state
+        .engine
+        .graph(sandbox, &EntityRef::Identity(identity.clone()))?
+    {
+        Some((_, graph)) => {
+            let keys = graph.nodes.iter().map(|n| n.identity.clone()).collect();
+            Ok((Some(graph), keys))
+        }
+        None => Ok((None, vec![identity.clone()])),
+    }
+}
+
+async fn get_xid(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let identity = query_identity(&catalog, &query)?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"xid": xid::encode(&identity)}),
+    ))
+}
+
+fn cluster(catalog: &SandboxCatalog, identity: &IdentityKey, keys: &[IdentityKey]) -> Value {
+    json!({
+        "xid": xid::encode(identity),
+        "compositeXid": composite(catalog, identity),
+        "members": keys.iter().map(|k| composite(catalog, k)).collect::<Vec<_>>(),
+    })
+}
+
+async fn cluster_members(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let identity = query_identity(&catalog, &query)?;
+    let keys = if query.get("graph-type") == Some("None") {
+        vec![identity.clone()]
+    } else {
+        members(&state, &sandbox, &identity)?.1
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({"unprocessedXids": [], "unprocessedNids": [], "version": "1.0.0", "clusters": [cluster(&catalog, &identity, &keys)]}),
+    ))
+}
+
+/// The identities of a batch body: `xids` or `compositeXids`.
+fn body_identities(catalog: &SandboxCatalog, body: &Value) -> ApiResult<Vec<IdentityKey>> {
+    let mut identities = Vec::new();
+    if let Some(xids) = body.get("xids").and_then(Value::as_array) {
+        for (i, item) in xids.iter().enumerate() {
+            let text = item.as_str().ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidParameter,
+                    format!("/xids/{i}: expected a string"),
+                )
+            })?;
+            identities.push(decode_xid(catalog, text, &format!("/xids/{i}"))?);
+        }
+    }
+    if let Some(composites) = body.get("compositeXids").and_then(Value::as_array) {
+        for (i, item) in composites.iter().enumerate() {
+            let nsid = item.get("nsid").and_then(Value::as_u64).ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidParameter,
+                    format!("/compositeXids/{i}/nsid: expected a number"),
+                )
+            })?;
+            let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidParameter,
+                    format!("/compositeXids/{i}/id: expected a string"),
+                )
+            })?;
+            let namespace = catalog.namespace_by_id(nsid as u32).ok_or_else(|| {
+                ApiError::new(
+                    Code::NamespaceNotFound,
+                    format!("/compositeXids/{i}/nsid: no namespace with id {nsid}"),
+                )
+            })?;
+            identities.push(IdentityKey::new(namespace.code.clone(), id));
+        }
+    }
+    if identities.is_empty() {
+        return Err(ApiError::new(
+            Code::MissingParameter,
+            "/xids: give \"xids\" or \"compositeXids\" with at least one identity",
+        ));
+    }
+    if identities.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            Code::TooManyItems,
+            format!(
+                "/xids: at most {MAX_BATCH} identities per request, found {}",
+                identities.len()
+            ),
+        ));
+    }
+    Ok(identities)
+}
+
+async fn clusters_members(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let stitched = body.get("graph-type").and_then(Value::as_str) != Some("None");
+    let mut clusters = Vec::new();
+    for identity in body_identities(&catalog, &body)? {
+        let keys = if stitched {
+            members(&state, &sandbox, &identity)?.1
+        } else {
+            vec![identity.clone()]
+        };
+        clusters.push(cluster(&catalog, &identity, &keys));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({"unprocessedXids": [], "unprocessedNids": [], "version": "1.0.0", "clusters": clusters}),
+    ))
+}
+
+fn mapping_entry(
+    state: &AppState,
+    sandbox: &SandboxName,
+    catalog: &SandboxCatalog,
+    identity: &IdentityKey,
+    target: Option<u32>,
+) -> ApiResult<Value> {
+    let (graph, _) = members(state, sandbox, identity)?;
+    let mapped: Vec<Value> = graph
+        .iter()
+        .flat_map(|g| g.nodes.iter())
+        .filter(|n| n.identity != *identity)
+        .filter(|n| target.is_none_or(|t| catalog.namespace(&n.identity.namespace).map(|ns| ns.id) == Some(t)))
+        .map(|n| json!({"xid": xid::encode(&n.identity), "compositeXid": composite(catalog, &n.identity), "lastAssociationTime": n.last_seen_ms.to_string()}))
+        .collect();
+    Ok(
+        json!({"xid": xid::encode(identity), "compositeXid": composite(catalog, identity), "mapping": mapped}),
+    )
+}
+
+async fn mapping(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let identity = query_identity(&catalog, &query)?;
+    let target = query.parse::<u32>("targetNs", "a numeric namespace id")?;
+    let entry = mapping_entry(&state, &sandbox, &catalog, &identity, target)?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"version": 1, "mappings": [entry], "unprocessedXids": [], "unprocessedNids": []}),
+    ))
+}
+
+async fn mappings(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let target = body
+        .get("targetNs")
+        .and_then(|t| {
+            t.as_u64()
+                .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map(|t| t as u32);
+    let mut entries = Vec::new();
+    for identity in body_identities(&catalog, &body)? {
+        entries.push(mapping_entry(
+            &state, &sandbox, &catalog, &identity, target,
+        )?);
+    }
+    if entries
+        .iter()
+        .all(|e| e["mapping"].as_array().is_some_and(Vec::is_empty))
+    {
+        return Ok(super::json_bytes(StatusCode::NO_CONTENT, Vec::new()));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({"version": 1, "mappings": entries, "unprocessedXids": [], "unprocessedNids": []}),
+    ))
+}
+
+fn explain_reason(reason: &RemovalReason) -> String {
+    match reason {
+        RemovalReason::UniqueNamespace { namespace, kept, refused } => format!(
+            "{namespace} is unique in a graph: the more recent link to {namespace} {kept} won, so the link to {namespace} {refused} was removed"
+        ),
+        RemovalReason::GraphLimit { limit } => format!("the graph reached its limit of {limit} identities, so its oldest least-specific identities were unlinked"),
+    }
+}
+
+/// Rapport's extension: the whole graph of an identity with where each link came from.
+async fn explain_graph(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let identity = query_identity(&catalog, &query)?;
+    let Some((profile_id, graph)) = state
+        .engine
+        .graph(&sandbox, &EntityRef::Identity(identity.clone()))?
+    else {
+        return Err(ApiError::new(
+            Code::IdentityNotFound,
+            format!(
+                "identity {} (namespace {}) is in no graph of this sandbox",
+                identity.value, identity.namespace
+            ),
+        ));
+    };
+    let time = |ms: i64| engine::time::format_rfc3339_ms(ms, true);
+    let body = json!({
+        "profileId": profile_id.to_string(),
+        "identities": graph.nodes.iter().map(|n| json!({"namespace": n.identity.namespace, "id": n.identity.value, "firstSeen": time(n.first_seen_ms), "lastSeen": time(n.last_seen_ms), "dataset": n.source.dataset, "record": n.source.record})).collect::<Vec<_>>(),
+        "links": graph.edges.iter().map(|e| json!({"from": {"namespace": e.a.namespace, "id": e.a.value}, "to": {"namespace": e.b.namespace, "id": e.b.value}, "firstSeen": time(e.first_seen_ms), "lastSeen": time(e.last_seen_ms), "dataset": e.source.dataset, "record": e.source.record})).collect::<Vec<_>>(),
+        "removedLinks": graph.removed.iter().map(|r| json!({"from": {"namespace": r.a.namespace, "id": r.a.value}, "to": {"namespace": r.b.namespace, "id": r.b.value}, "removedAt": time(r.removed_at_ms), "dataset": r.source.dataset, "record": r.source.record, "reason": explain_reason(&r.reason)})).collect::<Vec<_>>(),
+        "refusedIdentities": graph.refused.iter().map(|r| json!({"namespace": r.identity.namespace, "id": r.identity.value, "refusedAt": time(r.refused_at_ms), "dataset": r.source.dataset, "reason": r.reason.describe()})).collect::<Vec<_>>(),
+    });
+    Ok(json(StatusCode::OK, &body))
+}

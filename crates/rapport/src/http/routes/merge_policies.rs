@@ -1,0 +1,189 @@
+//! Merge policies (`/data/core/ups/config/mergePolicies`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::catalog::{AttributeMerge, IdentityGraphType};
+use rapport_types::Code;
+use serde_json::{json, Map, Value};
+
+use super::json;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::state::AppState;
+
+const ROOT: &str = "/data/core/ups/config/mergePolicies";
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(ROOT, get(list).post(create))
+        .route(&format!("{ROOT}/bulk-get"), post(bulk_get))
+        .route(
+            &format!("{ROOT}/{{id}}"),
+            get(get_one).put(replace).patch(patch).delete(delete),
+        )
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let limit: usize = query
+        .parse("limit", "a positive integer")?
+        .unwrap_or(20)
+        .max(1);
+    let start: usize = query
+        .parse("start", "a cursor from _links.next")?
+        .unwrap_or(0);
+    let flag = |name: &str| -> ApiResult<Option<bool>> { query.parse(name, "true or false") };
+    let (default, on_edge) = (flag("default")?, flag("isActiveOnEdge")?);
+    let mut policies: Vec<_> = catalog
+        .merge_policies
+        .values()
+        .filter(|p| default.is_none_or(|d| p.default == d))
+        .filter(|p| on_edge.is_none_or(|e| p.is_active_on_edge == e))
+        .filter(|p| query.get("schema.name").is_none_or(|s| p.schema_name == s))
+        .filter(|p| {
+            query.get("identityGraph.type").is_none_or(|t| {
+                matches!(
+                    (t, p.identity_graph),
+                    ("none", IdentityGraphType::None) | ("pdg", IdentityGraphType::Pdg)
+                )
+            })
+        })
+        .filter(|p| {
+            query.get("attributeMerge.type").is_none_or(|t| {
+                matches!(
+                    (t, &p.attribute_merge),
+                    ("timestampOrdered", AttributeMerge::TimestampOrdered)
+                        | (
+                            "dataSetPrecedence",
+                            AttributeMerge::DataSetPrecedence { .. }
+                        )
+                )
+            })
+        })
+        .collect();
+    match query.get("orderBy").unwrap_or("name") {
+        "-name" => policies.sort_by(|a, b| b.name.cmp(&a.name)),
+        "name" | "+name" | "" => policies.sort_by(|a, b| a.name.cmp(&b.name)),
+        other => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("orderBy: \"{other}\" is not name, +name or -name"),
+            ))
+        }
+    }
+    let total = policies.len();
+    let page: Vec<Value> = policies
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|p| p.to_json(sandbox.as_str()))
+        .collect();
+    let next = if start + limit < total {
+        format!(
+            "@/mergePolicies?start={}&orderBy={}&limit={limit}",
+            start + limit,
+            query.get("orderBy").unwrap_or("")
+        )
+    } else {
+        String::new()
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({"_page": {"totalCount": total, "pageSize": page.len()}, "children": page, "_links": {"next": {"href": next}}}),
+    ))
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let policy = state.engine.create_merge_policy(&sandbox, &body)?;
+    Ok(json(StatusCode::OK, &policy.to_json(sandbox.as_str())))
+}
+
+async fn bulk_get(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let Some(ids) = body.get("ids").and_then(Value::as_array) else {
+        return Err(ApiError::new(
+            Code::MissingParameter,
+            "/ids: required, an array of {\"id\": ...}",
+        ));
+    };
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let mut results = Map::new();
+    for (i, item) in ids.iter().enumerate() {
+        let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidParameter,
+                format!("/ids/{i}/id: expected a string"),
+            )
+        })?;
+        let value = match catalog.merge_policy(id) {
+            Some(policy) => policy.to_json(sandbox.as_str()),
+            None => ApiError::new(
+                Code::MergePolicyNotFound,
+                format!("no merge policy \"{id}\" exists in this sandbox"),
+            )
+            .body(),
+        };
+        results.insert(id.to_owned(), value);
+    }
+    Ok(json(StatusCode::MULTI_STATUS, &json!({"results": results})))
+}
+
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let policy = catalog.merge_policy(&id).ok_or_else(|| {
+        ApiError::new(
+            Code::MergePolicyNotFound,
+            format!("no merge policy \"{id}\" exists in this sandbox"),
+        )
+    })?;
+    Ok(json(StatusCode::OK, &policy.to_json(sandbox.as_str())))
+}
+
+async fn replace(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let policy = state.engine.replace_merge_policy(&sandbox, &id, &body)?;
+    Ok(json(StatusCode::OK, &policy.to_json(sandbox.as_str())))
+}
+
+async fn patch(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let policy = state.engine.patch_merge_policy(&sandbox, &id, &body)?;
+    Ok(json(StatusCode::OK, &policy.to_json(sandbox.as_str())))
+}
+
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state.engine.delete_merge_policy(&sandbox, &id)?;
+    Ok(super::json_bytes(StatusCode::OK, Vec::new()))
+}

@@ -1,0 +1,100 @@
+//! Route modules, one per resource, assembled into one router.
+
+mod collection;
+mod datasets;
+mod entities;
+mod health;
+mod identities;
+mod merge_policies;
+mod namespaces;
+mod schemas;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use engine::{Job, PreparedWrite};
+use rapport_types::{Code, ProfileId};
+use serde_json::Value;
+
+use super::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .merge(health::router())
+        .merge(entities::router())
+        .merge(collection::router())
+        .merge(schemas::router())
+        .merge(datasets::router())
+        .merge(namespaces::router())
+        .merge(identities::router())
+        .merge(merge_policies::router())
+}
+
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        Code::RouteNotFound,
+        format!(
+            "{method} {}: no such route; see the API reference in README.md",
+            uri.path()
+        ),
+    )
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        Code::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A JSON response from bytes that are already encoded.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub fn json(status: StatusCode, value: &Value) -> Response {
+    json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// Runs synchronous engine work off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new(Code::Internal, format!("worker failed: {e}")))?
+}
+
+/// Hands prepared writes to the writer and waits for the commit that holds them.
+pub async fn commit_writes(
+    state: &AppState,
+    writes: Vec<PreparedWrite>,
+) -> ApiResult<Vec<engine::Result<ProfileId>>> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    state.engine.submit(Job::Ingest {
+        writes,
+        reply: Box::new(move |result| {
+            let _ = sender.send(result);
+        }),
+    })?;
+    let result = receiver
+        .await
+        .map_err(|_| ApiError::new(Code::Unavailable, "the writer stopped before answering"))?;
+    Ok(result?)
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    engine::catalog::now_ms()
+}

@@ -1,0 +1,21 @@
+//! The Rapport server: HTTP API on axum over the synchronous engine, the command line, and the demo data.
+
+pub mod demo;
+pub mod http;
+pub mod options;
+pub mod state;
+
+use std::sync::Arc;
+
+use engine::Engine;
+
+/// Opens the engine and builds the shared state for the router.
+pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::AppState>> {
+    let engine = Engine::open(&settings.engine_config()).map_err(|e| {
+        anyhow::anyhow!("opening the store in {}: {e}", settings.data_dir.display())
+    })?;
+    Ok(Arc::new(state::AppState {
+        engine: Arc::new(engine),
+        settings,
+    }))
+}

@@ -1,0 +1,128 @@
+//! Server options: flags, `RAPPORT_*` environment variables and an optional TOML file.
+//!
+//! Precedence: a flag or environment variable beats the file, which beats the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Options of `rapport serve`. Every one can be a flag, a `RAPPORT_*` variable or a file key.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeOptions {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "RAPPORT_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Directory of the embedded store [default: ./rapport-data]
+    #[arg(long, env = "RAPPORT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest accepted request body in bytes [default: 1048576]
+    #[arg(long, env = "RAPPORT_MAX_PAYLOAD_BYTES")]
+    pub max_payload_bytes: Option<usize>,
+    /// Most identities one identity graph may hold [default: 50]
+    #[arg(long, env = "RAPPORT_IDENTITY_GRAPH_LIMIT")]
+    pub identity_graph_limit: Option<usize>,
+    /// Identity values that never link anything, comma-separated (case-insensitive)
+    #[arg(long, env = "RAPPORT_BLOCKED_IDENTITY_VALUES", value_delimiter = ',')]
+    pub blocked_identity_values: Option<Vec<String>>,
+    /// Largest size the store may grow to, in GiB [default: 64]
+    #[arg(long, env = "RAPPORT_MAP_SIZE_GIB")]
+    pub map_size_gib: Option<usize>,
+    /// Tenant id under which custom fields live (`_<tenant>`) [default: rapport]
+    #[arg(long, env = "RAPPORT_TENANT_ID")]
+    pub tenant_id: Option<String>,
+    /// Log filter, such as `info` or `rapport=debug` [default: info]
+    #[arg(long, env = "RAPPORT_LOG")]
+    pub log: Option<String>,
+}
+
+/// The options with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_payload_bytes: usize,
+    pub identity_graph_limit: usize,
+    pub blocked_identity_values: Vec<String>,
+    pub map_size_gib: usize,
+    pub tenant_id: String,
+    pub log: String,
+}
+
+impl ServeOptions {
+    /// Combines flags and environment (`self`) with the file at `config_file`, if any.
+    pub fn resolve(self, config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let file = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<ServeOptions>(&text)
+                    .with_context(|| format!("config file {}", path.display()))?
+            }
+            None => ServeOptions::default(),
+        };
+        let settings = Settings {
+            http_addr: self
+                .http_addr
+                .or(file.http_addr)
+                .unwrap_or(([127, 0, 0, 1], 8080).into()),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./rapport-data")),
+            max_payload_bytes: self
+                .max_payload_bytes
+                .or(file.max_payload_bytes)
+                .unwrap_or(1 << 20),
+            identity_graph_limit: self
+                .identity_graph_limit
+                .or(file.identity_graph_limit)
+                .unwrap_or(50),
+            blocked_identity_values: self
+                .blocked_identity_values
+                .or(file.blocked_identity_values)
+                .unwrap_or_default(),
+            map_size_gib: self.map_size_gib.or(file.map_size_gib).unwrap_or(64),
+            tenant_id: self
+                .tenant_id
+                .or(file.tenant_id)
+                .unwrap_or_else(|| "rapport".to_owned()),
+            log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+        };
+        anyhow::ensure!(
+            settings.max_payload_bytes >= 1024,
+            "max-payload-bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            (1..=10_000).contains(&settings.identity_graph_limit),
+            "identity-graph-limit must be between 1 and 10000"
+        );
+        anyhow::ensure!(
+            settings.map_size_gib >= 1,
+            "map-size-gib must be at least 1"
+        );
+        anyhow::ensure!(
+            !settings.tenant_id.is_empty()
+                && settings
+                    .tenant_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric()),
+            "tenant-id must be letters and digits"
+        );
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    pub fn engine_config(&self) -> engine::EngineConfig {
+        engine::EngineConfig {
+            data_dir: self.data_dir.clone(),
+            map_size_bytes: self.map_size_gib << 30,
+            tenant_id: self.tenant_id.clone(),
+            graph_limit: self.identity_graph_limit,
+            blocked_identity_values: self.blocked_identity_values.clone(),
+        }
+    }
+}

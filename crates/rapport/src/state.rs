@@ -1,0 +1,12 @@
+//! `AppState`: what every handler shares.
+
+use std::sync::Arc;
+
+use engine::Engine;
+
+use crate::options::Settings;
+
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub settings: Settings,
+}

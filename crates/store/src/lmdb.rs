@@ -1,0 +1,198 @@
+//! The embedded backend: LMDB through heed, one named database per table.
+//!
+//! The environment is opened without thread-local read slots (`MDB_NOTLS`), so a read
+//! transaction may move between tokio worker threads and one thread may hold several.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use heed::types::Bytes;
+use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+use crate::{Direction, ReadTxn, Result, Scan, Store, StoreError, Table, WriteTxn};
+
+/// Options of the LMDB environment.
+#[derive(Debug, Clone)]
+pub struct LmdbOptions {
+    /// The largest the data file may grow to (virtual address space, not memory).
+    pub map_size_bytes: usize,
+}
+
+pub struct LmdbStore {
+    env: Env<WithoutTls>,
+    tables: [Database<Bytes, Bytes>; Table::ALL.len()],
+}
+
+fn backend(error: heed::Error) -> StoreError {
+    match error {
+        heed::Error::Mdb(heed::MdbError::MapFull) => StoreError::Full,
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+impl LmdbStore {
+    pub fn open(dir: &Path, options: &LmdbOptions) -> Result<LmdbStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+        let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
+        open_options
+            .map_size(options.map_size_bytes)
+            .max_dbs(Table::ALL.len() as u32 + 1)
+            .max_readers(1024);
+        // SAFETY: the data directory is owned by this process; `rapport` never opens the same
+        // environment twice, and LMDB's own lock file refuses a second writer process.
+        let env = unsafe { open_options.open(dir) }.map_err(backend)?;
+        let mut wtxn = env.write_txn().map_err(backend)?;
+        let mut tables = Vec::with_capacity(Table::ALL.len());
+        for table in Table::ALL {
+            tables.push(
+                env.create_database::<Bytes, Bytes>(&mut wtxn, Some(table.name()))
+                    .map_err(backend)?,
+            );
+        }
+        wtxn.commit().map_err(backend)?;
+        let tables = tables
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one database per table"));
+        Ok(LmdbStore { env, tables })
+    }
+
+    fn table(&self, table: Table) -> Database<Bytes, Bytes> {
+        self.tables[Table::ALL.iter().position(|t| *t == table).unwrap_or(0)]
+    }
+}
+
+struct LmdbRead<'e> {
+    store: &'e LmdbStore,
+    txn: RoTxn<'e, WithoutTls>,
+}
+
+struct LmdbWrite<'e> {
+    store: &'e LmdbStore,
+    txn: RwTxn<'e>,
+}
+
+fn scan_in(
+    db: Database<Bytes, Bytes>,
+    txn: &RoTxn<'_>,
+    start: &[u8],
+    end: &[u8],
+    direction: Direction,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> Scan,
+) -> Result<()> {
+    let upper = if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end)
+    };
+    let lower = if start.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Included(start)
+    };
+    let range = (lower, upper);
+    match direction {
+        Direction::Forward => {
+            for row in db.range(txn, &range).map_err(backend)? {
+                let (key, value) = row.map_err(backend)?;
+                if visit(key, value) == Scan::Stop {
+                    break;
+                }
+            }
+        }
+        Direction::Backward => {
+            for row in db.rev_range(txn, &range).map_err(backend)? {
+                let (key, value) = row.map_err(backend)?;
+                if visit(key, value) == Scan::Stop {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl ReadTxn for LmdbRead<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>> {
+        self.store.table(table).get(&self.txn, key).map_err(backend)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+        direction: Direction,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Scan,
+    ) -> Result<()> {
+        scan_in(
+            self.store.table(table),
+            &self.txn,
+            start,
+            end,
+            direction,
+            visit,
+        )
+    }
+}
+
+impl ReadTxn for LmdbWrite<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>> {
+        self.store.table(table).get(&self.txn, key).map_err(backend)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+        direction: Direction,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Scan,
+    ) -> Result<()> {
+        scan_in(
+            self.store.table(table),
+            &self.txn,
+            start,
+            end,
+            direction,
+            visit,
+        )
+    }
+}
+
+impl WriteTxn for LmdbWrite<'_> {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        self.store
+            .table(table)
+            .put(&mut self.txn, key, value)
+            .map_err(backend)
+    }
+
+    fn delete(&mut self, table: Table, key: &[u8]) -> Result<()> {
+        self.store
+            .table(table)
+            .delete(&mut self.txn, key)
+            .map_err(backend)
+            .map(|_| ())
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.txn.commit().map_err(backend)
+    }
+}
+
+impl Store for LmdbStore {
+    fn read(&self) -> Result<Box<dyn ReadTxn + '_>> {
+        let txn = self.env.read_txn().map_err(backend)?;
+        Ok(Box::new(LmdbRead { store: self, txn }))
+    }
+
+    fn write(&self) -> Result<Box<dyn WriteTxn + '_>> {
+        let txn = self.env.write_txn().map_err(backend)?;
+        Ok(Box::new(LmdbWrite { store: self, txn }))
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        self.env.real_disk_size().unwrap_or(0)
+    }
+}

@@ -1,0 +1,3 @@
+//! The engine crate's one integration-test binary: the identity graph held against a simple model.
+
+mod identity_model;

@@ -1,0 +1,177 @@
+//! Setting up the sandbox and loading profiles and events through `/collection/batch`.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::client::Connection;
+use crate::Args;
+
+pub struct Setup {
+    pub crm_dataset: String,
+    pub event_dataset: String,
+}
+
+pub struct Loaded {
+    pub records: usize,
+    pub record_seconds: f64,
+    pub events: usize,
+    pub event_seconds: f64,
+}
+
+pub fn email(profile: usize) -> String {
+    format!("customer{profile}@example.com")
+}
+
+fn ecid(profile: usize) -> String {
+    format!("{:038}", 7_000_000_000_u64 + profile as u64)
+}
+
+pub async fn setup(address: &str) -> anyhow::Result<Setup> {
+    let mut connection = Connection::open(address).await?;
+    connection
+        .post_json(
+            "/data/core/idnamespace/identities",
+            &json!({"code": "CRMID", "idType": "CROSS_DEVICE", "unique": true}),
+        )
+        .await?;
+    let profile_schema = connection
+        .post_json("/data/foundation/schemaregistry/tenant/schemas", &json!({
+            "title": "CRM", "meta:immutableTags": ["union"],
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/profile"}, {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/profile-personal-details"}, {"$ref": "https://ns.adobe.com/xdm/context/profile-loyalty-details"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/profile-consents"}]
+        }))
+        .await?;
+    let event_schema = connection
+        .post_json("/data/foundation/schemaregistry/tenant/schemas", &json!({
+            "title": "Activity", "meta:immutableTags": ["union"],
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/experienceevent"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-commerce"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-product-list-items"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-web"}]
+        }))
+        .await?;
+    let tags = json!({"unifiedProfile": ["enabled:true"], "unifiedIdentity": ["enabled:true"]});
+    let dataset = |name: &str, schema: &Value| json!({"name": name, "schemaRef": {"id": schema["$id"]}, "tags": tags});
+    let crm = connection
+        .post_json(
+            "/data/foundation/catalog/dataSets",
+            &dataset("crm", &profile_schema),
+        )
+        .await?;
+    let events = connection
+        .post_json(
+            "/data/foundation/catalog/dataSets",
+            &dataset("activity", &event_schema),
+        )
+        .await?;
+    let id = |v: &Value| {
+        v[0].as_str()
+            .unwrap_or("")
+            .trim_start_matches("@/dataSets/")
+            .to_owned()
+    };
+    Ok(Setup {
+        crm_dataset: id(&crm),
+        event_dataset: id(&events),
+    })
+}
+
+fn crm_record(dataset: &str, profile: usize) -> Value {
+    let tier = ["bronze", "silver", "gold"][profile % 3];
+    let points = (profile % 5000) as f64;
+    json!({"header": {"datasetId": dataset}, "body": {"xdmEntity": {
+        "identityMap": {"CRMID": [{"id": format!("crm-{profile}"), "primary": true}], "Email": [{"id": email(profile)}]},
+        "person": {"name": {"firstName": "Customer", "lastName": format!("Number {profile}")}, "birthDate": "1984-05-17"},
+        "personalEmail": {"address": email(profile)},
+        "homeAddress": {"city": "Seattle", "stateProvince": "WA", "countryCode": "US", "postalCode": "98101"},
+        "mobilePhone": {"number": format!("+1206{profile:07}")},
+        "loyalty": {"tier": tier, "points": points},
+        "consents": {"marketing": {"email": {"val": "y"}, "call": {"val": "n"}}}
+    }}})
+}
+
+fn event(dataset: &str, profile: usize, n: usize) -> Value {
+    let timestamp = format!(
+        "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+        1 + n % 10,
+        1 + n % 28,
+        n % 24,
+        (profile + n) % 60
+    );
+    let body = if n % 4 == 0 {
+        json!({"_id": format!("e-{profile}-{n}"), "timestamp": timestamp, "eventType": "commerce.purchases",
+               "identityMap": {"ECID": [{"id": ecid(profile)}], "Email": [{"id": email(profile)}]},
+               "commerce": {"order": {"purchaseID": format!("o-{profile}-{n}"), "priceTotal": 49.5 + n as f64, "currencyCode": "USD"}, "purchases": {"value": 1.0}},
+               "productListItems": [{"SKU": format!("SKU-{}", n % 40), "name": "Trail shoe", "quantity": 1, "priceTotal": 49.5 + n as f64}]})
+    } else {
+        json!({"_id": format!("e-{profile}-{n}"), "timestamp": timestamp, "eventType": "web.webpagedetails.pageViews",
+               "identityMap": {"ECID": [{"id": ecid(profile)}], "Email": [{"id": email(profile)}]},
+               "web": {"webPageDetails": {"name": format!("page {}", n % 30), "URL": "https://shop.example.com/p", "pageViews": {"value": 1.0}}}})
+    };
+    json!({"header": {"datasetId": dataset}, "body": {"xdmEntity": body}})
+}
+
+/// Sends `total` messages built by `make`, split into batches over `clients` connections.
+async fn send_all(
+    args: &Args,
+    address: &str,
+    total: usize,
+    make: impl Fn(usize) -> Value + Send + Sync + Clone + 'static,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let batch = args.batch_size.max(1);
+    let clients = args.ingest_clients.max(1);
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let make = make.clone();
+        let address = address.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(&address).await?;
+            let mut start = client * batch;
+            while start < total {
+                let end = (start + batch).min(total);
+                let messages: Vec<Value> = (start..end).map(&make).collect();
+                let reply = connection
+                    .post_json("/collection/batch/bench", &json!({"messages": messages}))
+                    .await?;
+                if let Some(failed) = reply["responses"]
+                    .as_array()
+                    .and_then(|r| r.iter().find(|m| m.get("statusCode").is_some()))
+                {
+                    anyhow::bail!("a message was refused: {failed}");
+                }
+                start += clients * batch;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+pub async fn load(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Loaded> {
+    let crm = setup.crm_dataset.clone();
+    let record_seconds =
+        send_all(args, address, args.profiles, move |p| crm_record(&crm, p)).await?;
+    let events_dataset = setup.event_dataset.clone();
+    let per_profile = args.events_per_profile.max(1);
+    let total_events = args.profiles * args.events_per_profile;
+    // Events go profile-interleaved, as live traffic does.
+    let profiles = args.profiles.max(1);
+    let event_seconds = send_all(args, address, total_events, move |i| {
+        event(
+            &events_dataset,
+            i % profiles,
+            i / profiles % per_profile + (i / profiles / per_profile) * per_profile,
+        )
+    })
+    .await?;
+    Ok(Loaded {
+        records: args.profiles,
+        record_seconds,
+        events: total_events,
+        event_seconds,
+    })
+}

@@ -1,0 +1,147 @@
+//! `rapport-bench`: starts the release `rapport` binary on a fresh data directory, loads
+//! profiles and events through the streaming API, then measures profile lookups by email over
+//! HTTP keep-alive beside the floor (a trivial endpoint of the same server returning a body of
+//! the same size), and prints Markdown tables plus a JSON summary.
+
+mod client;
+mod load;
+mod measure;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::json;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Benchmarks rapport end to end over HTTP")]
+pub struct Args {
+    /// Profiles to load (each gets one CRM record)
+    #[arg(long, default_value_t = 100_000)]
+    pub profiles: usize,
+    /// Experience events per profile
+    #[arg(long, default_value_t = 20)]
+    pub events_per_profile: usize,
+    /// Messages per streaming batch request
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Concurrent ingestion clients
+    #[arg(long, default_value_t = 4)]
+    pub ingest_clients: usize,
+    /// Seconds each latency run lasts
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// The rapport binary [default: next to this one]
+    #[arg(long)]
+    pub rapport_bin: Option<PathBuf>,
+    /// Where to write the JSON summary
+    #[arg(long, default_value = "target/bench-results.json")]
+    pub json_out: PathBuf,
+    /// Port for the server under test
+    #[arg(long, default_value_t = 18_181)]
+    pub port: u16,
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let binary = match &args.rapport_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("rapport"),
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "{} not found: build it with `cargo build --release -p rapport`",
+        binary.display()
+    );
+    let data = tempfile::tempdir()?;
+    let address = format!("127.0.0.1:{}", args.port);
+    let server = Server(
+        Command::new(&binary)
+            .args(["serve", "--data-dir"])
+            .arg(data.path())
+            .args([
+                "--http-addr",
+                &address,
+                "--log",
+                "warn",
+                "--max-payload-bytes",
+                "4194304",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(run(&args, &address))?;
+    drop(server);
+    std::fs::create_dir_all(args.json_out.parent().unwrap_or(std::path::Path::new(".")))?;
+    std::fs::write(&args.json_out, serde_json::to_vec_pretty(&report)?)?;
+    println!("\nJSON summary written to {}", args.json_out.display());
+    Ok(())
+}
+
+async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
+    let started = Instant::now();
+    loop {
+        if client::Connection::open(address).await.is_ok() {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let setup = load::setup(address).await?;
+    let loaded = load::load(args, address, &setup).await?;
+    println!("## Load\n");
+    println!("| phase | items | seconds | items/s |\n|---|---|---|---|");
+    println!(
+        "| profile records | {} | {:.1} | {:.0} |",
+        loaded.records,
+        loaded.record_seconds,
+        loaded.records as f64 / loaded.record_seconds
+    );
+    println!(
+        "| experience events | {} | {:.1} | {:.0} |",
+        loaded.events,
+        loaded.event_seconds,
+        loaded.events as f64 / loaded.event_seconds
+    );
+
+    let lookups = measure::lookups(args, address).await?;
+    println!(
+        "\n## Profile lookup by email ({} profiles, {} events each)\n",
+        args.profiles, args.events_per_profile
+    );
+    println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for row in &lookups {
+        println!("{}", row.markdown());
+    }
+    Ok(json!({
+        "profiles": args.profiles,
+        "events_per_profile": args.events_per_profile,
+        "load": {
+            "records": loaded.records, "record_seconds": loaded.record_seconds,
+            "events": loaded.events, "event_seconds": loaded.event_seconds,
+            "events_per_second": loaded.events as f64 / loaded.event_seconds,
+            "records_per_second": loaded.records as f64 / loaded.record_seconds,
+        },
+        "lookups": lookups.iter().map(|r| r.json()).collect::<Vec<_>>(),
+    }))
+}

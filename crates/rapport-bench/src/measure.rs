@@ -1,0 +1,141 @@
+//! Closed-loop latency runs: profile lookups by email and the floor endpoint, at 1 and 16
+//! connections, recorded in HDR histograms.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+use crate::client::Connection;
+use crate::load::email;
+use crate::Args;
+
+pub struct Row {
+    pub connections: usize,
+    pub target: &'static str,
+    pub requests_per_second: f64,
+    pub histogram: Histogram<u64>,
+    pub floor: Option<(u64, u64, u64)>,
+    pub body_bytes: usize,
+}
+
+impl Row {
+    fn quantiles(&self) -> (u64, u64, u64) {
+        (
+            self.histogram.value_at_quantile(0.5),
+            self.histogram.value_at_quantile(0.99),
+            self.histogram.value_at_quantile(0.999),
+        )
+    }
+
+    pub fn markdown(&self) -> String {
+        let (p50, p99, p999) = self.quantiles();
+        let ratio = |value: u64, floor: u64| format!("{:.2}×", value as f64 / floor.max(1) as f64);
+        let (r50, r99, r999) = match self.floor {
+            Some((f50, f99, f999)) => (ratio(p50, f50), ratio(p99, f99), ratio(p999, f999)),
+            None => ("1.00× (floor)".into(), "".into(), "".into()),
+        };
+        format!(
+            "| {} | {} ({} B) | {:.0} | {p50} | {p99} | {p999} | {} | {r50} | {r99} | {r999} |",
+            self.connections,
+            self.target,
+            self.body_bytes,
+            self.requests_per_second,
+            self.histogram.max()
+        )
+    }
+
+    pub fn json(&self) -> Value {
+        let (p50, p99, p999) = self.quantiles();
+        json!({"connections": self.connections, "target": self.target, "requests_per_second": self.requests_per_second,
+               "body_bytes": self.body_bytes, "p50_us": p50, "p90_us": self.histogram.value_at_quantile(0.9), "p99_us": p99, "p999_us": p999, "max_us": self.histogram.max(),
+               "floor_p50_us": self.floor.map(|f| f.0), "floor_p99_us": self.floor.map(|f| f.1), "floor_p999_us": self.floor.map(|f| f.2)})
+    }
+}
+
+/// Runs `connections` closed loops for `seconds`, each sending the path `make(i)` gives.
+async fn closed_loop(
+    address: &str,
+    connections: usize,
+    seconds: u64,
+    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+) -> anyhow::Result<(Histogram<u64>, f64, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for connection_index in 0..connections {
+        let address = address.to_owned();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(&address).await?;
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut i = connection_index.wrapping_mul(7_919);
+            let mut body_bytes = 0;
+            while Instant::now() < deadline {
+                let path = make(i);
+                let sent = Instant::now();
+                let (status, body) = connection.get(&path).await?;
+                let micros = sent.elapsed().as_micros() as u64;
+                anyhow::ensure!(
+                    status == 200,
+                    "GET {path} answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                histogram.record(micros.max(1))?;
+                body_bytes = body.len();
+                i = i.wrapping_add(104_729);
+            }
+            anyhow::Ok((histogram, body_bytes))
+        }));
+    }
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut body_bytes = 0;
+    for task in tasks {
+        let (histogram, bytes) = task.await??;
+        total.add(&histogram)?;
+        body_bytes = bytes;
+    }
+    let rate = total.len() as f64 / seconds as f64;
+    Ok((total, rate, body_bytes))
+}
+
+pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
+    let profiles = args.profiles.max(1);
+    let lookup_path = move |i: usize| {
+        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
+    };
+    let mut probe = Connection::open(address).await?;
+    let (_, sample) = probe.get(&lookup_path(0)).await?;
+    let size = sample.len();
+    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    let mut rows = Vec::new();
+    for connections in [1usize, 16] {
+        // Warm up both paths, then measure them back to back in the same run.
+        closed_loop(address, connections, 1, lookup_path).await?;
+        let (floor, floor_rate, floor_bytes) =
+            closed_loop(address, connections, args.seconds, floor_path).await?;
+        let (lookup, lookup_rate, lookup_bytes) =
+            closed_loop(address, connections, args.seconds, lookup_path).await?;
+        let floor_quantiles = (
+            floor.value_at_quantile(0.5),
+            floor.value_at_quantile(0.99),
+            floor.value_at_quantile(0.999),
+        );
+        rows.push(Row {
+            connections,
+            target: "floor",
+            requests_per_second: floor_rate,
+            histogram: floor,
+            floor: None,
+            body_bytes: floor_bytes,
+        });
+        rows.push(Row {
+            connections,
+            target: "lookup",
+            requests_per_second: lookup_rate,
+            histogram: lookup,
+            floor: Some(floor_quantiles),
+            body_bytes: lookup_bytes,
+        });
+    }
+    Ok(rows)
+}

@@ -98,7 +98,7 @@ fn event(dataset: &str, profile: usize, n: usize) -> Value {
         n % 24,
         (profile + n) % 60
     );
-    let body = if n % 4 == 0 {
+    let body = if n.is_multiple_of(4) {
         json!({"_id": format!("e-{profile}-{n}"), "timestamp": timestamp, "eventType": "commerce.purchases",
                "identityMap": {"ECID": [{"id": ecid(profile)}], "Email": [{"id": email(profile)}]},
                "commerce": {"order": {"purchaseID": format!("o-{profile}-{n}"), "priceTotal": 49.5 + n as f64, "currencyCode": "USD"}, "purchases": {"value": 1.0}},

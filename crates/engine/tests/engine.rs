@@ -1,3 +1,4 @@
 //! The engine crate's one integration-test binary: the identity graph held against a simple model.
 
 mod identity_model;
+mod merge_model;

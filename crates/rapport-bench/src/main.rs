@@ -82,8 +82,8 @@ fn main() -> anyhow::Result<()> {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?,
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One client thread: the machine is small, and the client must not crowd the server.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let report = runtime.block_on(run(&args, &address))?;

@@ -1,3 +1,20 @@
-//! The rapport crate's one integration-test binary: every test goes through the real HTTP router.
+//! The rapport crate's integration tests. Every feature is a module of this one root, so cargo
+//! builds and links a single test binary instead of one per file, which keeps builds short.
+//!
+//! Every test goes through the real HTTP router over a temporary data directory (`common`),
+//! except the crash test, which drives the real `rapport` binary over TCP.
 
 mod common;
+
+mod bad_input;
+mod batch_lookup;
+mod crash_safety;
+mod delete;
+mod end_to_end;
+mod events_paging;
+mod identity_api;
+mod merge_policies;
+mod restart;
+mod sandboxes;
+mod stitching;
+mod unique_namespace;

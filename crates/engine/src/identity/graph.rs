@@ -211,6 +211,8 @@ struct UnionFind {
     parent: Vec<usize>,
     /// Per root: unique namespace → the value the component holds.
     unique_values: Vec<BTreeMap<String, String>>,
+    /// Per root: when its most recent kept edge was last seen (`None` for a lone identity).
+    linked_ms: Vec<Option<i64>>,
 }
 
 impl UnionFind {
@@ -256,6 +258,7 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
                 values
             })
             .collect(),
+        linked_ms: vec![None; graph.nodes.len()],
     };
     for edge_index in order {
         let edge = &graph.edges[edge_index];
@@ -275,6 +278,11 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
             });
         if let Some((namespace, value_a, value_b)) = conflict {
             // The side already linked by newer edges keeps its value; the edge is refused.
+            let (kept, refused) = if union_find.linked_ms[root_b] > union_find.linked_ms[root_a] {
+                (value_b, value_a)
+            } else {
+                (value_a, value_b)
+            };
             removed.push(RemovedLink {
                 a: edge.a.clone(),
                 b: edge.b.clone(),
@@ -283,8 +291,8 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
                 source: edge.source.clone(),
                 reason: RemovalReason::UniqueNamespace {
                     namespace,
-                    kept: value_a,
-                    refused: value_b,
+                    kept,
+                    refused,
                 },
             });
             continue;
@@ -292,6 +300,9 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
         kept_edges[edge_index] = true;
         let moved = std::mem::take(&mut union_find.unique_values[root_b]);
         union_find.unique_values[root_a].extend(moved);
+        union_find.linked_ms[root_a] = union_find.linked_ms[root_a]
+            .max(union_find.linked_ms[root_b])
+            .max(Some(edge.last_seen_ms));
         union_find.parent[root_b] = root_a;
     }
 

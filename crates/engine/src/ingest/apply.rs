@@ -108,8 +108,16 @@ pub fn apply_write(
     }
     let mut graph = Graph::default();
     let mut previous_owner: BTreeMap<IdentityKey, ProfileId> = BTreeMap::new();
+    // Refused values are never nodes, so the rules cannot place them: they are set aside with
+    // the profile they were on and given back once the profiles of the outcome are known.
+    let mut refused_history: Vec<(ProfileId, RefusedIdentity)> = Vec::new();
     for profile_id in &old_profiles {
-        if let Some(old_graph) = load_graph(txn, sandbox, *profile_id)? {
+        if let Some(mut old_graph) = load_graph(txn, sandbox, *profile_id)? {
+            refused_history.extend(
+                std::mem::take(&mut old_graph.refused)
+                    .into_iter()
+                    .map(|refused| (*profile_id, refused)),
+            );
             for node in &old_graph.nodes {
                 previous_owner.insert(node.identity.clone(), *profile_id);
             }
@@ -125,15 +133,6 @@ pub fn apply_write(
             structure_changed |= graph.touch_edge(&write.primary, other, now, &source);
         }
     }
-    for (identity, reason) in &write.refused {
-        graph.refused.retain(|r| r.identity != *identity);
-        graph.refused.push(RefusedIdentity {
-            identity: identity.clone(),
-            refused_at_ms: now,
-            source: source.clone(),
-            reason: reason.clone(),
-        });
-    }
     if structure_changed {
         graph.changed_ms = now;
     }
@@ -142,7 +141,7 @@ pub fn apply_write(
         catalog: context.catalog,
         graph_limit: context.graph_limit,
     };
-    let resolution = if structure_changed || old_profiles.is_empty() {
+    let mut resolution = if structure_changed || old_profiles.is_empty() {
         resolve(graph, &rules, now)
     } else {
         graph.trim_history();
@@ -194,6 +193,36 @@ pub fn apply_write(
         for node in &component.nodes {
             owner_of.insert(node.identity.clone(), profile_id);
         }
+    }
+
+    // Refusals stay with their profile id (or the survivor it now forwards to); this write's
+    // go to the profile the write lands in.
+    let component_of = |profile_id: ProfileId| assigned.iter().position(|a| *a == Some(profile_id));
+    let survivor = taken.first().copied();
+    for (old, refused) in refused_history {
+        let home = if taken.contains(&old) {
+            Some(old)
+        } else {
+            survivor
+        };
+        if let Some(i) = home.and_then(component_of) {
+            resolution.components[i].refused.push(refused);
+        }
+    }
+    if let Some(i) = owner_of.get(&write.primary).copied().and_then(component_of) {
+        let component = &mut resolution.components[i];
+        for (identity, reason) in &write.refused {
+            component.refused.retain(|r| r.identity != *identity);
+            component.refused.push(RefusedIdentity {
+                identity: identity.clone(),
+                refused_at_ms: now,
+                source: source.clone(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    for component in &mut resolution.components {
+        component.trim_history();
     }
 
     // Persist graphs and the identity index.

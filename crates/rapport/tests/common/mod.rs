@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -85,7 +87,10 @@ impl TestServer {
         headers: &[(&str, &str)],
     ) -> Reply {
         let mut request = Request::builder().method(method).uri(uri);
-        if !body.is_empty() {
+        let typed = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if !body.is_empty() && !typed {
             request = request.header("content-type", "application/json");
         }
         for (name, value) in headers {
@@ -199,6 +204,268 @@ impl TestServer {
         let uri = format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS={namespace}", encode(id));
         self.get(&uri).await
     }
+}
+
+/// The datasets of a small company: two profile datasets and two event datasets.
+pub struct Company {
+    pub profile_schema: String,
+    pub event_schema: String,
+    /// CRM records (profile class).
+    pub crm: String,
+    /// Loyalty-program records (profile class), a second source of attributes.
+    pub loyalty: String,
+    /// Web and commerce events.
+    pub web: String,
+    /// Call-center events (support field group).
+    pub calls: String,
+}
+
+/// The profile field groups of the company's profile schema.
+pub const PROFILE_GROUPS: &[&str] = &[
+    "profile-person-details",
+    "profile-personal-details",
+    "profile-loyalty-details",
+    "external-source-system-audit-details",
+];
+
+/// The event field groups of the company's event schema.
+pub const EVENT_GROUPS: &[&str] = &[
+    "experienceevent-web",
+    "experienceevent-commerce",
+    "experienceevent-marketing",
+    "experienceevent-support-interactions",
+];
+
+impl TestServer {
+    /// Creates the CRMID namespace (unique, cross-device), the two schemas and four datasets.
+    pub async fn company(&self, headers: &[(&str, &str)]) -> Company {
+        self.namespace("CRMID", "CROSS_DEVICE", true, headers).await;
+        let profile_schema = self
+            .schema("Customers", "profile", PROFILE_GROUPS, headers)
+            .await;
+        let event_schema = self
+            .schema(
+                "Customer Activity",
+                "experienceevent",
+                EVENT_GROUPS,
+                headers,
+            )
+            .await;
+        Company {
+            crm: self
+                .dataset("CRM Customers", &profile_schema, headers)
+                .await,
+            loyalty: self
+                .dataset("Loyalty Members", &profile_schema, headers)
+                .await,
+            web: self.dataset("Web Events", &event_schema, headers).await,
+            calls: self.dataset("Call Center", &event_schema, headers).await,
+            profile_schema,
+            event_schema,
+        }
+    }
+
+    /// Streams one record and asserts it was accepted (200); returns the response body.
+    pub async fn ingest(&self, dataset_id: &str, entity: Value) -> Value {
+        self.ingest_in(dataset_id, entity, &[]).await
+    }
+
+    /// `ingest` with extra headers (such as a sandbox).
+    pub async fn ingest_in(
+        &self,
+        dataset_id: &str,
+        entity: Value,
+        headers: &[(&str, &str)],
+    ) -> Value {
+        let reply = self.stream(dataset_id, entity.clone(), headers).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "record refused: {}\nrecord: {entity}",
+            reply.body
+        );
+        reply.body
+    }
+
+    /// One page of a profile's events: `query` is appended to the required parameters.
+    pub async fn events(&self, namespace: &str, id: &str, query: &str) -> Reply {
+        let mut uri = format!(
+            "/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId={}",
+            encode(id)
+        );
+        if !namespace.is_empty() {
+            uri.push_str(&format!("&relatedEntityIdNS={namespace}"));
+        }
+        if !query.is_empty() {
+            uri.push('&');
+            uri.push_str(query);
+        }
+        self.get(&uri).await
+    }
+
+    /// Every event of a profile, following `_links.next.href` page after page; returns the
+    /// events in the order served and the number of pages.
+    pub async fn all_events(&self, namespace: &str, id: &str, query: &str) -> (Vec<Value>, usize) {
+        let first = self.events(namespace, id, query).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        let mut body = first.body;
+        let mut events = Vec::new();
+        let mut pages = 1;
+        loop {
+            let children = body["children"].as_array().expect("children").clone();
+            assert_eq!(body["_page"]["count"], json!(children.len()), "{body}");
+            events.extend(children);
+            let next = body["_page"]["next"]
+                .as_str()
+                .expect("_page.next")
+                .to_owned();
+            let href = body["_links"]["next"]["href"]
+                .as_str()
+                .expect("href")
+                .to_owned();
+            if next.is_empty() {
+                assert_eq!(href, "", "the last page has no next link");
+                break;
+            }
+            assert!(href.starts_with("/entities?"), "href: {href}");
+            assert!(pages < 1000, "paging does not end");
+            let reply = self.get(&format!("/data/core/ups/access{href}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            body = reply.body;
+            pages += 1;
+        }
+        (events, pages)
+    }
+
+    /// Looks up a profile with extra query parameters (`fields=`, `mergePolicyId=`).
+    pub async fn profile_with(&self, namespace: &str, id: &str, query: &str) -> Reply {
+        let mut uri = format!(
+            "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}",
+            encode(id)
+        );
+        if !namespace.is_empty() {
+            uri.push_str(&format!("&entityIdNS={namespace}"));
+        }
+        if !query.is_empty() {
+            uri.push('&');
+            uri.push_str(query);
+        }
+        self.get(&uri).await
+    }
+
+    /// The merged entity of the profile linked to an identity; panics unless it is found.
+    pub async fn entity(&self, namespace: &str, id: &str) -> Value {
+        let reply = self.profile(namespace, id).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{namespace} {id}: {}",
+            reply.body
+        );
+        only_entity(&reply.body).1["entity"].clone()
+    }
+
+    /// The profile id (`entityId`) an identity resolves to.
+    pub async fn profile_id(&self, namespace: &str, id: &str) -> String {
+        let reply = self.profile(namespace, id).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{namespace} {id}: {}",
+            reply.body
+        );
+        only_entity(&reply.body).0.clone()
+    }
+
+    pub async fn delete(&self, uri: &str) -> Reply {
+        self.send(Method::DELETE, uri, None, &[]).await
+    }
+
+    pub async fn patch(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, uri, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::PUT, uri, Some(body), &[]).await
+    }
+}
+
+/// Asserts a problem body: status, code, kind, type and a title that contains `mentions`.
+pub fn assert_problem(reply: &Reply, status: u16, code: &str, mentions: &[&str]) {
+    assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["status"], json!(status), "{body}");
+    assert_eq!(body["code"], json!(code), "{body}");
+    assert_eq!(body["kind"], json!("invalid_request"), "{body}");
+    let problem_type = body["type"].as_str().expect("type");
+    assert!(
+        problem_type.starts_with("http://ns.adobe.com/aep/errors/")
+            && problem_type.ends_with(&format!("-{status}")),
+        "type: {problem_type}"
+    );
+    let title = body["title"].as_str().expect("title");
+    for needle in mentions {
+        assert!(
+            title.contains(needle),
+            "title {title:?} should mention {needle:?}"
+        );
+    }
+}
+
+/// An ECID: exactly 38 digits.
+pub fn ecid(n: u64) -> String {
+    format!("{n:038}")
+}
+
+/// RFC 3339 (UTC, milliseconds) of epoch milliseconds.
+pub fn iso(epoch_ms: i64) -> String {
+    engine::time::format_rfc3339_ms(epoch_ms, true)
+}
+
+/// The `(namespace, id)` pairs of an entity's `identityMap`, sorted.
+pub fn identities(entity: &Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = entity["identityMap"]
+        .as_object()
+        .expect("identityMap")
+        .iter()
+        .flat_map(|(namespace, items)| {
+            items
+                .as_array()
+                .expect("identity array")
+                .iter()
+                .map(move |item| {
+                    (
+                        namespace.clone(),
+                        item["id"].as_str().expect("id").to_owned(),
+                    )
+                })
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Sorted `(namespace, id)` pairs from string slices, to compare with `identities`.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = items
+        .iter()
+        .map(|(n, i)| ((*n).to_owned(), (*i).to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// The `entityId`s (event `_id`s) of an events page's children, in order.
+pub fn event_ids(children: &[Value]) -> Vec<String> {
+    children
+        .iter()
+        .map(|c| c["entityId"].as_str().expect("entityId").to_owned())
+        .collect()
+}
+
+/// Waits long enough that the next ingestion gets a later millisecond timestamp.
+pub async fn next_millisecond() {
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 }
 
 /// Percent-encodes a query value.

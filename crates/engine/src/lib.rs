@@ -27,6 +27,9 @@ use ingest::writer::WriterSettings;
 pub use ingest::{Job, PreparedWrite, Writer};
 pub use lookup::{EntityRef, EventPage, EventQuery, ProfileRequest, PropertyFilter};
 
+/// A found profile: its id and its entity item as JSON bytes.
+pub type FoundProfile = (ProfileId, Vec<u8>);
+
 /// How the engine is set up.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -130,7 +133,7 @@ impl Engine {
         sandbox: &SandboxName,
         entity: &EntityRef,
         request: &ProfileRequest,
-    ) -> Result<Option<(ProfileId, Vec<u8>)>> {
+    ) -> Result<Option<FoundProfile>> {
         let catalog = self.catalog.sandbox(sandbox)?;
         let txn = self.store.read()?;
         lookup::profile(txn.as_ref(), &catalog, sandbox, entity, request)
@@ -142,7 +145,7 @@ impl Engine {
         sandbox: &SandboxName,
         entities: &[EntityRef],
         request: &ProfileRequest,
-    ) -> Result<Vec<Option<(ProfileId, Vec<u8>)>>> {
+    ) -> Result<Vec<Option<FoundProfile>>> {
         let catalog = self.catalog.sandbox(sandbox)?;
         let txn = self.store.read()?;
         entities

@@ -20,6 +20,8 @@ pub struct StoredFragment {
     pub dataset: String,
     pub primary: IdentityKey,
     pub ingested_ms: i64,
+    /// Strictly increasing in commit order: breaks ties between writes of the same millisecond.
+    pub sequence: u64,
     /// `extSourceSystemAudit.lastUpdatedDate`, when the record carries it.
     pub source_updated_ms: Option<i64>,
     pub json: Vec<u8>,

@@ -59,6 +59,7 @@ fn stored(raw: &[RawFragment]) -> Vec<StoredFragment> {
             dataset: DATASETS[*dataset].to_owned(),
             primary: IdentityKey::new("Email", format!("p{i}@example.com")),
             ingested_ms: 1_000 + i as i64,
+            sequence: i as u64,
             source_updated_ms: Some(*time),
             json: serde_json::to_vec(&to_json(leaves)).expect("json"),
         })

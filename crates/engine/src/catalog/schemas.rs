@@ -79,10 +79,7 @@ fn invalid_schema(message: impl Into<String>) -> Error {
 }
 
 /// A field group id: a standard one, or a tenant one of this sandbox (by `$id` or `meta:altId`).
-fn resolve_field_group<'a>(
-    catalog: &'a SandboxCatalog,
-    reference: &str,
-) -> Option<xdm::FieldGroup> {
+fn resolve_field_group(catalog: &SandboxCatalog, reference: &str) -> Option<xdm::FieldGroup> {
     if let Some(group) = xdm::standard_field_group(reference) {
         return Some(group.clone());
     }

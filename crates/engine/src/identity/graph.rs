@@ -171,7 +171,17 @@ impl Graph {
         }
     }
 
+    /// Drops duplicate history (both sides of a merge remember the same removal) and keeps the newest.
     pub fn trim_history(&mut self) {
+        self.removed
+            .sort_by(|x, y| (&x.a, &x.b, y.removed_at_ms).cmp(&(&y.a, &y.b, x.removed_at_ms)));
+        self.removed.dedup_by(|later, earlier| {
+            later.a == earlier.a && later.b == earlier.b && later.reason == earlier.reason
+        });
+        self.refused
+            .sort_by(|x, y| (&x.identity, y.refused_at_ms).cmp(&(&y.identity, x.refused_at_ms)));
+        self.refused
+            .dedup_by(|later, earlier| later.identity == earlier.identity);
         trim_oldest(&mut self.removed, |r| r.removed_at_ms);
         trim_oldest(&mut self.refused, |r| r.refused_at_ms);
     }

@@ -47,7 +47,7 @@ impl ValuePolicy {
         ) {
             return Err(Refusal::PlaceholderValue);
         }
-        if self.blocked.iter().any(|blocked| *blocked == lowered) {
+        if self.blocked.contains(&lowered) {
             return Err(Refusal::BlockedValue);
         }
         if namespace.eq_ignore_ascii_case("ECID")

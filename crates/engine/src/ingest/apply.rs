@@ -80,6 +80,8 @@ fn allocate_profile_id(txn: &mut dyn WriteTxn) -> Result<ProfileId> {
 pub struct ApplyContext<'a> {
     pub catalog: &'a SandboxCatalog,
     pub graph_limit: usize,
+    /// This write's place in commit order.
+    pub sequence: u64,
 }
 
 /// Applies one write; returns the profile it landed in.
@@ -278,6 +280,7 @@ pub fn apply_write(
                     dataset: write.dataset_id.clone(),
                     primary: write.primary.clone(),
                     ingested_ms: write.received_ms,
+                    sequence: context.sequence,
                     source_updated_ms: write.source_updated_ms,
                     json: write.json.clone(),
                 };

@@ -123,7 +123,21 @@ impl Drop for Writer {
     }
 }
 
+/// Hands out strictly increasing write sequence numbers: microseconds of the write's arrival,
+/// bumped past the previous one, so the order of commits survives restarts and equal milliseconds.
+struct Sequencer {
+    last: u64,
+}
+
+impl Sequencer {
+    fn next(&mut self, received_ms: i64) -> u64 {
+        self.last = (received_ms.max(0) as u64 * 1000).max(self.last + 1);
+        self.last
+    }
+}
+
 fn run(store: &dyn Store, catalog: &Catalog, settings: &WriterSettings, receiver: Receiver<Job>) {
+    let mut sequencer = Sequencer { last: 0 };
     while let Ok(first) = receiver.recv() {
         let mut jobs = vec![first];
         let mut weight = jobs[0].weight();
@@ -136,11 +150,17 @@ fn run(store: &dyn Store, catalog: &Catalog, settings: &WriterSettings, receiver
                 Err(_) => break,
             }
         }
-        commit_group(store, catalog, settings, jobs);
+        commit_group(store, catalog, settings, &mut sequencer, jobs);
     }
 }
 
-fn commit_group(store: &dyn Store, catalog: &Catalog, settings: &WriterSettings, jobs: Vec<Job>) {
+fn commit_group(
+    store: &dyn Store,
+    catalog: &Catalog,
+    settings: &WriterSettings,
+    sequencer: &mut Sequencer,
+    jobs: Vec<Job>,
+) {
     let mut txn = match store.write() {
         Ok(txn) => txn,
         Err(error) => {
@@ -158,7 +178,7 @@ fn commit_group(store: &dyn Store, catalog: &Catalog, settings: &WriterSettings,
             fail_job(job, error);
             continue;
         }
-        match run_job(txn.as_mut(), catalog, settings, job) {
+        match run_job(txn.as_mut(), catalog, settings, sequencer, job) {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => failure = Some(error),
         }
@@ -190,6 +210,7 @@ fn run_job(
     txn: &mut dyn WriteTxn,
     catalog: &Catalog,
     settings: &WriterSettings,
+    sequencer: &mut Sequencer,
     job: Job,
 ) -> Result<Outcome> {
     match job {
@@ -200,6 +221,7 @@ fn run_job(
                 let context = ApplyContext {
                     catalog: &snapshot,
                     graph_limit: settings.graph_limit,
+                    sequence: sequencer.next(write.received_ms),
                 };
                 match apply_write(txn, &context, write) {
                     Ok(profile_id) => results.push(Ok(profile_id)),

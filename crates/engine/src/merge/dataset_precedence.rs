@@ -19,7 +19,7 @@ impl FragmentOrder for DataSetPrecedence<'_> {
         ordered.sort_by(|x, y| {
             rank(&y.dataset)
                 .cmp(&rank(&x.dataset))
-                .then_with(|| x.merge_time_ms().cmp(&y.merge_time_ms()))
+                .then_with(|| (x.merge_time_ms(), x.sequence).cmp(&(y.merge_time_ms(), y.sequence)))
                 .then_with(|| x.primary.cmp(&y.primary))
         });
         ordered

@@ -9,9 +9,9 @@ impl FragmentOrder for TimestampOrdered {
     fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment> {
         let mut ordered: Vec<&StoredFragment> = fragments.iter().collect();
         ordered.sort_by(|x, y| {
-            (x.merge_time_ms(), x.ingested_ms, &x.dataset, &x.primary).cmp(&(
+            (x.merge_time_ms(), x.sequence, &x.dataset, &x.primary).cmp(&(
                 y.merge_time_ms(),
-                y.ingested_ms,
+                y.sequence,
                 &y.dataset,
                 &y.primary,
             ))

@@ -57,12 +57,17 @@ impl Connection {
         path: &str,
         body: &serde_json::Value,
     ) -> anyhow::Result<serde_json::Value> {
+        self.post_raw(path, serde_json::to_vec(body)?).await
+    }
+
+    /// POSTs JSON text and fails unless the status is 2xx.
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<serde_json::Value> {
         let (status, bytes) = self
-            .send(
-                Method::POST,
-                path,
-                Some(Bytes::from(serde_json::to_vec(body)?)),
-            )
+            .send(Method::POST, path, Some(Bytes::from(body)))
             .await?;
         anyhow::ensure!(
             (200..300).contains(&status),

@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use rapport::options::ServeOptions;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the write path allocates many small, short-lived values, where it beats the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "rapport",

@@ -83,6 +83,10 @@ async fn serve(settings: rapport::options::Settings, demo: bool) -> anyhow::Resu
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, "rapport is listening");
     println!("rapport is listening on http://{address}");
+    // Responses are small and latency matters: never let Nagle hold a response back.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, rapport::http::app(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

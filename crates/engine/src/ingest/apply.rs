@@ -84,12 +84,16 @@ pub struct ApplyContext<'a> {
     pub sequence: u64,
 }
 
-/// Applies one write; returns the profile it landed in.
+/// Applies one write; returns the profile it landed in (`None` when its dataset feeds neither
+/// the profile nor the identity graph).
 pub fn apply_write(
     txn: &mut dyn WriteTxn,
     context: &ApplyContext<'_>,
     write: &PreparedWrite,
-) -> Result<ProfileId> {
+) -> Result<Option<ProfileId>> {
+    if !write.to_profile && !write.link_identities {
+        return Ok(None);
+    }
     let sandbox = &write.sandbox;
     let now = write.received_ms;
     let source = Source {
@@ -299,7 +303,7 @@ pub fn apply_write(
             refresh_view(txn, context.catalog, sandbox, profile_id)?;
         }
     }
-    Ok(target)
+    Ok(Some(target))
 }
 
 /// Moves the fragments and events of `from` whose primary identity now belongs to another profile.

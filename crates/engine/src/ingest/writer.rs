@@ -23,10 +23,11 @@ pub type Reply<T> = Box<dyn FnOnce(Result<T>) + Send>;
 
 /// One unit of work for the writer.
 pub enum Job {
-    /// Records and events; the reply gets one result per write, in order.
+    /// Records and events; the reply gets one result per write, in order: the profile each
+    /// landed in, or `None` for a dataset that feeds neither the profile nor the graph.
     Ingest {
         writes: Vec<PreparedWrite>,
-        reply: Reply<Vec<Result<ProfileId>>>,
+        reply: Reply<Vec<Result<Option<ProfileId>>>>,
     },
     /// Deletes a profile and everything under it.
     DeleteProfile {
@@ -53,7 +54,7 @@ impl Job {
 
 /// What a job produced before commit, waiting to be answered.
 enum Outcome {
-    Ingest(Reply<Vec<Result<ProfileId>>>, Vec<Result<ProfileId>>),
+    Ingest(Reply<Vec<Result<Option<ProfileId>>>>, Vec<Result<Option<ProfileId>>>),
     Delete(Reply<bool>, bool),
     Rebuild(Reply<usize>, usize),
 }

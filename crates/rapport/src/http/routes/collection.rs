@@ -201,7 +201,7 @@ async fn ingest_many(
     for (index, result) in positions.into_iter().zip(results) {
         entries[index] = Some(match result {
             Ok(profile_id) => {
-                json!({"xactionId": format!("{xaction}:{index}"), "profileId": profile_id.to_string()})
+                json!({"xactionId": format!("{xaction}:{index}"), "profileId": profile_id.map(|p| p.to_string())})
             }
             Err(error) => failure_entry(index, xaction, &ApiError::from(error)),
         });

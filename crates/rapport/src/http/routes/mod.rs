@@ -77,7 +77,7 @@ pub async fn blocking<T: Send + 'static>(
 pub async fn commit_writes(
     state: &AppState,
     writes: Vec<PreparedWrite>,
-) -> ApiResult<Vec<engine::Result<ProfileId>>> {
+) -> ApiResult<Vec<engine::Result<Option<ProfileId>>>> {
     if writes.is_empty() {
         return Ok(Vec::new());
     }

@@ -21,18 +21,24 @@ pub fn sandbox(sandbox: &SandboxName) -> Vec<u8> {
     sandbox_prefix(sandbox)
 }
 
-/// Identities table: `sandbox \0 namespace \0 value` (or `\x01 sha256(value)` for long values).
+/// Identities table: `sandbox \0 namespace \0 (= value | # sha256(value))`.
 pub fn identity(sandbox: &SandboxName, identity: &IdentityKey) -> Vec<u8> {
     let mut key = sandbox_prefix(sandbox);
     key.extend_from_slice(identity.namespace.as_bytes());
     key.push(0);
-    if identity.value.len() <= MAX_INLINE_VALUE {
-        key.extend_from_slice(identity.value.as_bytes());
-    } else {
-        key.push(1);
-        key.extend_from_slice(&Sha256::digest(identity.value.as_bytes()));
-    }
+    push_value(&mut key, &identity.value);
     key
+}
+
+/// Appends a value tagged `=` (inline) or `#` (sha-256 of a long value), so the two never collide.
+fn push_value(key: &mut Vec<u8>, value: &str) {
+    if value.len() <= MAX_INLINE_VALUE {
+        key.push(b'=');
+        key.extend_from_slice(value.as_bytes());
+    } else {
+        key.push(b'#');
+        key.extend_from_slice(&Sha256::digest(value.as_bytes()));
+    }
 }
 
 /// Profiles and Views tables, and the prefix of a profile's fragments and events: `sandbox \0 pid`.
@@ -118,17 +124,12 @@ pub fn event_tail(key: &[u8]) -> Option<[u8; 16]> {
     key[start..].try_into().ok()
 }
 
-/// EventIds table: `sandbox \0 dataset \0 _id` (hashed when long).
+/// EventIds table: `sandbox \0 dataset \0 (= _id | # sha256(_id))`.
 pub fn event_id(sandbox: &SandboxName, dataset: &str, event_id: &str) -> Vec<u8> {
     let mut key = sandbox_prefix(sandbox);
     key.extend_from_slice(dataset.as_bytes());
     key.push(0);
-    if event_id.len() <= MAX_INLINE_VALUE {
-        key.extend_from_slice(event_id.as_bytes());
-    } else {
-        key.push(1);
-        key.extend_from_slice(&Sha256::digest(event_id.as_bytes()));
-    }
+    push_value(&mut key, event_id);
     key
 }
 

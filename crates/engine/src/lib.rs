@@ -23,6 +23,7 @@ pub use error::{Error, Result};
 use identity::graph::Graph;
 use identity::value::ValuePolicy;
 pub use identity::IdentityKey;
+pub use ingest::writer::SweepTask;
 use ingest::writer::WriterSettings;
 pub use ingest::{Job, PreparedWrite, Writer};
 pub use lookup::{EntityRef, EventPage, EventQuery, ProfileRequest, PropertyFilter};
@@ -225,8 +226,7 @@ impl Engine {
         sandbox: &SandboxName,
         body: &Value,
     ) -> Result<identity::namespace::Namespace> {
-        self.catalog
-            .change(sandbox, |e| catalog::namespaces::create(e, body))
+        self.change(sandbox, |e| catalog::namespaces::create(e, body))
     }
 
     pub fn update_namespace(
@@ -235,8 +235,7 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<identity::namespace::Namespace> {
-        self.catalog
-            .change(sandbox, |e| catalog::namespaces::update(e, id, body))
+        self.change(sandbox, |e| catalog::namespaces::update(e, id, body))
     }
 
     pub fn create_field_group(
@@ -244,8 +243,7 @@ impl Engine {
         sandbox: &SandboxName,
         body: Value,
     ) -> Result<catalog::TenantFieldGroup> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::create_field_group(e, body))
+        self.change(sandbox, |e| catalog::schemas::create_field_group(e, body))
     }
 
     pub fn create_schema(
@@ -253,8 +251,7 @@ impl Engine {
         sandbox: &SandboxName,
         body: &Value,
     ) -> Result<catalog::SchemaRecord> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::create_schema(e, body))
+        self.change(sandbox, |e| catalog::schemas::create_schema(e, body))
     }
 
     pub fn patch_schema(
@@ -263,13 +260,11 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<catalog::SchemaRecord> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::patch_schema(e, id, body))
+        self.change(sandbox, |e| catalog::schemas::patch_schema(e, id, body))
     }
 
     pub fn delete_schema(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::delete_schema(e, id))
+        self.change(sandbox, |e| catalog::schemas::delete_schema(e, id))
     }
 
     pub fn create_descriptor(
@@ -277,18 +272,15 @@ impl Engine {
         sandbox: &SandboxName,
         body: &Value,
     ) -> Result<catalog::Descriptor> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::create_descriptor(e, body))
+        self.change(sandbox, |e| catalog::schemas::create_descriptor(e, body))
     }
 
     pub fn delete_descriptor(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
-        self.catalog
-            .change(sandbox, |e| catalog::schemas::delete_descriptor(e, id))
+        self.change(sandbox, |e| catalog::schemas::delete_descriptor(e, id))
     }
 
     pub fn create_dataset(&self, sandbox: &SandboxName, body: &Value) -> Result<catalog::Dataset> {
-        self.catalog
-            .change(sandbox, |e| catalog::datasets::create(e, body))
+        self.change(sandbox, |e| catalog::datasets::create(e, body))
     }
 
     pub fn patch_dataset(
@@ -297,13 +289,18 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<catalog::Dataset> {
-        self.catalog
-            .change(sandbox, |e| catalog::datasets::patch(e, id, body))
+        self.change(sandbox, |e| catalog::datasets::patch(e, id, body))
     }
 
+    /// Deletes a dataset; its fragments and events leave every profile in the background.
     pub fn delete_dataset(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
-        self.catalog
-            .change(sandbox, |e| catalog::datasets::delete(e, id))
+        self.change(sandbox, |e| catalog::datasets::delete(e, id))?;
+        self.sweep(
+            sandbox,
+            SweepTask::PurgeDataset {
+                dataset: id.to_owned(),
+            },
+        )
     }
 
     pub fn create_merge_policy(
@@ -311,7 +308,7 @@ impl Engine {
         sandbox: &SandboxName,
         body: &Value,
     ) -> Result<catalog::MergePolicy> {
-        self.change_merge_policy(sandbox, |e| catalog::merge_policies::create(e, body))
+        self.change(sandbox, |e| catalog::merge_policies::create(e, body))
     }
 
     pub fn replace_merge_policy(
@@ -320,7 +317,7 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<catalog::MergePolicy> {
-        self.change_merge_policy(sandbox, |e| catalog::merge_policies::replace(e, id, body))
+        self.change(sandbox, |e| catalog::merge_policies::replace(e, id, body))
     }
 
     pub fn patch_merge_policy(
@@ -329,41 +326,44 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<catalog::MergePolicy> {
-        self.change_merge_policy(sandbox, |e| catalog::merge_policies::patch(e, id, body))
+        self.change(sandbox, |e| catalog::merge_policies::patch(e, id, body))
     }
 
     pub fn delete_merge_policy(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
-        self.change_merge_policy(sandbox, |e| catalog::merge_policies::delete(e, id))
+        self.change(sandbox, |e| catalog::merge_policies::delete(e, id))
     }
 
-    /// Changes merge policies; when the default policy changed, the prepared views are rebuilt.
-    fn change_merge_policy<T>(
+    /// Applies a catalog change. When it changes what prepared views are built with (the default
+    /// merge policy, namespace priorities), every view of the sandbox is rebuilt in the background;
+    /// until then lookups merge on read, so no stale view is ever served.
+    fn change<T>(
         &self,
         sandbox: &SandboxName,
-        change: impl FnOnce(&mut catalog::Editor<'_>) -> Result<T>,
+        edit: impl FnOnce(&mut catalog::Editor<'_>) -> Result<T>,
     ) -> Result<T> {
-        let before = self
-            .catalog
-            .sandbox(sandbox)?
-            .default_merge_policy()
-            .map(|p| p.stamp());
-        let outcome = self.catalog.change(sandbox, change)?;
-        let after = self
-            .catalog
-            .sandbox(sandbox)?
-            .default_merge_policy()
-            .map(|p| p.stamp());
-        if before != after {
-            let sandbox_name = sandbox.clone();
-            self.writer.submit(Job::RebuildViews {
-                sandbox: sandbox.clone(),
-                reply: Box::new(move |result| {
-                    if let Err(error) = result {
-                        tracing::error!(%error, sandbox = %sandbox_name, "rebuilding prepared views failed; lookups merge on read until the next rebuild");
-                    }
-                }),
-            })?;
+        let before = self.catalog.sandbox(sandbox)?.view_stamp.clone();
+        let outcome = self.catalog.change(sandbox, edit)?;
+        if self.catalog.sandbox(sandbox)?.view_stamp != before {
+            self.sweep(sandbox, SweepTask::RebuildViews)?;
         }
         Ok(outcome)
+    }
+
+    /// Queues a sweep over every profile of a sandbox; failures are logged.
+    fn sweep(&self, sandbox: &SandboxName, task: SweepTask) -> Result<()> {
+        let sandbox_name = sandbox.clone();
+        let what = format!("{task:?}");
+        self.writer.submit(Job::Sweep {
+            sandbox: sandbox.clone(),
+            task,
+            reply: Box::new(move |result| match result {
+                Ok(visited) => {
+                    tracing::info!(sandbox = %sandbox_name, task = %what, visited, "sweep finished")
+                }
+                Err(error) => {
+                    tracing::error!(%error, sandbox = %sandbox_name, task = %what, "sweep failed")
+                }
+            }),
+        })
     }
 }

@@ -98,13 +98,22 @@ pub fn profile(
         })?,
         None => default_policy,
     };
-    if policy.stamp() == default_policy.stamp() {
+    if policy.schema_name != xdm::Class::Profile.ups_name() {
+        return Err(Error::user(
+            Code::InvalidMergePolicy,
+            format!(
+                "mergePolicyId: merge policy \"{}\" is for {}, not _xdm.context.profile",
+                policy.id, policy.schema_name
+            ),
+        ));
+    }
+    if policy.id == default_policy.id {
         let Some(profile_id) = resolve_id(txn, sandbox, entity)? else {
             return Ok(None);
         };
         if let Some(bytes) = txn.get(Table::Views, &keys::profile(sandbox, profile_id))? {
             if let Some((stamp, json)) = decode_view(bytes) {
-                if stamp == policy.stamp() {
+                if stamp == catalog.view_stamp {
                     if request.fields.is_empty() {
                         return Ok(Some((profile_id, json.to_vec())));
                     }
@@ -181,25 +190,58 @@ pub fn project(value: &Value, fields: &[String]) -> Value {
             continue;
         }
         let parts: Vec<&str> = field.split('.').filter(|p| !p.is_empty()).collect();
-        if let Some(found) = parts.iter().try_fold(value, |v, part| v.get(part)) {
-            insert_path(&mut out, &parts, found.clone());
+        if let Some(Value::Object(selected)) = select(value, &parts) {
+            merge_selection(&mut out, selected);
         }
     }
     Value::Object(out)
 }
 
-fn insert_path(out: &mut Map<String, Value>, parts: &[&str], value: Value) {
-    match parts {
-        [] => {}
-        [last] => {
-            out.insert((*last).to_owned(), value);
+/// The part of `value` under `parts`, keeping the enclosing objects; arrays are walked element
+/// by element, so `productListItems.SKU` keeps the SKU of every item.
+fn select(value: &Value, parts: &[&str]) -> Option<Value> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Some(value.clone());
+    };
+    match value {
+        Value::Object(object) => {
+            let inner = select(object.get(*first)?, rest)?;
+            let mut wrapped = Map::new();
+            wrapped.insert((*first).to_owned(), inner);
+            Some(Value::Object(wrapped))
         }
-        [first, rest @ ..] => {
-            let child = out
-                .entry((*first).to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(child) = child {
-                insert_path(child, rest, value);
+        Value::Array(items) => {
+            let selected: Vec<Value> = items
+                .iter()
+                .map(|item| select(item, parts).unwrap_or_else(|| json!({})))
+                .collect();
+            selected
+                .iter()
+                .any(|v| v != &json!({}))
+                .then_some(Value::Array(selected))
+        }
+        _ => None,
+    }
+}
+
+/// Merges one selection into the projection: objects key by key, arrays element by element.
+fn merge_selection(out: &mut Map<String, Value>, selected: Map<String, Value>) {
+    for (key, incoming) in selected {
+        match (out.get_mut(&key), incoming) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                merge_selection(existing, incoming)
+            }
+            (Some(Value::Array(existing)), Value::Array(incoming))
+                if existing.len() == incoming.len() =>
+            {
+                for (slot, item) in existing.iter_mut().zip(incoming) {
+                    if let (Value::Object(slot), Value::Object(item)) = (slot, item) {
+                        merge_selection(slot, item);
+                    }
+                }
+            }
+            (_, incoming) => {
+                out.insert(key, incoming);
             }
         }
     }
@@ -284,6 +326,9 @@ impl PropertyFilter {
         }
     }
 }
+
+/// The most stored events one page examines; past it the page ends early, with a next cursor.
+pub const MAX_EXAMINED_PER_PAGE: usize = 20_000;
 
 /// The options of an events lookup.
 #[derive(Debug, Clone, Default)]
@@ -370,11 +415,16 @@ pub fn events(
     let mut next = None;
     let mut failure = None;
     let mut last_tail = None;
+    let mut examined = 0usize;
     txn.scan(Table::Events, &start, &end, direction, &mut |key, value| {
-        if children.len() == limit {
+        // A page ends at `limit` events, or after examining MAX_EXAMINED_PER_PAGE events that the
+        // filters refused: a filter that matches nothing costs a bounded amount per request.
+        if children.len() == limit || examined == MAX_EXAMINED_PER_PAGE {
             next = last_tail;
             return Scan::Stop;
         }
+        examined += 1;
+        last_tail = keys::event_tail(key);
         let event: StoredEvent = match decode(value) {
             Ok(event) => event,
             Err(error) => {
@@ -405,7 +455,6 @@ pub fn events(
             "entity": entity,
             "lastModifiedAt": format_rfc3339_ms(event.ingested_ms, false),
         }));
-        last_tail = keys::event_tail(key);
         Scan::Continue
     })?;
     if let Some(error) = failure {

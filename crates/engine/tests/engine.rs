@@ -1,4 +1,5 @@
 //! The engine crate's one integration-test binary: the identity graph held against a simple model.
 
+mod forwarding;
 mod identity_model;
 mod merge_model;

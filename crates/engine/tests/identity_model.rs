@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use engine::identity::graph::LAST_SEEN_RESOLUTION_MS;
 use engine::{Engine, EngineConfig, EntityRef, IdentityKey, Job, ProfileRequest};
 use proptest::prelude::*;
 use rapport_types::SandboxName;
@@ -44,9 +45,17 @@ struct Model {
 
 impl Model {
     fn observe(&mut self, record: &[IdentityKey], at: i64) {
+        // Sightings within LAST_SEEN_RESOLUTION_MS of the recorded one change nothing.
+        let refreshed = |seen: i64| {
+            if at - seen >= LAST_SEEN_RESOLUTION_MS {
+                at
+            } else {
+                seen
+            }
+        };
         for key in record {
             let seen = self.nodes.entry(key.clone()).or_insert(at);
-            *seen = (*seen).max(at);
+            *seen = refreshed(*seen);
         }
         let primary = &record[0];
         for other in &record[1..] {
@@ -56,7 +65,8 @@ impl Model {
                 } else {
                     (other.clone(), primary.clone())
                 };
-                self.edges.insert(pair, at);
+                let seen = self.edges.entry(pair).or_insert(at);
+                *seen = refreshed(*seen);
             }
         }
         self.apply_rules();
@@ -203,7 +213,8 @@ proptest! {
             if crm_count > 1 {
                 continue;
             }
-            let at = 1_700_000_000_000 + index as i64 * 1000;
+            // 25 s apart: some sightings fall within the last-seen resolution and some do not.
+            let at = 1_700_000_000_000 + index as i64 * 25_000;
             ingest(&engine, &dataset, &record, index, at);
             model.observe(&record, at);
         }

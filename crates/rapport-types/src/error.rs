@@ -85,6 +85,7 @@ codes! {
     SchemaInUse => ("schema_in_use", "XDM", 1023, 409, InvalidRequest),
     DatasetNotFound => ("dataset_not_found", "CAT", 1030, 404, InvalidRequest),
     InvalidDataset => ("invalid_dataset", "CAT", 1031, 400, InvalidRequest),
+    DatasetInUse => ("dataset_in_use", "CAT", 1032, 409, InvalidRequest),
     NamespaceNotFound => ("namespace_not_found", "IDN", 1040, 404, InvalidRequest),
     InvalidNamespace => ("invalid_namespace", "IDN", 1041, 400, InvalidRequest),
     NamespaceExists => ("namespace_already_exists", "IDN", 1042, 409, InvalidRequest),

@@ -56,10 +56,13 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let settings = options.resolve(config.as_deref())?;
+    // Logs go to standard error, in colour only on a terminal; standard output is for the URLs.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_new(&settings.log).context("--log is not a valid log filter")?,
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,6 +80,10 @@ async fn serve(settings: rapport::options::Settings, demo: bool) -> anyhow::Resu
         println!("Demo data is loaded. Try:");
         println!("  curl 'http://{address}/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS=Email'", rapport::demo::SAMPLE_EMAIL);
         println!("  curl 'http://{address}/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId={}&relatedEntityIdNS=Email&orderby=-timestamp&limit=5'", rapport::demo::SAMPLE_EMAIL);
+        println!(
+            "  curl 'http://{address}/data/core/identity/graph?ns=Email&id={}'",
+            rapport::demo::SAMPLE_EMAIL
+        );
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await

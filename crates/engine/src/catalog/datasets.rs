@@ -165,10 +165,32 @@ pub(crate) fn patch(editor: &mut Editor<'_>, id: &str, body: &Value) -> Result<D
             format!("no dataset \"{id}\" exists in this sandbox"),
         ));
     };
-    if let Some(name) = body.get("name").and_then(Value::as_str) {
+    if !body.is_object() {
+        return Err(invalid(
+            "the body must be an object with any of name, description, tags",
+        ));
+    }
+    if let Some(name) = body.get("name") {
+        let name = name.as_str().map(str::trim).unwrap_or("");
+        if name.is_empty() {
+            return Err(invalid("/name: expected a non-empty string"));
+        }
+        if editor
+            .catalog
+            .datasets
+            .values()
+            .any(|d| d.name == name && d.id != dataset.id)
+        {
+            return Err(invalid(format!(
+                "/name: a dataset named \"{name}\" already exists in this sandbox"
+            )));
+        }
         dataset.name = name.to_owned();
     }
-    if let Some(description) = body.get("description").and_then(Value::as_str) {
+    if let Some(description) = body.get("description") {
+        let Some(description) = description.as_str() else {
+            return Err(invalid("/description: expected a string"));
+        };
         dataset.description = description.to_owned();
     }
     if body.get("tags").is_some() {
@@ -187,6 +209,20 @@ pub(crate) fn patch(editor: &mut Editor<'_>, id: &str, body: &Value) -> Result<D
 }
 
 pub(crate) fn delete(editor: &mut Editor<'_>, id: &str) -> Result<()> {
+    let referencing = editor
+        .catalog
+        .merge_policies
+        .values()
+        .find(|p| match &p.attribute_merge {
+            super::AttributeMerge::DataSetPrecedence { order } => order.iter().any(|d| d == id),
+            super::AttributeMerge::TimestampOrdered => false,
+        });
+    if let Some(policy) = referencing {
+        return Err(Error::user(
+            Code::DatasetInUse,
+            format!("dataset \"{id}\" is listed by merge policy {} (\"{}\"); remove it from that policy's order first", policy.id, policy.name),
+        ));
+    }
     if editor.catalog.datasets.remove(id).is_none() {
         return Err(Error::user(
             Code::DatasetNotFound,

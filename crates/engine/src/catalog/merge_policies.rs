@@ -42,8 +42,12 @@ pub struct MergePolicy {
 
 impl MergePolicy {
     /// A stamp that changes whenever the policy does; prepared views remember it.
+    /// Changes only when what the policy merges changes (not on a rename or a no-op update).
     pub fn stamp(&self) -> String {
-        format!("{}#{}", self.id, self.version)
+        format!(
+            "{}#{:?}#{:?}",
+            self.id, self.identity_graph, self.attribute_merge
+        )
     }
 
     pub fn to_json(&self, sandbox: &str) -> Value {
@@ -133,9 +137,21 @@ fn parse_schema_name(value: &Value) -> Result<String> {
     }
 }
 
-pub(crate) fn create_default(editor: &mut Editor<'_>) -> Result<()> {
-    let policy = MergePolicy {
-        id: uuid::Uuid::new_v4().to_string(),
+/// The id of a sandbox's first default policy: derived from the sandbox name, so a sandbox that
+/// is only read (and never stored) shows the same id it will have once it is stored.
+pub(crate) fn default_policy_id(sandbox: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("rapport default merge policy\0{sandbox}").as_bytes());
+    let mut bytes: [u8; 16] = digest[..16].try_into().unwrap_or([0; 16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80; // a custom (version 8) UUID
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// The default policy of a sandbox that has none yet.
+pub(crate) fn default_policy(sandbox: &str) -> MergePolicy {
+    MergePolicy {
+        id: default_policy_id(sandbox),
         name: "Default Timebased".to_owned(),
         schema_name: xdm::Class::Profile.ups_name().to_owned(),
         identity_graph: IdentityGraphType::Pdg,
@@ -143,8 +159,19 @@ pub(crate) fn create_default(editor: &mut Editor<'_>) -> Result<()> {
         is_active_on_edge: true,
         default: true,
         version: 1,
-        update_epoch_s: now_ms() / 1000,
-    };
+        update_epoch_s: 0,
+    }
+}
+
+pub(crate) fn create_default(editor: &mut Editor<'_>) -> Result<()> {
+    let sandbox = editor
+        .catalog
+        .name
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let mut policy = default_policy(&sandbox);
+    policy.update_epoch_s = now_ms() / 1000;
     editor.record(kind::MERGE_POLICY, &policy.id, &policy)?;
     editor
         .catalog
@@ -281,6 +308,15 @@ fn save_update(
     before: &MergePolicy,
     mut policy: MergePolicy,
 ) -> Result<MergePolicy> {
+    if policy.schema_name != before.schema_name {
+        return Err(invalid(format!(
+            "/schema/name: a merge policy's class cannot change (it is {}); create a policy for the other class instead",
+            before.schema_name
+        )));
+    }
+    if policy == *before {
+        return Ok(policy);
+    }
     if before.default && !policy.default {
         return Err(invalid("/default: a class always has one default merge policy; make another policy default instead"));
     }

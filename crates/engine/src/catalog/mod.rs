@@ -49,6 +49,9 @@ pub struct SandboxCatalog {
     pub merge_policies: BTreeMap<String, MergePolicy>,
     /// Schemas compiled to field trees with their identity fields, rebuilt on every change.
     pub compiled: HashMap<String, Arc<CompiledSchema>>,
+    /// What a prepared view must have been built with to be served: the default merge policy's
+    /// stamp and the namespace priorities (they choose the primary identity).
+    pub view_stamp: String,
 }
 
 impl SandboxCatalog {
@@ -70,6 +73,22 @@ impl SandboxCatalog {
                 .values()
                 .find(|ns| ns.code.eq_ignore_ascii_case(code))
         })
+    }
+
+    /// Recomputes `view_stamp` after a change.
+    pub(crate) fn refresh_view_stamp(&mut self) {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        if let Some(policy) = self.default_merge_policy() {
+            hasher.update(policy.stamp().as_bytes());
+        }
+        for namespace in self.namespaces.values() {
+            hasher.update(
+                format!("\0{}={}", namespace.code, namespace.effective_priority()).as_bytes(),
+            );
+        }
+        let digest = hasher.finalize();
+        self.view_stamp = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     }
 
     pub fn namespace_by_id(&self, id: u32) -> Option<&Namespace> {
@@ -176,6 +195,7 @@ impl Catalog {
         for (name, mut catalog) in sandboxes {
             schemas::restore_parsed_field_groups(&mut catalog, &settings)?;
             schemas::recompile(&mut catalog, &settings)?;
+            catalog.refresh_view_stamp();
             loaded.insert(name, Arc::new(catalog));
         }
         Ok(Catalog {
@@ -190,20 +210,17 @@ impl Catalog {
         &self.settings
     }
 
-    /// The current snapshot of a sandbox; a sandbox nobody configured yet gets one with its
-    /// standard namespaces and a default merge policy, created on first use.
+    /// The current snapshot of a sandbox. A sandbox nobody configured yet reads as one with the
+    /// standard namespaces and its default merge policy, without storing anything.
     pub fn sandbox(&self, name: &SandboxName) -> Result<Arc<SandboxCatalog>> {
         if let Some(catalog) = self.sandboxes.read().get(name) {
-            if catalog.default_merge_policy().is_some() {
-                return Ok(catalog.clone());
-            }
+            return Ok(catalog.clone());
         }
-        self.change(name, |_| Ok(()))?;
-        self.sandboxes
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::internal("sandbox vanished after creation"))
+        let mut catalog = SandboxCatalog::with_standard(name.clone());
+        let policy = merge_policies::default_policy(name.as_str());
+        catalog.merge_policies.insert(policy.id.clone(), policy);
+        catalog.refresh_view_stamp();
+        Ok(Arc::new(catalog))
     }
 
     /// Every sandbox that has a catalog.
@@ -228,12 +245,13 @@ impl Catalog {
             changes: Vec::new(),
             settings: &self.settings,
         };
-        if editor.catalog.default_merge_policy().is_none() {
+        if editor.catalog.merge_policies.is_empty() {
             merge_policies::create_default(&mut editor)?;
         }
         let outcome = edit(&mut editor)?;
         let changes = std::mem::take(&mut editor.changes);
         schemas::recompile(&mut catalog, &self.settings)?;
+        catalog.refresh_view_stamp();
         let mut txn = self.store.write()?;
         for change in changes {
             match change {

@@ -76,6 +76,34 @@ pub struct RefusedIdentity {
     pub reason: Refusal,
 }
 
+/// Re-seeing an identity or a link within this long of its recorded last sighting changes
+/// nothing: link recency is kept to the minute, so a burst of events does not rewrite the graph.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
+/// What recording a sighting did to the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Touch {
+    /// Already known, and seen recently enough that nothing was recorded.
+    Unchanged,
+    /// Already known; its first or last sighting moved.
+    Refreshed,
+    /// New to the graph.
+    New,
+}
+
+fn refresh(first_seen_ms: &mut i64, last_seen_ms: &mut i64, at_ms: i64) -> Touch {
+    let mut touch = Touch::Unchanged;
+    if at_ms < *first_seen_ms {
+        *first_seen_ms = at_ms;
+        touch = Touch::Refreshed;
+    }
+    if at_ms - *last_seen_ms >= LAST_SEEN_RESOLUTION_MS {
+        *last_seen_ms = at_ms;
+        touch = Touch::Refreshed;
+    }
+    touch
+}
+
 /// How many removed links and refused values a graph remembers.
 pub const HISTORY_LIMIT: usize = 50;
 
@@ -88,6 +116,8 @@ pub struct Graph {
     pub refused: Vec<RefusedIdentity>,
     /// The last time identities or links were added or removed.
     pub changed_ms: i64,
+    /// Profile ids merged into this graph's profile; each forwards straight here.
+    pub merged_profiles: Vec<u64>,
 }
 
 impl Graph {
@@ -119,34 +149,31 @@ impl Graph {
         self.trim_history();
     }
 
-    /// Records that `identity` was seen at `at_ms`; returns whether it is new to the graph.
-    pub fn touch_node(&mut self, identity: IdentityKey, at_ms: i64, source: Source) -> bool {
-        if let Some(node) = self.nodes.iter_mut().find(|n| n.identity == identity) {
-            node.first_seen_ms = node.first_seen_ms.min(at_ms);
-            node.last_seen_ms = node.last_seen_ms.max(at_ms);
-            return false;
+    /// Records that `identity` was seen at `at_ms`.
+    pub fn touch_node(&mut self, identity: &IdentityKey, at_ms: i64, source: &Source) -> Touch {
+        if let Some(node) = self.nodes.iter_mut().find(|n| n.identity == *identity) {
+            return refresh(&mut node.first_seen_ms, &mut node.last_seen_ms, at_ms);
         }
         self.nodes.push(Node {
-            identity,
+            identity: identity.clone(),
             first_seen_ms: at_ms,
             last_seen_ms: at_ms,
-            source,
+            source: source.clone(),
         });
-        true
+        Touch::New
     }
 
-    /// Records a link between two different identities; returns whether it is new to the graph.
+    /// Records a link between two different identities seen together at `at_ms`.
     pub fn touch_edge(
         &mut self,
         x: &IdentityKey,
         y: &IdentityKey,
         at_ms: i64,
         source: &Source,
-    ) -> bool {
+    ) -> Touch {
         let (a, b) = if x < y { (x, y) } else { (y, x) };
         if let Some(edge) = self.edges.iter_mut().find(|e| e.a == *a && e.b == *b) {
-            edge.last_seen_ms = edge.last_seen_ms.max(at_ms);
-            return false;
+            return refresh(&mut edge.first_seen_ms, &mut edge.last_seen_ms, at_ms);
         }
         self.edges.push(Edge {
             a: a.clone(),
@@ -155,7 +182,7 @@ impl Graph {
             last_seen_ms: at_ms,
             source: source.clone(),
         });
-        true
+        Touch::New
     }
 
     fn merge_edge(&mut self, edge: Edge) {
@@ -404,6 +431,7 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
             removed: history,
             refused,
             changed_ms: graph.changed_ms,
+            merged_profiles: Vec::new(),
         };
         component.trim_history();
         component.normalize();

@@ -10,7 +10,7 @@ use store::{collect_prefix, Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
 use crate::error::{Error, Result};
-use crate::identity::graph::{resolve, Graph, LinkingRules, RefusedIdentity, Source};
+use crate::identity::graph::{resolve, Graph, LinkingRules, RefusedIdentity, Source, Touch};
 use crate::identity::IdentityKey;
 use crate::ingest::prepare::PreparedWrite;
 use crate::keys;
@@ -117,8 +117,11 @@ pub fn apply_write(
     // Refused values are never nodes, so the rules cannot place them: they are set aside with
     // the profile they were on and given back once the profiles of the outcome are known.
     let mut refused_history: Vec<(ProfileId, RefusedIdentity)> = Vec::new();
+    // Likewise the profile ids that forward to each old profile.
+    let mut merged_into: BTreeMap<ProfileId, Vec<u64>> = BTreeMap::new();
     for profile_id in &old_profiles {
         if let Some(mut old_graph) = load_graph(txn, sandbox, *profile_id)? {
+            merged_into.insert(*profile_id, std::mem::take(&mut old_graph.merged_profiles));
             refused_history.extend(
                 std::mem::take(&mut old_graph.refused)
                     .into_iter()
@@ -131,12 +134,18 @@ pub fn apply_write(
         }
     }
     let mut structure_changed = old_profiles.len() > 1;
+    let mut refreshed = false;
+    let mut record = |touch: Touch| match touch {
+        Touch::New => structure_changed = true,
+        Touch::Refreshed => refreshed = true,
+        Touch::Unchanged => {}
+    };
     for identity in &linked {
-        structure_changed |= graph.touch_node((*identity).clone(), now, source.clone());
+        record(graph.touch_node(identity, now, &source));
     }
     if write.link_identities {
         for other in linked.iter().filter(|k| **k != &write.primary) {
-            structure_changed |= graph.touch_edge(&write.primary, other, now, &source);
+            record(graph.touch_edge(&write.primary, other, now, &source));
         }
     }
     if structure_changed {
@@ -231,15 +240,49 @@ pub fn apply_write(
         component.trim_history();
     }
 
-    // Persist graphs and the identity index.
+    // A profile id that lost all its identities forwards to the survivor, and so does every id
+    // that forwarded to it: chains never grow past one hop.
+    if let Some(&survivor) = taken.first() {
+        let mut forwarded: Vec<u64> = Vec::new();
+        for old in old_profiles.iter().filter(|old| !taken.contains(old)) {
+            forwarded.push(old.0);
+            forwarded.extend(merged_into.remove(old).unwrap_or_default());
+            txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
+        }
+        for id in &forwarded {
+            txn.put(
+                Table::Profiles,
+                &keys::profile(sandbox, ProfileId(*id)),
+                &encode(&ProfileRecord::Forward(survivor))?,
+            )?;
+        }
+        for (i, component) in resolution.components.iter_mut().enumerate() {
+            let Some(profile_id) = assigned[i] else {
+                continue;
+            };
+            let mut merged = merged_into.remove(&profile_id).unwrap_or_default();
+            if profile_id == survivor {
+                merged.extend(&forwarded);
+            }
+            component.merged_profiles = merged;
+        }
+    }
+    // Persist graphs (unless this write only re-saw known identities and links) and the identity index.
+    let graph_changed = structure_changed
+        || refreshed
+        || split_or_merge
+        || old_profiles.is_empty()
+        || !write.refused.is_empty();
     for (i, component) in resolution.components.iter().enumerate() {
         let profile_id =
             assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
-        txn.put(
-            Table::Profiles,
-            &keys::profile(sandbox, profile_id),
-            &encode(&ProfileRecord::Live(component.clone()))?,
-        )?;
+        if graph_changed {
+            txn.put(
+                Table::Profiles,
+                &keys::profile(sandbox, profile_id),
+                &encode(&ProfileRecord::Live(component.clone()))?,
+            )?;
+        }
         for node in &component.nodes {
             if previous_owner.get(&node.identity) != Some(&profile_id) {
                 txn.put(
@@ -251,19 +294,6 @@ pub fn apply_write(
         }
     }
     let mut touched: BTreeSet<ProfileId> = assigned.iter().flatten().copied().collect();
-    for old in &old_profiles {
-        if !taken.contains(old) {
-            let survivor = *taken
-                .first()
-                .ok_or_else(|| Error::internal("merge without survivor"))?;
-            txn.put(
-                Table::Profiles,
-                &keys::profile(sandbox, *old),
-                &encode(&ProfileRecord::Forward(survivor))?,
-            )?;
-            txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
-        }
-    }
     if split_or_merge {
         for old in &old_profiles {
             move_data(txn, sandbox, *old, &owner_of, &mut touched)?;
@@ -421,7 +451,7 @@ pub fn refresh_view(
     };
     let entity = merge_entity(policy, &input);
     let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
-    txn.put(Table::Views, &key, &encode_view(&policy.stamp(), &json))?;
+    txn.put(Table::Views, &key, &encode_view(&catalog.view_stamp, &json))?;
     Ok(())
 }
 
@@ -452,4 +482,30 @@ pub fn delete_profile(
     txn.delete(Table::Profiles, &prefix)?;
     txn.delete(Table::Views, &prefix)?;
     Ok(true)
+}
+
+/// Removes every fragment and event of `dataset` from one profile (after the dataset was deleted).
+pub fn purge_dataset(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    dataset: &str,
+) -> Result<()> {
+    let mut fragments = keys::profile(sandbox, profile_id);
+    fragments.extend_from_slice(dataset.as_bytes());
+    fragments.push(0);
+    for (key, _) in collect_prefix(txn, Table::Fragments, &fragments)? {
+        txn.delete(Table::Fragments, &key)?;
+    }
+    for (key, value) in collect_prefix(txn, Table::Events, &keys::profile(sandbox, profile_id))? {
+        let event: StoredEvent = decode(&value)?;
+        if event.dataset == dataset {
+            txn.delete(
+                Table::EventIds,
+                &keys::event_id(sandbox, &event.dataset, &event.event_id),
+            )?;
+            txn.delete(Table::Events, &key)?;
+        }
+    }
+    Ok(())
 }

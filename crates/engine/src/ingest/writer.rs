@@ -2,24 +2,38 @@
 //! transaction (group commit), commits, and only then answers each job.
 //!
 //! A job is acknowledged only after the commit that holds it, so an acknowledged write is
-//! durable and visible to the next read.
+//! durable and visible to the next read. Work over a whole sandbox (sweeps) runs in chunks of
+//! its own transactions between groups, so it never holds up ingestion for long.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use rapport_types::{ProfileId, SandboxName};
-use store::{Store, WriteTxn};
+use store::{Direction, Scan, Store, Table, WriteTxn};
 
-use super::apply::{apply_write, delete_profile, refresh_view, ApplyContext};
+use super::apply::{apply_write, delete_profile, purge_dataset, refresh_view, ApplyContext};
 use super::prepare::PreparedWrite;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::keys;
 
 /// The most writes applied in one transaction.
 const MAX_WRITES_PER_COMMIT: usize = 8192;
+/// Profiles a sweep visits per transaction.
+const SWEEP_CHUNK: usize = 1000;
 
 pub type Reply<T> = Box<dyn FnOnce(Result<T>) + Send>;
+
+/// What a sweep does to every profile of a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepTask {
+    /// Rebuild the prepared view (the default merge policy or namespace priorities changed).
+    RebuildViews,
+    /// Remove every fragment and event of a deleted dataset, then rebuild the view.
+    PurgeDataset { dataset: String },
+}
 
 /// One unit of work for the writer.
 pub enum Job {
@@ -35,28 +49,30 @@ pub enum Job {
         profile_id: ProfileId,
         reply: Reply<bool>,
     },
-    /// Rebuilds every prepared view of a sandbox (after its default merge policy changed).
-    RebuildViews {
+    /// Visits every profile of a sandbox; the reply gets the number of profiles visited.
+    Sweep {
         sandbox: SandboxName,
+        task: SweepTask,
         reply: Reply<usize>,
     },
 }
 
-impl Job {
-    fn weight(&self) -> usize {
-        match self {
-            Job::Ingest { writes, .. } => writes.len().max(1),
-            Job::DeleteProfile { .. } => 1,
-            Job::RebuildViews { .. } => MAX_WRITES_PER_COMMIT,
-        }
-    }
+/// A sweep in progress: where it stopped.
+struct Sweep {
+    sandbox: SandboxName,
+    task: SweepTask,
+    resume_at: Vec<u8>,
+    visited: usize,
+    reply: Reply<usize>,
 }
 
 /// What a job produced before commit, waiting to be answered.
 enum Outcome {
-    Ingest(Reply<Vec<Result<Option<ProfileId>>>>, Vec<Result<Option<ProfileId>>>),
+    Ingest(
+        Reply<Vec<Result<Option<ProfileId>>>>,
+        Vec<Result<Option<ProfileId>>>,
+    ),
     Delete(Reply<bool>, bool),
-    Rebuild(Reply<usize>, usize),
 }
 
 impl Outcome {
@@ -64,18 +80,19 @@ impl Outcome {
         match self {
             Outcome::Ingest(reply, results) => reply(Ok(results)),
             Outcome::Delete(reply, found) => reply(Ok(found)),
-            Outcome::Rebuild(reply, count) => reply(Ok(count)),
         }
     }
 
     fn fail(self, error: &Error) {
-        let internal = || Error::Internal(format!("the write was not committed: {error}"));
         match self {
-            Outcome::Ingest(reply, _) => reply(Err(internal())),
-            Outcome::Delete(reply, _) => reply(Err(internal())),
-            Outcome::Rebuild(reply, _) => reply(Err(internal())),
+            Outcome::Ingest(reply, _) => reply(Err(not_committed(error))),
+            Outcome::Delete(reply, _) => reply(Err(not_committed(error))),
         }
     }
+}
+
+fn not_committed(error: &Error) -> Error {
+    Error::Internal(format!("the write was not committed: {error}"))
 }
 
 /// The handle that submits jobs to the writer thread.
@@ -95,7 +112,7 @@ impl Writer {
         let (sender, receiver) = crossbeam_channel::bounded::<Job>(4096);
         let thread = std::thread::Builder::new()
             .name("rapport-writer".into())
-            .spawn(move || run(store.as_ref(), &catalog, &settings, receiver))
+            .spawn(move || WriterLoop::new(store.as_ref(), &catalog, &settings).run(receiver))
             .ok();
         Writer {
             sender: Some(sender),
@@ -137,129 +154,209 @@ impl Sequencer {
     }
 }
 
-fn run(store: &dyn Store, catalog: &Catalog, settings: &WriterSettings, receiver: Receiver<Job>) {
-    let mut sequencer = Sequencer { last: 0 };
-    while let Ok(first) = receiver.recv() {
-        let mut jobs = vec![first];
-        let mut weight = jobs[0].weight();
-        while weight < MAX_WRITES_PER_COMMIT {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    weight += job.weight();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        commit_group(store, catalog, settings, &mut sequencer, jobs);
-    }
+struct WriterLoop<'a> {
+    store: &'a dyn Store,
+    catalog: &'a Catalog,
+    settings: &'a WriterSettings,
+    sequencer: Sequencer,
+    sweeps: VecDeque<Sweep>,
 }
 
-fn commit_group(
-    store: &dyn Store,
-    catalog: &Catalog,
-    settings: &WriterSettings,
-    sequencer: &mut Sequencer,
-    jobs: Vec<Job>,
-) {
-    let mut txn = match store.write() {
-        Ok(txn) => txn,
-        Err(error) => {
-            let error = Error::from(error);
-            for job in jobs {
-                fail_job(job, &error);
-            }
-            return;
-        }
-    };
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    let mut failure: Option<Error> = None;
-    for job in jobs {
-        if let Some(error) = &failure {
-            fail_job(job, error);
-            continue;
-        }
-        match run_job(txn.as_mut(), catalog, settings, sequencer, job) {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(error) => failure = Some(error),
+impl<'a> WriterLoop<'a> {
+    fn new(
+        store: &'a dyn Store,
+        catalog: &'a Catalog,
+        settings: &'a WriterSettings,
+    ) -> WriterLoop<'a> {
+        WriterLoop {
+            store,
+            catalog,
+            settings,
+            sequencer: Sequencer { last: 0 },
+            sweeps: VecDeque::new(),
         }
     }
-    let result = match failure {
-        Some(error) => Err(error),
-        None => txn.commit().map_err(Error::from),
-    };
-    match result {
-        Ok(()) => outcomes.into_iter().for_each(Outcome::answer),
-        Err(error) => {
-            tracing::error!(%error, "write transaction failed; nothing in it was acknowledged");
-            outcomes.into_iter().for_each(|o| o.fail(&error));
+
+    fn run(mut self, receiver: Receiver<Job>) {
+        loop {
+            // Wait for work only when no sweep is pending; otherwise take what is queued and
+            // give the sweep one chunk.
+            let first = if self.sweeps.is_empty() {
+                match receiver.recv() {
+                    Ok(job) => Some(job),
+                    Err(_) => return,
+                }
+            } else {
+                match receiver.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+                }
+            };
+            if let Some(first) = first {
+                let mut jobs = vec![first];
+                let mut writes = 0;
+                while writes < MAX_WRITES_PER_COMMIT {
+                    match receiver.try_recv() {
+                        Ok(job) => {
+                            if let Job::Ingest { writes: batch, .. } = &job {
+                                writes += batch.len();
+                            }
+                            jobs.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.commit_group(jobs);
+            }
+            self.sweep_chunk();
+        }
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Job>) {
+        let mut txn = match self.store.write() {
+            Ok(txn) => txn,
+            Err(error) => {
+                let error = Error::from(error);
+                jobs.into_iter().for_each(|job| fail_job(job, &error));
+                return;
+            }
+        };
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut failure: Option<Error> = None;
+        for job in jobs {
+            if let Some(error) = &failure {
+                fail_job(job, error);
+                continue;
+            }
+            match self.run_job(txn.as_mut(), job) {
+                Ok(Some(outcome)) => outcomes.push(outcome),
+                Ok(None) => {}
+                Err(error) => failure = Some(error),
+            }
+        }
+        let result = match failure {
+            Some(error) => Err(error),
+            None => txn.commit().map_err(Error::from),
+        };
+        match result {
+            Ok(()) => outcomes.into_iter().for_each(Outcome::answer),
+            Err(error) => {
+                tracing::error!(%error, "write transaction failed; nothing in it was acknowledged");
+                outcomes.into_iter().for_each(|o| o.fail(&error));
+            }
+        }
+    }
+
+    /// Applies one job. A user error stays with its write; a storage error aborts the group.
+    fn run_job(&mut self, txn: &mut dyn WriteTxn, job: Job) -> Result<Option<Outcome>> {
+        match job {
+            Job::Ingest { writes, reply } => {
+                let mut results = Vec::with_capacity(writes.len());
+                for write in &writes {
+                    let snapshot = self.catalog.sandbox(&write.sandbox)?;
+                    let context = ApplyContext {
+                        catalog: &snapshot,
+                        graph_limit: self.settings.graph_limit,
+                        sequence: self.sequencer.next(write.received_ms),
+                    };
+                    match apply_write(txn, &context, write) {
+                        Ok(profile_id) => results.push(Ok(profile_id)),
+                        Err(error @ Error::User { .. }) => results.push(Err(error)),
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(Some(Outcome::Ingest(reply, results)))
+            }
+            Job::DeleteProfile {
+                sandbox,
+                profile_id,
+                reply,
+            } => {
+                let found = delete_profile(txn, &sandbox, profile_id)?;
+                Ok(Some(Outcome::Delete(reply, found)))
+            }
+            Job::Sweep {
+                sandbox,
+                task,
+                reply,
+            } => {
+                let resume_at = keys::sandbox(&sandbox);
+                self.sweeps.push_back(Sweep {
+                    sandbox,
+                    task,
+                    resume_at,
+                    visited: 0,
+                    reply,
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// Gives the oldest pending sweep one transaction of up to `SWEEP_CHUNK` profiles.
+    fn sweep_chunk(&mut self) {
+        let Some(mut sweep) = self.sweeps.pop_front() else {
+            return;
+        };
+        match self.run_chunk(&mut sweep) {
+            Ok(true) => {
+                let visited = sweep.visited;
+                (sweep.reply)(Ok(visited));
+            }
+            Ok(false) => self.sweeps.push_back(sweep),
+            Err(error) => {
+                tracing::error!(%error, sandbox = %sweep.sandbox, "a sweep failed; it stopped where it was");
+                (sweep.reply)(Err(error));
+            }
+        }
+    }
+
+    /// Runs one chunk; returns whether the sweep is finished.
+    fn run_chunk(&mut self, sweep: &mut Sweep) -> Result<bool> {
+        let snapshot = self.catalog.sandbox(&sweep.sandbox)?;
+        let mut txn = self.store.write()?;
+        let end = store::prefix_end(&keys::sandbox(&sweep.sandbox));
+        let mut profile_ids = Vec::with_capacity(SWEEP_CHUNK);
+        let mut last_key = None;
+        txn.scan(
+            Table::Profiles,
+            &sweep.resume_at,
+            &end,
+            Direction::Forward,
+            &mut |key, _| {
+                if profile_ids.len() == SWEEP_CHUNK {
+                    return Scan::Stop;
+                }
+                if let Some(id) = keys::profile_id_of(key) {
+                    profile_ids.push(id);
+                }
+                last_key = Some(key.to_vec());
+                Scan::Continue
+            },
+        )?;
+        for profile_id in &profile_ids {
+            if let SweepTask::PurgeDataset { dataset } = &sweep.task {
+                purge_dataset(txn.as_mut(), &sweep.sandbox, *profile_id, dataset)?;
+            }
+            refresh_view(txn.as_mut(), &snapshot, &sweep.sandbox, *profile_id)?;
+        }
+        txn.commit()?;
+        sweep.visited += profile_ids.len();
+        match last_key {
+            Some(mut key) if profile_ids.len() == SWEEP_CHUNK => {
+                key.push(0);
+                sweep.resume_at = key;
+                Ok(false)
+            }
+            _ => Ok(true),
         }
     }
 }
 
 fn fail_job(job: Job, error: &Error) {
-    let internal = || Error::Internal(format!("the write was not committed: {error}"));
     match job {
-        Job::Ingest { reply, .. } => reply(Err(internal())),
-        Job::DeleteProfile { reply, .. } => reply(Err(internal())),
-        Job::RebuildViews { reply, .. } => reply(Err(internal())),
-    }
-}
-
-/// Applies one job. A user error stays with its write; a storage error aborts the group.
-fn run_job(
-    txn: &mut dyn WriteTxn,
-    catalog: &Catalog,
-    settings: &WriterSettings,
-    sequencer: &mut Sequencer,
-    job: Job,
-) -> Result<Outcome> {
-    match job {
-        Job::Ingest { writes, reply } => {
-            let mut results = Vec::with_capacity(writes.len());
-            for write in &writes {
-                let snapshot = catalog.sandbox(&write.sandbox)?;
-                let context = ApplyContext {
-                    catalog: &snapshot,
-                    graph_limit: settings.graph_limit,
-                    sequence: sequencer.next(write.received_ms),
-                };
-                match apply_write(txn, &context, write) {
-                    Ok(profile_id) => results.push(Ok(profile_id)),
-                    Err(error @ Error::User { .. }) => results.push(Err(error)),
-                    Err(error) => return Err(error),
-                }
-            }
-            Ok(Outcome::Ingest(reply, results))
-        }
-        Job::DeleteProfile {
-            sandbox,
-            profile_id,
-            reply,
-        } => {
-            let found = delete_profile(txn, &sandbox, profile_id)?;
-            Ok(Outcome::Delete(reply, found))
-        }
-        Job::RebuildViews { sandbox, reply } => {
-            let snapshot = catalog.sandbox(&sandbox)?;
-            let prefix = crate::keys::sandbox(&sandbox);
-            let mut profile_ids = Vec::new();
-            txn.scan(
-                store::Table::Profiles,
-                &prefix,
-                &store::prefix_end(&prefix),
-                store::Direction::Forward,
-                &mut |key, _| {
-                    if let Some(id) = crate::keys::profile_id_of(key) {
-                        profile_ids.push(id);
-                    }
-                    store::Scan::Continue
-                },
-            )?;
-            for profile_id in &profile_ids {
-                refresh_view(txn, &snapshot, &sandbox, *profile_id)?;
-            }
-            Ok(Outcome::Rebuild(reply, profile_ids.len()))
-        }
+        Job::Ingest { reply, .. } => reply(Err(not_committed(error))),
+        Job::DeleteProfile { reply, .. } => reply(Err(not_committed(error))),
+        Job::Sweep { reply, .. } => reply(Err(not_committed(error))),
     }
 }

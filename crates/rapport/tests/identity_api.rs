@@ -301,3 +301,93 @@ async fn mapping_lists_the_other_identities_and_filters_by_target_namespace() {
         .await;
     assert_problem(&reply, 400, "invalid_parameter", &["targetNs"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespace_ids_that_do_not_fit_u32_are_400_naming_the_pointer() {
+    let server = TestServer::start();
+    omar(&server).await;
+    // 2^32 + 6 would wrap to 6 (Email) if truncated.
+    let wrapped_email = (1u64 << 32) + 6;
+
+    let reply = server
+        .post(
+            "/data/core/identity/clusters/members",
+            json!({"compositeXids": [{"nsid": 6, "id": EMAIL}, {"nsid": wrapped_email, "id": EMAIL}]}),
+        )
+        .await;
+    assert_problem(
+        &reply,
+        400,
+        "invalid_parameter",
+        &["/compositeXids/1/nsid", "4294967302", "0 to 4294967295"],
+    );
+    for nsid in [json!(-1), json!(6.5), json!("6"), json!(null)] {
+        let reply = server
+            .post(
+                "/data/core/identity/mappings",
+                json!({"compositeXids": [{"nsid": nsid, "id": EMAIL}]}),
+            )
+            .await;
+        assert_problem(&reply, 400, "invalid_parameter", &["/compositeXids/0/nsid"]);
+    }
+
+    // targetNs: 2^32 + 4 would wrap to ECID; as a number, a numeric string, or anything else.
+    let wrapped_ecid = (1u64 << 32) + 4;
+    for target in [
+        json!(wrapped_ecid),
+        json!(wrapped_ecid.to_string()),
+        json!(-4),
+        json!("ECID"),
+        json!([4]),
+    ] {
+        let reply = server
+            .post(
+                "/data/core/identity/mappings",
+                json!({"compositeXids": [{"nsid": 6, "id": EMAIL}], "targetNs": target}),
+            )
+            .await;
+        assert_problem(
+            &reply,
+            400,
+            "invalid_parameter",
+            &["/targetNs", "0 to 4294967295"],
+        );
+    }
+    let reply = server
+        .get(&format!(
+            "/data/core/identity/mapping?ns=Email&id={}&targetNs={wrapped_ecid}",
+            encode(EMAIL)
+        ))
+        .await;
+    assert_problem(&reply, 400, "invalid_parameter", &["targetNs"]);
+
+    // Ids that fit still work, as numbers and numeric strings.
+    for target in [json!(4), json!("4")] {
+        let reply = server
+            .post(
+                "/data/core/identity/mappings",
+                json!({"compositeXids": [{"nsid": 6, "id": EMAIL}], "targetNs": target}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(
+            reply.body["mappings"][0]["mapping"][0]["compositeXid"],
+            json!({"nsid": 4, "id": ecid(42)})
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_mappings_answer_is_204_without_a_content_type() {
+    let server = TestServer::start();
+    omar(&server).await;
+    let reply = server
+        .post(
+            "/data/core/identity/mappings",
+            json!({"compositeXids": [{"nsid": 6, "id": "nobody@example.com"}]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    assert_eq!(reply.body, Value::Null);
+    assert_eq!(reply.content_type(), None);
+}

@@ -437,3 +437,129 @@ async fn unknown_policies_are_404_everywhere() {
         &["/attributeMerge/order/0"],
     );
 }
+
+fn timestamp_policy(name: &str, graph: &str) -> Value {
+    json!({
+        "name": name,
+        "schema": {"name": "_xdm.context.profile"},
+        "identityGraph": {"type": graph},
+        "attributeMerge": {"type": "timestampOrdered"},
+    })
+}
+
+/// The names of a list page's policies.
+fn names(page: &Value) -> Vec<String> {
+    page["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Follows `_links.next.href` from `first` to the end; returns every page.
+async fn follow_pages(server: &TestServer, first: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let reply = server.get(&uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+        let href = reply.body["_links"]["next"]["href"]
+            .as_str()
+            .expect("href")
+            .to_owned();
+        pages.push(reply.body);
+        if href.is_empty() {
+            return pages;
+        }
+        assert!(pages.len() < 10, "paging does not end");
+        let rest = href
+            .strip_prefix("@/mergePolicies")
+            .unwrap_or_else(|| panic!("href {href} starts with @/mergePolicies"));
+        uri = format!("{ROOT}{rest}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn merge_policy_list_next_links_keep_every_filter() {
+    let server = TestServer::start();
+    for (name, graph) in [
+        ("a-none", "none"),
+        ("b-pdg", "pdg"),
+        ("c-none", "none"),
+        ("d-none", "none"),
+    ] {
+        create_policy(&server, timestamp_policy(name, graph)).await;
+    }
+
+    // Three of the five policies are non-default and unstitched; two per page.
+    let first = format!("{ROOT}?limit=2&default=false&identityGraph.type=none&attributeMerge.type=timestampOrdered&schema.name=_xdm.context.profile&isActiveOnEdge=false&orderBy=-name");
+    let pages = follow_pages(&server, &first).await;
+    assert_eq!(pages.len(), 2);
+    assert_eq!(names(&pages[0]), ["d-none", "c-none"]);
+    assert_eq!(names(&pages[1]), ["a-none"]);
+    assert_eq!(pages[0]["_page"]["totalCount"], 3);
+    let href = pages[0]["_links"]["next"]["href"].as_str().unwrap();
+    assert!(
+        href.starts_with("@/mergePolicies?start=2&orderBy=-name&limit=2&"),
+        "{href}"
+    );
+    for kept in [
+        "default=false",
+        "isActiveOnEdge=false",
+        "schema.name=_xdm.context.profile",
+        "identityGraph.type=none",
+        "attributeMerge.type=timestampOrdered",
+    ] {
+        assert!(href.contains(kept), "{href} should keep {kept}");
+    }
+
+    // Only the filters given are carried.
+    let pages = follow_pages(&server, &format!("{ROOT}?limit=2&default=false")).await;
+    let href = pages[0]["_links"]["next"]["href"].as_str().unwrap();
+    assert_eq!(
+        href,
+        "@/mergePolicies?start=2&orderBy=&limit=2&default=false"
+    );
+    let all: Vec<String> = pages.iter().flat_map(names).collect();
+    assert_eq!(all, ["a-none", "b-pdg", "c-none", "d-none"]);
+    assert!(pages
+        .iter()
+        .flat_map(|p| p["children"].as_array().unwrap().clone())
+        .all(|p| p["default"] == false));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn merge_policy_list_limit_is_1_to_1000_and_a_huge_start_is_an_empty_page() {
+    let server = TestServer::start();
+    create_policy(&server, timestamp_policy("extra", "none")).await;
+
+    for limit in ["0", "1001", "-1", "many"] {
+        let reply = server.get(&format!("{ROOT}?limit={limit}")).await;
+        assert_problem(&reply, 400, "invalid_parameter", &["limit"]);
+    }
+    let reply = server.get(&format!("{ROOT}?limit=0")).await;
+    assert_problem(
+        &reply,
+        400,
+        "invalid_parameter",
+        &["limit: 0 is outside 1..=1000"],
+    );
+    for limit in ["1", "1000"] {
+        let reply = server.get(&format!("{ROOT}?limit={limit}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    // A start past the end, even u64::MAX, is an empty last page.
+    let reply = server
+        .get(&format!("{ROOT}?start={}&limit=1000", u64::MAX))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["children"], json!([]));
+    assert_eq!(reply.body["_page"]["totalCount"], 2);
+    assert_eq!(reply.body["_links"]["next"]["href"], "");
+    let reply = server
+        .get(&format!("{ROOT}?start=99999999999999999999"))
+        .await;
+    assert_problem(&reply, 400, "invalid_parameter", &["start"]);
+}

@@ -84,7 +84,8 @@ pub fn class_fields(class: Class) -> ObjectField {
         Class::ExperienceEvent => ObjectField::new()
             .with_required(
                 "_id",
-                Field::string()
+                // Events are stored by `_id`: an empty one would make every such event one.
+                Field::string_length(Some(1), None)
                     .titled("Identifier")
                     .described("A unique identifier for the event."),
             )

@@ -1,6 +1,9 @@
 //! The field tree every class, field group and composed schema is made of, with small builders.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use regex::{Regex, RegexBuilder};
 
 /// One field of a schema: its type with its rules, plus optional human-readable text.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,14 +33,78 @@ pub enum FieldType {
     Map(Box<Field>),
 }
 
-/// The rules a string field can carry. `pattern` is kept as text and is not enforced.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// The rules a string field can carry.
+#[derive(Debug, Clone, Default)]
 pub struct StringRules {
     pub format: Option<StringFormat>,
     pub enum_values: Option<Vec<String>>,
     pub max_length: Option<usize>,
     pub min_length: Option<usize>,
+    /// A regular expression (Rust `regex` syntax) a value must contain a match of, as written.
     pub pattern: Option<String>,
+    /// `pattern` compiled once ([`StringRules::with_pattern`] and the tenant parser set it).
+    /// When only the text is set, validation compiles it on each use.
+    pub compiled_pattern: Option<Arc<Regex>>,
+}
+
+/// The longest `pattern` accepted, in characters.
+pub const MAX_PATTERN_LENGTH: usize = 1000;
+
+/// The most memory one compiled `pattern` may take.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Rules are equal when they say the same: a pattern is compared by its text.
+impl PartialEq for StringRules {
+    fn eq(&self, other: &StringRules) -> bool {
+        self.format == other.format
+            && self.enum_values == other.enum_values
+            && self.max_length == other.max_length
+            && self.min_length == other.min_length
+            && self.pattern == other.pattern
+    }
+}
+
+impl StringRules {
+    /// The rules with `pattern` set and compiled; the error says why the pattern is refused.
+    pub fn with_pattern(mut self, pattern: &str) -> Result<StringRules, String> {
+        self.compiled_pattern = Some(Arc::new(compile_pattern(pattern)?));
+        self.pattern = Some(pattern.to_string());
+        Ok(self)
+    }
+}
+
+/// Compiles a `pattern`: at most [`MAX_PATTERN_LENGTH`] characters, Rust `regex` syntax, and a
+/// bounded compiled size. Matching is unanchored, as JSON Schema's (use `^...$` to anchor).
+pub fn compile_pattern(pattern: &str) -> Result<Regex, String> {
+    let length = pattern.chars().count();
+    if length > MAX_PATTERN_LENGTH {
+        return Err(format!(
+            "a pattern may have at most {MAX_PATTERN_LENGTH} characters, found {length}"
+        ));
+    }
+    RegexBuilder::new(pattern)
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+        .map_err(|error| match error {
+            regex::Error::CompiledTooBig(_) => format!(
+                "the pattern compiles to more than {} KiB; simplify it",
+                PATTERN_SIZE_LIMIT / 1024
+            ),
+            other => {
+                // Syntax errors span several lines (the pattern, a caret, the reason): keep the reason.
+                let text = other.to_string();
+                let reason = text
+                    .lines()
+                    .rev()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string();
+                format!("not a valid regular expression: {reason}")
+            }
+        })
 }
 
 /// The string formats XDM fields use.

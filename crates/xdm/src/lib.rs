@@ -20,7 +20,9 @@ mod validate;
 pub use class::{class_fields, Class};
 pub use compose::{compose, union};
 pub use error::SchemaError;
-pub use field::{Field, FieldType, ObjectField, StringFormat, StringRules};
+pub use field::{
+    compile_pattern, Field, FieldType, ObjectField, StringFormat, StringRules, MAX_PATTERN_LENGTH,
+};
 pub use json_schema::to_json_schema;
 pub use lookup::lookup;
 pub use standard::{standard_field_group, standard_field_groups, STANDARD_ID_PREFIX};

@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 
-use crate::field::{Field, FieldType, ObjectField, StringFormat, StringRules};
+use crate::field::{compile_pattern, Field, FieldType, ObjectField, StringFormat, StringRules};
 
 /// Validation stops after this many violations.
 pub const MAX_VIOLATIONS: usize = 10;
@@ -16,7 +16,7 @@ pub struct Violation {
     /// JSON pointer to the offending value (for `required`, to the missing field); "" is the root.
     pub pointer: String,
     /// The JSON Schema keyword that failed: `type`, `required`, `format`, `enum`, `maxLength`,
-    /// `minLength`, `minimum`, `maximum` or `additionalProperties`.
+    /// `minLength`, `pattern`, `minimum`, `maximum` or `additionalProperties`.
     pub keyword: &'static str,
     pub message: String,
 }
@@ -36,7 +36,7 @@ impl fmt::Display for Violation {
 ///
 /// Unknown properties are rejected, types are strict (integers must be written without a
 /// fraction or exponent), `null` counts as absent for optional properties, and string formats
-/// are checked. `pattern` is not enforced.
+/// and patterns are checked (a pattern matches anywhere in the string unless anchored).
 pub fn validate(root: &ObjectField, value: &Value) -> Vec<Violation> {
     let mut validator = Validator {
         pointer: String::new(),
@@ -202,14 +202,44 @@ impl Validator {
         let length = text.chars().count();
         if let Some(min_length) = rules.min_length {
             if length < min_length {
-                let message = format!("expected at least {min_length} characters, found {length}");
+                let message = format!(
+                    "expected at least {}, found {length}",
+                    characters(min_length)
+                );
                 self.report("minLength", message);
             }
         }
         if let Some(max_length) = rules.max_length {
             if length > max_length {
-                let message = format!("expected at most {max_length} characters, found {length}");
+                let message = format!(
+                    "expected at most {}, found {length}",
+                    characters(max_length)
+                );
                 self.report("maxLength", message);
+            }
+        }
+        if let Some(pattern) = &rules.pattern {
+            let matches = match &rules.compiled_pattern {
+                Some(regex) => Ok(regex.is_match(text)),
+                None => compile_pattern(pattern).map(|regex| regex.is_match(text)),
+            };
+            match matches {
+                Ok(true) => {}
+                Ok(false) => {
+                    let message = format!(
+                        "expected a string matching the pattern {}, found {}",
+                        quoted(pattern),
+                        quoted(text)
+                    );
+                    self.report("pattern", message);
+                }
+                Err(reason) => {
+                    let message = format!(
+                        "the schema's pattern {} cannot be checked: {reason}",
+                        quoted(pattern)
+                    );
+                    self.report("pattern", message);
+                }
             }
         }
     }
@@ -357,6 +387,15 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+/// "1 character", "2 characters".
+fn characters(count: usize) -> String {
+    if count == 1 {
+        "1 character".to_string()
+    } else {
+        format!("{count} characters")
     }
 }
 

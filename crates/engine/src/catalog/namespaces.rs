@@ -1,7 +1,7 @@
 //! Custom identity namespaces and the linking settings (unique, priority) of any namespace.
 
 use rapport_types::Code;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{kind, now_ms, Editor};
 use crate::error::{Error, Result};
@@ -11,7 +11,7 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::user(Code::InvalidNamespace, message)
 }
 
-fn linking_settings(namespace: &mut Namespace, body: &Value) -> Result<()> {
+fn linking_settings(namespace: &mut Namespace, body: &Map<String, Value>) -> Result<()> {
     match body.get("unique") {
         None | Some(Value::Null) => {}
         Some(Value::Bool(unique)) => namespace.unique = *unique,
@@ -32,8 +32,42 @@ fn linking_settings(namespace: &mut Namespace, body: &Value) -> Result<()> {
     Ok(())
 }
 
+/// The body as an object; a namespace is described by named fields.
+fn object_body(body: &Value) -> Result<&Map<String, Value>> {
+    body.as_object().ok_or_else(|| {
+        invalid(
+            "#: expected a JSON object with code, name, description, idType, unique and priority",
+        )
+    })
+}
+
+/// The string at `key`: absent and `null` are `None`, any other type is refused.
+fn optional_text<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(invalid(format!(
+            "/{key}: expected a string, found {}",
+            json_type(other)
+        ))),
+    }
+}
+
+/// The JSON type of a value, with its article, for messages ("found a number").
+pub(super) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Namespace> {
-    let code = body.get("code").and_then(Value::as_str).unwrap_or("");
+    let body = object_body(body)?;
+    let code = optional_text(body, "code")?.unwrap_or("");
     if !valid_code(code) {
         return Err(invalid(format!(
             "/code: \"{code}\" is not a valid namespace code: 1 to 64 letters, digits, '_' or '-', starting with a letter"
@@ -48,15 +82,9 @@ pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Namespace>
             ),
         ));
     }
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or(code)
-        .to_owned();
-    let id_type_text = body
-        .get("idType")
-        .and_then(Value::as_str)
-        .unwrap_or("CROSS_DEVICE");
+    let name = optional_text(body, "name")?.unwrap_or(code).to_owned();
+    let description = optional_text(body, "description")?.unwrap_or("").to_owned();
+    let id_type_text = optional_text(body, "idType")?.unwrap_or("CROSS_DEVICE");
     let Some(id_type) = IdType::parse(id_type_text) else {
         return Err(invalid(format!(
             "/idType: \"{id_type_text}\" is not one of COOKIE, CROSS_DEVICE, DEVICE, EMAIL, PHONE, NON_PEOPLE, PARTNER"
@@ -75,11 +103,7 @@ pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Namespace>
         id: next_id,
         code: code.to_owned(),
         name,
-        description: body
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        description,
         id_type,
         custom: true,
         unique: false,
@@ -97,6 +121,7 @@ pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Namespace>
 }
 
 /// Updates name, description and linking settings; code and type are immutable.
+/// A body that changes nothing leaves the namespace (and its `updateTime`) as it was.
 pub(crate) fn update(editor: &mut Editor<'_>, id_or_code: &str, body: &Value) -> Result<Namespace> {
     let found = id_or_code
         .parse::<u32>()
@@ -110,27 +135,32 @@ pub(crate) fn update(editor: &mut Editor<'_>, id_or_code: &str, body: &Value) ->
             format!("no namespace \"{id_or_code}\" exists"),
         ));
     };
-    if let Some(code) = body.get("code").and_then(Value::as_str) {
+    let before = namespace.clone();
+    let body = object_body(body)?;
+    if let Some(code) = optional_text(body, "code")? {
         if code != namespace.code {
             return Err(invalid(
                 "/code: a namespace's code cannot change after creation",
             ));
         }
     }
-    if let Some(id_type) = body.get("idType").and_then(Value::as_str) {
+    if let Some(id_type) = optional_text(body, "idType")? {
         if IdType::parse(id_type) != Some(namespace.id_type) {
             return Err(invalid(
                 "/idType: a namespace's type cannot change after creation",
             ));
         }
     }
-    if let Some(name) = body.get("name").and_then(Value::as_str) {
+    if let Some(name) = optional_text(body, "name")? {
         namespace.name = name.to_owned();
     }
-    if let Some(description) = body.get("description").and_then(Value::as_str) {
+    if let Some(description) = optional_text(body, "description")? {
         namespace.description = description.to_owned();
     }
     linking_settings(&mut namespace, body)?;
+    if namespace == before {
+        return Ok(namespace);
+    }
     namespace.update_time_ms = now_ms();
     editor.record(kind::NAMESPACE, &namespace.code, &namespace)?;
     editor

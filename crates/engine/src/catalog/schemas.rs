@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use xdm::{Class, FieldType, ObjectField};
 
+use super::namespaces::json_type;
 use super::{kind, now_ms, CatalogSettings, Editor, SandboxCatalog};
 use crate::error::{Error, Result};
 
@@ -122,16 +123,46 @@ pub(crate) fn create_field_group(editor: &mut Editor<'_>, body: Value) -> Result
     Ok(group)
 }
 
+/// A value as a message shows it: strings and numbers as JSON, anything else by its type.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(_) | Value::Number(_) => value.to_string(),
+        other => json_type(other).to_owned(),
+    }
+}
+
+/// The string at `key` of a body: absent and `null` are `None`, any other type is refused.
+fn optional_text<'a>(
+    body: &'a Value,
+    key: &str,
+    error: impl Fn(String) -> Error,
+) -> Result<Option<&'a str>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(error(format!(
+            "/{key}: expected a string, found {}",
+            json_type(other)
+        ))),
+    }
+}
+
 pub(crate) fn create_schema(editor: &mut Editor<'_>, body: &Value) -> Result<SchemaRecord> {
-    let title = body
-        .get("title")
-        .and_then(Value::as_str)
+    if !body.is_object() {
+        return Err(invalid_schema(
+            "#: expected a JSON object with title, allOf and meta:immutableTags",
+        ));
+    }
+    let title = optional_text(body, "title", invalid_schema)?
         .unwrap_or("")
         .trim()
         .to_owned();
     if title.is_empty() {
         return Err(invalid_schema("/title: a schema needs a non-empty title"));
     }
+    let description = optional_text(body, "description", invalid_schema)?
+        .unwrap_or("")
+        .to_owned();
     let refs: Vec<String> =
         match body.get("allOf") {
             Some(Value::Array(items)) => items
@@ -201,11 +232,7 @@ pub(crate) fn create_schema(editor: &mut Editor<'_>, body: &Value) -> Result<Sch
         id: format!("https://ns.adobe.com/{tenant}/schemas/{hex}"),
         alt_id: format!("_{tenant}.schemas.{hex}"),
         title,
-        description: body
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        description,
         class_id: class.id().to_owned(),
         field_groups,
         union,
@@ -278,9 +305,24 @@ pub(crate) fn patch_schema(
                     record.union = true;
                 }
             }
-            ("replace" | "add", "/title") => record.title = value.as_str().unwrap_or(&record.title).to_owned(),
+            ("replace" | "add", "/title") => {
+                let title = value.as_str().map(str::trim).unwrap_or("");
+                if title.is_empty() {
+                    return Err(invalid_schema(format!(
+                        "/{i}/value: a schema's title must be a non-empty string, found {}",
+                        json_type(&value)
+                    )));
+                }
+                record.title = title.to_owned();
+            }
             ("replace" | "add", "/description") => {
-                record.description = value.as_str().unwrap_or("").to_owned()
+                let Some(description) = value.as_str() else {
+                    return Err(invalid_schema(format!(
+                        "/{i}/value: a schema's description must be a string, found {}",
+                        json_type(&value)
+                    )));
+                };
+                record.description = description.to_owned();
             }
             _ => {
                 return Err(invalid_schema(format!(
@@ -339,26 +381,47 @@ pub(crate) fn delete_schema(editor: &mut Editor<'_>, reference: &str) -> Result<
 
 pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<Descriptor> {
     let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
-    let descriptor_type = body.get("@type").and_then(Value::as_str).unwrap_or("");
+    if !body.is_object() {
+        return Err(invalid(
+            "#: expected a JSON object describing an xdm:descriptorIdentity".into(),
+        ));
+    }
+    let descriptor_type = optional_text(body, "@type", invalid)?.unwrap_or("");
     if descriptor_type != "xdm:descriptorIdentity" {
         return Err(invalid(format!(
             "/@type: only \"xdm:descriptorIdentity\" descriptors are supported, found \"{descriptor_type}\""
         )));
     }
-    let schema_ref = body
-        .get("xdm:sourceSchema")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let primary = match body.get("xdm:isPrimary") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(primary)) => *primary,
+        Some(other) => {
+            return Err(invalid(format!(
+                "/xdm:isPrimary: expected a boolean (true or false), found {}",
+                json_type(other)
+            )))
+        }
+    };
+    // How `xdm:namespace` names the namespace: by code (the default) or by numeric id.
+    let by_id = match body.get("xdm:property") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(property)) if property == "xdm:code" => false,
+        Some(Value::String(property)) if property == "xdm:id" => true,
+        Some(other) => {
+            return Err(invalid(format!(
+                "/xdm:property: expected \"xdm:code\" or \"xdm:id\", found {}",
+                shown(other)
+            )))
+        }
+    };
+    let schema_ref = optional_text(body, "xdm:sourceSchema", invalid)?.unwrap_or("");
     let Some(schema) = find_schema(editor.catalog, schema_ref).cloned() else {
         return Err(Error::user(
             Code::SchemaNotFound,
             format!("/xdm:sourceSchema: no schema \"{schema_ref}\" exists"),
         ));
     };
-    let property = body
-        .get("xdm:sourceProperty")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let property = optional_text(body, "xdm:sourceProperty", invalid)?.unwrap_or("");
     if !property.starts_with('/') {
         return Err(invalid(
             "/xdm:sourceProperty: expected a JSON pointer such as \"/personalEmail/address\""
@@ -380,21 +443,45 @@ pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result
             )))
         }
     }
-    let namespace_code = body
-        .get("xdm:namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let Some(namespace) = editor.catalog.namespace(namespace_code) else {
-        return Err(Error::user(
-            Code::NamespaceNotFound,
-            format!("/xdm:namespace: no namespace \"{namespace_code}\" exists"),
-        ));
+    let namespace = if by_id {
+        let given = body.get("xdm:namespace");
+        let id = match given {
+            Some(Value::Number(number)) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Some(Value::String(text)) => text.trim().parse::<u32>().ok(),
+            _ => None,
+        };
+        let Some(id) = id else {
+            return Err(invalid(format!(
+                "/xdm:namespace: with \"xdm:property\": \"xdm:id\" this is a numeric namespace id (a number or a numeric string), found {}",
+                given.map_or_else(|| "nothing".to_owned(), shown)
+            )));
+        };
+        let Some(namespace) = editor.catalog.namespace_by_id(id) else {
+            return Err(Error::user(
+                Code::NamespaceNotFound,
+                format!("/xdm:namespace: no namespace with id {id} exists"),
+            ));
+        };
+        namespace.code.clone()
+    } else {
+        let code = match body.get("xdm:namespace") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(code)) => code.as_str(),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "/xdm:namespace: expected a namespace code string, found {} (set \"xdm:property\": \"xdm:id\" to give a numeric id)",
+                    json_type(other)
+                )))
+            }
+        };
+        let Some(namespace) = editor.catalog.namespace(code) else {
+            return Err(Error::user(
+                Code::NamespaceNotFound,
+                format!("/xdm:namespace: no namespace \"{code}\" exists"),
+            ));
+        };
+        namespace.code.clone()
     };
-    let namespace = namespace.code.clone();
-    let primary = body
-        .get("xdm:isPrimary")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     if primary
         && editor
             .catalog
@@ -478,11 +565,45 @@ pub(crate) fn restore_parsed_field_groups(
     settings: &CatalogSettings,
 ) -> Result<()> {
     for group in catalog.field_groups.values_mut() {
-        let parsed = xdm::parse_field_group(&group.body, &settings.tenant_id, group.id.clone())
-            .map_err(|e| Error::internal(format!("stored field group {}: {e}", group.id)))?;
-        group.parsed = Some(parsed);
+        group.parsed = Some(parse_stored_field_group(
+            &group.body,
+            &settings.tenant_id,
+            &group.id,
+        )?);
     }
     Ok(())
+}
+
+/// Parses a stored field group. Patterns were once accepted unchecked: a stored pattern that is
+/// now refused (invalid, too long, too big) is dropped from the parsed group with a warning,
+/// instead of keeping the server from starting. The stored body stays as it was posted.
+fn parse_stored_field_group(body: &Value, tenant_id: &str, id: &str) -> Result<xdm::FieldGroup> {
+    let mut body = std::borrow::Cow::Borrowed(body);
+    loop {
+        match xdm::parse_field_group(&body, tenant_id, id.to_owned()) {
+            Ok(parsed) => return Ok(parsed),
+            Err(xdm::SchemaError::InvalidBody { path, reason }) if path.ends_with("/pattern") => {
+                let parent = &path[..path.len() - "/pattern".len()];
+                let removed = body
+                    .to_mut()
+                    .pointer_mut(parent)
+                    .and_then(Value::as_object_mut)
+                    .and_then(|field| field.remove("pattern"));
+                if removed.is_none() {
+                    return Err(Error::internal(format!(
+                        "stored field group {id}: {path}: {reason}"
+                    )));
+                }
+                tracing::warn!(
+                    field_group = id,
+                    path = path.as_str(),
+                    reason = reason.as_str(),
+                    "stored field group has a pattern that is now refused; it is not enforced"
+                );
+            }
+            Err(error) => return Err(Error::internal(format!("stored field group {id}: {error}"))),
+        }
+    }
 }
 
 /// Rebuilds every compiled schema of the sandbox (after any catalog change).

@@ -1,4 +1,5 @@
-//! Extractors: the sandbox of a request, JSON bodies with coded errors, and raw query pairs.
+//! Extractors: the sandbox of a request, JSON bodies with coded errors (and how their values
+//! are shown in messages), and raw query pairs.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -97,6 +98,20 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
             ),
         )
     })
+}
+
+/// A value of a JSON body as an error message shows what was found: scalars as JSON (strings cut
+/// after 40 characters), arrays and objects by their type.
+pub fn shown(value: &Value) -> String {
+    match value {
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+        Value::String(text) if text.chars().count() > 40 => {
+            let cut: String = text.chars().take(40).collect();
+            format!("{}...", Value::from(cut))
+        }
+        scalar => scalar.to_string(),
+    }
 }
 
 /// Query pairs in order, repeated keys kept (`property` may appear three times).

@@ -4,11 +4,11 @@
 
 pub mod wire;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use rapport::options::ServeOptions;
@@ -23,10 +23,21 @@ pub struct TestServer {
     router: Option<Router>,
 }
 
-/// A response: status and parsed JSON body (`Value::Null` when empty, a string when not JSON).
+/// A response: status, headers and parsed JSON body (`Value::Null` when empty, a string when not
+/// JSON).
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Value,
+}
+
+impl Reply {
+    /// The `content-type` header, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+    }
 }
 
 impl TestServer {
@@ -59,6 +70,15 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.router = None;
         self.state = None;
+        self.open();
+    }
+
+    /// Stops the engine, lets `edit` change the data directory while nothing holds it open, and
+    /// opens it again.
+    pub fn restart_with(&mut self, edit: impl FnOnce(&Path)) {
+        self.router = None;
+        self.state = None;
+        edit(&self.data_dir());
         self.open();
     }
 
@@ -100,6 +120,7 @@ impl TestServer {
         let router = self.router.clone().expect("server is running");
         let response = router.oneshot(request).await.expect("infallible");
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response
             .into_body()
             .collect()
@@ -112,7 +133,11 @@ impl TestServer {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Reply { status, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Reply {

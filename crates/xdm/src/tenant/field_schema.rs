@@ -261,14 +261,19 @@ fn string_rules(
     let max_length = length(object, "maxLength", pointer)?;
     let min_length = length(object, "minLength", pointer)?;
     check_order(min_length, max_length, "minLength", "maxLength", pointer)?;
-    let pattern = optional_string(object, "pattern", pointer)?.map(str::to_string);
-    Ok(StringRules {
+    let rules = StringRules {
         format,
         enum_values,
         max_length,
         min_length,
-        pattern,
-    })
+        ..StringRules::default()
+    };
+    match optional_string(object, "pattern", pointer)? {
+        None => Ok(rules),
+        Some(pattern) => rules
+            .with_pattern(pattern)
+            .map_err(|reason| invalid(&format!("{pointer}/pattern"), &reason)),
+    }
 }
 
 fn length(

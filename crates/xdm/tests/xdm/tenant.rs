@@ -385,3 +385,58 @@ fn conflicting_definitions_inside_one_group_are_rejected() {
         "conflicting definitions for field \"_acme.x\": one is a string, the other is a boolean"
     );
 }
+
+fn pattern_error(pattern: &str) -> String {
+    error(&body_with(
+        json!({"s": {"type": "string", "pattern": pattern}}),
+    ))
+}
+
+#[test]
+fn an_invalid_pattern_is_refused_naming_its_path() {
+    assert_eq!(
+        pattern_error("["),
+        "invalid field group at /definitions/customFields/properties/_acme/properties/s/pattern: not a valid regular expression: unclosed character class"
+    );
+    let look_around = pattern_error("(?=a)b");
+    assert!(
+        look_around.starts_with("invalid field group at /definitions/customFields/properties/_acme/properties/s/pattern: not a valid regular expression: look-around"),
+        "{look_around}"
+    );
+    assert_eq!(
+        error(&body_with(json!({"s": {"type": "string", "pattern": 5}}))),
+        "invalid field group at /definitions/customFields/properties/_acme/properties/s/pattern: expected a string"
+    );
+}
+
+#[test]
+fn a_pattern_longer_than_1000_characters_is_refused() {
+    assert!(parse(&body_with(
+        json!({"s": {"type": "string", "pattern": "a".repeat(1000)}})
+    ))
+    .is_ok());
+    assert_eq!(
+        pattern_error(&"a".repeat(1001)),
+        "invalid field group at /definitions/customFields/properties/_acme/properties/s/pattern: a pattern may have at most 1000 characters, found 1001"
+    );
+}
+
+#[test]
+fn a_pattern_that_compiles_too_big_is_refused() {
+    let error = pattern_error(r"\w{1000}\w{1000}\w{1000}");
+    assert_eq!(
+        error,
+        "invalid field group at /definitions/customFields/properties/_acme/properties/s/pattern: the pattern compiles to more than 1024 KiB; simplify it"
+    );
+}
+
+#[test]
+fn a_parsed_pattern_is_enforced() {
+    let tenant = parse(&rich_body()).unwrap();
+    let tree = compose(Class::Profile, &[&tenant]).unwrap();
+    assert!(validate(&tree, &json!({"_acme": {"site": "https://acme.example"}})).is_empty());
+    assert_eq!(
+        violations(&tree, &json!({"_acme": {"site": "http://acme.example"}})),
+        one("/_acme/site", "pattern")
+    );
+}

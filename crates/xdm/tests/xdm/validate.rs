@@ -1,7 +1,7 @@
 //! Validation of records against composed trees: every keyword, with exact pointers.
 
 use serde_json::{json, Value};
-use xdm::{validate, Class, ObjectField, Violation, MAX_VIOLATIONS};
+use xdm::{validate, Class, Field, ObjectField, StringRules, Violation, MAX_VIOLATIONS};
 
 use crate::common::{full_tree, one, violations};
 
@@ -390,4 +390,78 @@ fn long_values_are_cut_in_messages() {
     let found = validate(&profile(), &json!({"person": {"gender": long}}));
     assert!(found[0].message.len() < 200, "{}", found[0].message);
     assert!(found[0].message.ends_with("\"..."));
+}
+
+#[test]
+fn an_event_with_an_empty_id_violates_min_length_at_id() {
+    let record = json!({"_id": "", "timestamp": "2024-05-01T10:00:00Z"});
+    assert_eq!(violations(&event(), &record), one("/_id", "minLength"));
+    assert_eq!(
+        messages(&event(), &record),
+        ["/_id: expected at least 1 character, found 0"]
+    );
+    // One character is enough; the profile class keeps its optional `_id` as it was.
+    assert!(validate(
+        &event(),
+        &json!({"_id": "e", "timestamp": "2024-05-01T10:00:00Z"})
+    )
+    .is_empty());
+    assert!(validate(&profile(), &json!({"_id": ""})).is_empty());
+}
+
+#[test]
+fn an_event_with_an_empty_timestamp_is_a_format_violation() {
+    let record = json!({"_id": "e1", "timestamp": ""});
+    assert_eq!(violations(&event(), &record), one("/timestamp", "format"));
+}
+
+#[test]
+fn a_string_that_does_not_match_its_pattern_is_a_pattern_violation() {
+    let rules = StringRules::default()
+        .with_pattern("^[A-Z]{3}-[0-9]+$")
+        .expect("a valid pattern");
+    let tree = ObjectField::new().with("code", Field::string_with(rules));
+    assert!(validate(&tree, &json!({"code": "ABC-12"})).is_empty());
+    assert_eq!(
+        violations(&tree, &json!({"code": "abc-12"})),
+        one("/code", "pattern")
+    );
+    assert_eq!(
+        messages(&tree, &json!({"code": "ABC-"})),
+        ["/code: expected a string matching the pattern \"^[A-Z]{3}-[0-9]+$\", found \"ABC-\""]
+    );
+}
+
+#[test]
+fn a_pattern_matches_anywhere_unless_anchored() {
+    let rules = StringRules::default().with_pattern("b+").expect("valid");
+    let tree = ObjectField::new().with("s", Field::string_with(rules));
+    assert!(validate(&tree, &json!({"s": "abbc"})).is_empty());
+    assert_eq!(violations(&tree, &json!({"s": "ac"})), one("/s", "pattern"));
+}
+
+#[test]
+fn a_pattern_given_as_text_only_is_still_enforced() {
+    // Rules built by hand without `with_pattern` carry no compiled regex; validation compiles it.
+    let rules = StringRules {
+        pattern: Some("^x".to_string()),
+        ..StringRules::default()
+    };
+    let tree = ObjectField::new().with("s", Field::string_with(rules));
+    assert!(validate(&tree, &json!({"s": "xy"})).is_empty());
+    assert_eq!(violations(&tree, &json!({"s": "yx"})), one("/s", "pattern"));
+}
+
+#[test]
+fn rules_with_the_same_pattern_text_are_equal() {
+    let compiled = StringRules::default().with_pattern("^a").expect("valid");
+    let text_only = StringRules {
+        pattern: Some("^a".to_string()),
+        ..StringRules::default()
+    };
+    assert_eq!(compiled, text_only);
+    assert_ne!(
+        compiled,
+        StringRules::default().with_pattern("^b").expect("valid")
+    );
 }

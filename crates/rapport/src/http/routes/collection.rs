@@ -13,11 +13,11 @@ use axum::routing::post;
 use axum::Router;
 use engine::{PreparedWrite, SandboxCatalog};
 use rapport_types::Code;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{commit_writes, json, now_ms};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -50,6 +50,23 @@ fn valid_inlet(inlet_id: &str) -> ApiResult<()> {
     }
 }
 
+/// The object at `key` of an envelope part; absent and `null` are `None`.
+fn envelope_object<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    pointer: &str,
+    expected: &str,
+) -> ApiResult<Option<&'a Map<String, Value>>> {
+    match parent.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(object)) => Ok(Some(object)),
+        Some(other) => Err(envelope_error(
+            &format!("{pointer}/{key}"),
+            format!("expected {expected}, found {}", shown(other)),
+        )),
+    }
+}
+
 /// Prepares one enveloped message; `pointer` is where it sits in the request.
 fn prepare_message(
     state: &AppState,
@@ -61,68 +78,129 @@ fn prepare_message(
 ) -> ApiResult<PreparedWrite> {
     let Value::Object(mut message) = message else {
         return Err(envelope_error(
-            pointer,
+            if pointer.is_empty() { "#" } else { pointer },
             "a message must be an object with \"header\" and \"body\"",
         ));
     };
-    let header = message.remove("header").unwrap_or(Value::Null);
-    let dataset_id = header
-        .get("datasetId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            envelope_error(
-                &format!("{pointer}/header/datasetId"),
+    let empty = Map::new();
+    let header = envelope_object(
+        &message,
+        "header",
+        pointer,
+        "an object with datasetId and schemaRef",
+    )?
+    .unwrap_or(&empty);
+    let dataset_pointer = format!("{pointer}/header/datasetId");
+    let dataset_id = match header.get("datasetId") {
+        None | Some(Value::Null) => {
+            return Err(envelope_error(
+                &dataset_pointer,
                 "required: the id of the dataset the message is for",
-            )
-        })?;
+            ))
+        }
+        Some(Value::String(id)) => id.as_str(),
+        Some(other) => {
+            return Err(envelope_error(
+                &dataset_pointer,
+                format!(
+                    "expected a string (the id of the dataset the message is for), found {}",
+                    shown(other)
+                ),
+            ))
+        }
+    };
     let Some(dataset) = catalog.dataset(dataset_id) else {
         return Err(ApiError::new(
             Code::DatasetNotFound,
-            format!(
-                "{pointer}/header/datasetId: no dataset \"{dataset_id}\" exists in this sandbox"
-            ),
+            format!("{dataset_pointer}: no dataset \"{dataset_id}\" exists in this sandbox"),
         ));
     };
-    if let Some(schema_id) = header.pointer("/schemaRef/id").and_then(Value::as_str) {
-        if schema_id != dataset.schema_id {
-            return Err(envelope_error(
-                &format!("{pointer}/header/schemaRef/id"),
-                format!(
-                    "dataset {} uses schema \"{}\", not \"{schema_id}\"",
-                    dataset.id, dataset.schema_id
-                ),
-            ));
+    let header_pointer = format!("{pointer}/header");
+    if let Some(schema_ref) =
+        envelope_object(header, "schemaRef", &header_pointer, "an object with id")?
+    {
+        match schema_ref.get("id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(schema_id)) => {
+                if *schema_id != dataset.schema_id {
+                    return Err(envelope_error(
+                        &format!("{header_pointer}/schemaRef/id"),
+                        format!(
+                            "dataset {} uses schema \"{}\", not \"{schema_id}\"",
+                            dataset.id, dataset.schema_id
+                        ),
+                    ));
+                }
+            }
+            Some(other) => {
+                return Err(envelope_error(
+                    &format!("{header_pointer}/schemaRef/id"),
+                    format!(
+                        "expected a string (the schema's $id), found {}",
+                        shown(other)
+                    ),
+                ))
+            }
         }
     }
-    let entity = message
-        .remove("body")
-        .and_then(|mut body| body.get_mut("xdmEntity").map(Value::take))
-        .ok_or_else(|| {
-            envelope_error(
-                &format!("{pointer}/body/xdmEntity"),
-                "required: the XDM record or event",
-            )
-        })?;
     let dataset_id = dataset.id.clone();
+    let entity_pointer = format!("{pointer}/body/xdmEntity");
+    let entity = match message.remove("body") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(mut body)) => body.remove("xdmEntity").filter(|e| !e.is_null()),
+        Some(other) => {
+            return Err(envelope_error(
+                &format!("{pointer}/body"),
+                format!("expected an object with xdmEntity, found {}", shown(&other)),
+            ))
+        }
+    };
+    let Some(entity) = entity else {
+        return Err(envelope_error(
+            &entity_pointer,
+            "required: the XDM record or event",
+        ));
+    };
     state
         .engine
         .prepare(catalog, &dataset_id, entity, source, received_ms)
-        .map_err(|error| {
-            let mut error = ApiError::from(error);
-            error.message = format!("{pointer}/body/xdmEntity{}", prefixed(&error.message));
-            error
-        })
+        .map_err(|error| at_record(&entity_pointer, ApiError::from(error)))
 }
 
-/// Joins a pointer and a message that starts with its own pointer (or `#`).
-fn prefixed(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix('#') {
-        rest.to_owned()
+/// An engine error about the record at `record` (a JSON pointer, "" for the request root): its
+/// message is made to start with a JSON pointer. The engine's own messages start with a pointer
+/// into the record ("/identityMap/..."), with "#" for the record itself, or with none.
+fn at_record(record: &str, mut error: ApiError) -> ApiError {
+    let message = &error.message;
+    let joined = if let Some(rest) = message.strip_prefix('#') {
+        format!("{record}{rest}")
     } else if message.starts_with('/') {
-        message.to_owned()
+        format!("{record}{message}")
     } else {
-        format!(": {message}")
+        format!("{record}: {message}")
+    };
+    error.message = if joined.starts_with('/') {
+        joined
+    } else {
+        format!("#{joined}")
+    };
+    error
+}
+
+/// The identities of a write that were refused (and so not linked), when there are any.
+fn refused_identities(write: &PreparedWrite) -> Option<Value> {
+    if write.refused.is_empty() {
+        return None;
     }
+    Some(Value::Array(
+        write
+            .refused
+            .iter()
+            .map(|(key, refusal)| {
+                json!({"namespace": key.namespace, "id": key.value, "reason": refusal.describe()})
+            })
+            .collect(),
+    ))
 }
 
 fn transaction_id(received_ms: i64) -> String {
@@ -152,29 +230,35 @@ async fn single_message(
         format!("{xaction}:0"),
         received_ms,
     )?;
+    let refused = refused_identities(&write);
     let mut results = commit_writes(&state, vec![write]).await?;
     results
         .pop()
-        .unwrap_or_else(|| Err(engine::Error::internal("no result")))?;
-    let validation = if sync_validation {
-        json!({"synchronousValidation": {"status": "pass"}})
-    } else {
-        json!({"syncValidation": {"skipped": false}})
-    };
+        .unwrap_or_else(|| Err(engine::Error::internal("no result")))
+        .map_err(|error| at_record("/body/xdmEntity", error.into()))?;
     let mut response =
         json!({"inletId": inlet_id, "xactionId": xaction, "receivedTimeMs": received_ms});
-    if let (Some(out), Some(extra)) = (response.as_object_mut(), validation.as_object()) {
-        out.extend(extra.clone());
+    // The record was validated either way (an invalid one is a 400 above); the reference answers
+    // `skipped` when synchronous validation was not asked for.
+    if sync_validation {
+        response["synchronousValidation"] = json!({"status": "pass"});
+    } else {
+        response["syncValidation"] = json!({"skipped": true});
+    }
+    if let Some(refused) = refused {
+        response["refusedIdentities"] = refused;
     }
     Ok(json(StatusCode::OK, &response))
 }
 
 /// Prepares every message, commits the valid ones, and answers one entry per message.
+/// `record_pointer` says where the record of message `index` sits, for errors of the commit.
 async fn ingest_many(
     state: &AppState,
     catalog: &SandboxCatalog,
     messages: Vec<Value>,
     prepare: impl Fn(&SandboxCatalog, Value, usize, String, i64) -> ApiResult<PreparedWrite>,
+    record_pointer: impl Fn(usize) -> String,
     received_ms: i64,
     xaction: &str,
 ) -> ApiResult<Vec<Value>> {
@@ -190,7 +274,7 @@ async fn ingest_many(
             received_ms,
         ) {
             Ok(write) => {
-                positions.push(index);
+                positions.push((index, refused_identities(&write)));
                 writes.push(write);
                 entries.push(None);
             }
@@ -198,12 +282,19 @@ async fn ingest_many(
         }
     }
     let results = commit_writes(state, writes).await?;
-    for (index, result) in positions.into_iter().zip(results) {
+    for ((index, refused), result) in positions.into_iter().zip(results) {
         entries[index] = Some(match result {
             Ok(profile_id) => {
-                json!({"xactionId": format!("{xaction}:{index}"), "profileId": profile_id.map(|p| p.to_string())})
+                let mut entry = json!({"xactionId": format!("{xaction}:{index}"), "profileId": profile_id.map(|p| p.to_string())});
+                if let Some(refused) = refused {
+                    entry["refusedIdentities"] = refused;
+                }
+                entry
             }
-            Err(error) => failure_entry(index, xaction, &ApiError::from(error)),
+            Err(error) => {
+                let error = at_record(&record_pointer(index), ApiError::from(error));
+                failure_entry(index, xaction, &error)
+            }
         });
     }
     Ok(entries.into_iter().flatten().collect())
@@ -230,15 +321,23 @@ async fn batch_messages(
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Response> {
     valid_inlet(&inlet_id)?;
-    let Some(messages) = body
-        .get_mut("messages")
-        .and_then(|m| m.as_array_mut())
-        .map(std::mem::take)
-    else {
-        return Err(envelope_error(
-            "/messages",
-            "required: an array of {header, body} messages",
-        ));
+    let messages = match body.get_mut("messages") {
+        Some(Value::Array(messages)) => std::mem::take(messages),
+        None | Some(Value::Null) => {
+            return Err(envelope_error(
+                "/messages",
+                "required: an array of {header, body} messages",
+            ))
+        }
+        Some(other) => {
+            return Err(envelope_error(
+                "/messages",
+                format!(
+                    "expected an array of {{header, body}} messages, found {}",
+                    shown(other)
+                ),
+            ))
+        }
     };
     let received_ms = now_ms();
     let xaction = transaction_id(received_ms);
@@ -257,6 +356,7 @@ async fn batch_messages(
                 received,
             )
         },
+        |index| format!("/messages/{index}/body/xdmEntity"),
         received_ms,
         &xaction,
     )
@@ -290,6 +390,14 @@ async fn native_records(
     };
     let received_ms = now_ms();
     let xaction = transaction_id(received_ms);
+    // Where record `index` sits: the body itself for a single record, else its array slot.
+    let record_pointer = |index: usize| {
+        if single {
+            String::new()
+        } else {
+            format!("/{index}")
+        }
+    };
     let results = ingest_many(
         &state,
         &catalog,
@@ -298,17 +406,9 @@ async fn native_records(
             state
                 .engine
                 .prepare(catalog, &dataset.id, record, source, received)
-                .map_err(|error| {
-                    let mut error = ApiError::from(error);
-                    let pointer = if single {
-                        String::new()
-                    } else {
-                        format!("/{index}")
-                    };
-                    error.message = format!("{pointer}{}", prefixed(&error.message));
-                    error
-                })
+                .map_err(|error| at_record(&record_pointer(index), ApiError::from(error)))
         },
+        record_pointer,
         received_ms,
         &xaction,
     )

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +17,7 @@ use xdm::Class;
 
 use super::{json, json_bytes};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
 use crate::state::AppState;
 
 /// Events returned per page when `limit` is not given, as the reference.
@@ -26,6 +26,8 @@ const DEFAULT_EVENT_LIMIT: usize = 1000;
 const MAX_BATCH_IDENTITIES: usize = 1000;
 /// The most `property` filters one events lookup may carry.
 const MAX_PROPERTY_FILTERS: usize = 3;
+/// The most events one POST events lookup may ask for: identities × limit.
+const MAX_BATCH_EVENTS: usize = 100_000;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route(
@@ -114,29 +116,49 @@ fn not_found(entity: &EntityRef) -> ApiError {
     )
 }
 
-fn parse_order(text: Option<&str>) -> ApiResult<bool> {
+/// `orderby` (named `name` in messages): ascending unless `-timestamp`.
+fn parse_order(text: Option<&str>, name: &str) -> ApiResult<bool> {
     match text.unwrap_or("+timestamp").trim() {
-        "+timestamp" | "timestamp" | " timestamp" | "" => Ok(false),
+        // A `+` in a query string decodes to a space, which the trim removes.
+        "+timestamp" | "timestamp" | "" => Ok(false),
         "-timestamp" => Ok(true),
         other => Err(ApiError::new(
             Code::InvalidParameter,
-            format!("orderby: \"{other}\" is not +timestamp or -timestamp"),
+            format!("{name}: \"{other}\" is not +timestamp or -timestamp"),
         )),
     }
 }
 
-fn parse_limit(limit: Option<usize>) -> ApiResult<usize> {
+/// `limit` (named `name` in messages): 1 to 1000, 1000 when not given.
+fn parse_limit(limit: Option<u64>, name: &str) -> ApiResult<usize> {
     match limit {
         None => Ok(DEFAULT_EVENT_LIMIT),
-        Some(n) if (1..=DEFAULT_EVENT_LIMIT).contains(&n) => Ok(n),
+        Some(n) if (1..=DEFAULT_EVENT_LIMIT as u64).contains(&n) => Ok(n as usize),
         Some(n) => Err(ApiError::new(
             Code::InvalidParameter,
-            format!("limit: {n} is outside 1..={DEFAULT_EVENT_LIMIT}"),
+            format!("{name}: {n} is outside 1..={DEFAULT_EVENT_LIMIT}"),
         )),
     }
 }
 
-fn parse_cursor(text: &str) -> ApiResult<[u8; 16]> {
+/// A time window must not end before it starts (`startTime` inclusive, `endTime` exclusive).
+fn check_window(
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    start_name: &str,
+    end_name: &str,
+) -> ApiResult<()> {
+    match (start_ms, end_ms) {
+        (Some(start), Some(end)) if start > end => Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("{start_name} {start} is after {end_name} {end}: the window starts at {start_name} (inclusive) and ends before {end_name} (exclusive)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A cursor from `_page.next` given as parameter `name`.
+fn parse_cursor(text: &str, name: &str) -> ApiResult<[u8; 16]> {
     URL_SAFE_NO_PAD
         .decode(text)
         .ok()
@@ -144,9 +166,24 @@ fn parse_cursor(text: &str) -> ApiResult<[u8; 16]> {
         .ok_or_else(|| {
             ApiError::new(
                 Code::InvalidCursor,
-                format!("start: \"{text}\" is not a cursor this server issued"),
+                format!("{name}: \"{text}\" is not a cursor this server issued"),
             )
         })
+}
+
+/// The page cursor of a GET: `start`, or `offsets` as aepp sends it; empty means the first page.
+fn query_cursor(query: &QueryPairs) -> ApiResult<Option<[u8; 16]>> {
+    let start = query.get("start").filter(|c| !c.is_empty());
+    let offsets = query.get("offsets").filter(|c| !c.is_empty());
+    match (start, offsets) {
+        (Some(start), Some(offsets)) if start != offsets => Err(ApiError::new(
+            Code::InvalidCursor,
+            format!("start and offsets name different cursors (\"{start}\" and \"{offsets}\"); give one of them"),
+        )),
+        (Some(start), _) => parse_cursor(start, "start").map(Some),
+        (None, Some(offsets)) => parse_cursor(offsets, "offsets").map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 fn encode_cursor(tail: [u8; 16]) -> String {
@@ -194,18 +231,17 @@ fn get_events(
     let entity = state
         .engine
         .entity_ref(catalog, entity_id, query.get("relatedEntityIdNS"))?;
-    let cursor = query
-        .get("start")
-        .or(query.get("offsets"))
-        .filter(|c| !c.is_empty());
-    let descending = parse_order(query.get("orderby").or(query.get("orderBy")))?;
+    let descending = parse_order(query.get("orderby").or(query.get("orderBy")), "orderby")?;
+    let start_ms = query.parse("startTime", "an epoch time in milliseconds")?;
+    let end_ms = query.parse("endTime", "an epoch time in milliseconds")?;
+    check_window(start_ms, end_ms, "startTime", "endTime")?;
     let events_query = EventQuery {
-        start_ms: query.parse("startTime", "an epoch time in milliseconds")?,
-        end_ms: query.parse("endTime", "an epoch time in milliseconds")?,
+        start_ms,
+        end_ms,
         descending,
-        limit: parse_limit(query.parse("limit", "a positive integer")?)?,
+        limit: parse_limit(query.parse("limit", "an integer from 1 to 1000")?, "limit")?,
         filters: parse_filters(query.all("property"))?,
-        after: cursor.map(parse_cursor).transpose()?,
+        after: query_cursor(query)?,
         fields: split_fields(query.get("fields")),
         merge_policy_id: query
             .get("mergePolicyId")
@@ -219,6 +255,8 @@ fn get_events(
     let href = if next.is_empty() {
         String::new()
     } else {
+        // The reference's `start`, and `offsets` (last, so it ends the href) for aepp, which
+        // reads that parameter out of the href.
         let mut serializer = form_urlencoded::Serializer::new(String::new());
         serializer.append_pair("start", &next);
         for (key, value) in query
@@ -228,6 +266,7 @@ fn get_events(
         {
             serializer.append_pair(key, value);
         }
+        serializer.append_pair("offsets", &next);
         format!("/entities?{}", serializer.finish())
     };
     let body = json!({
@@ -243,6 +282,107 @@ fn get_events(
     Ok(json(StatusCode::OK, &body))
 }
 
+fn wrong_type(pointer: &str, expected: &str, found: &Value) -> ApiError {
+    ApiError::new(
+        Code::InvalidParameter,
+        format!("{pointer}: expected {expected}, found {}", shown(found)),
+    )
+}
+
+/// The string at `pointer` of a POST body; absent and `null` are `None`.
+fn body_string<'a>(body: &'a Value, pointer: &str) -> ApiResult<Option<&'a str>> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(wrong_type(pointer, "a string", other)),
+    }
+}
+
+/// An epoch-milliseconds integer at `pointer` of a POST body; absent and `null` are `None`.
+fn body_epoch_ms(body: &Value, pointer: &str) -> ApiResult<Option<i64>> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| wrong_type(pointer, "an integer (epoch milliseconds)", value)),
+    }
+}
+
+/// The options of a POST lookup body, checked for type and range.
+struct BodyOptions {
+    fields: Vec<String>,
+    merge_policy_id: Option<String>,
+    descending: bool,
+    limit: usize,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+}
+
+fn body_options(body: &Value) -> ApiResult<BodyOptions> {
+    let fields = match body.get("fields") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(path) => Ok(path.clone()),
+                other => Err(wrong_type(
+                    &format!("/fields/{i}"),
+                    "a string (an XDM path such as \"person.name\")",
+                    other,
+                )),
+            })
+            .collect::<ApiResult<_>>()?,
+        Some(other) => return Err(wrong_type("/fields", "an array of XDM paths", other)),
+    };
+    let merge_policy_id = body_string(body, "/mergePolicyId")?.map(str::to_owned);
+    let descending = parse_order(body_string(body, "/orderby")?, "/orderby")?;
+    let limit = match body.get("limit") {
+        None | Some(Value::Null) => DEFAULT_EVENT_LIMIT,
+        Some(value) => match value.as_u64() {
+            Some(n) => parse_limit(Some(n), "/limit")?,
+            None => {
+                return Err(wrong_type(
+                    "/limit",
+                    &format!("an integer from 1 to {DEFAULT_EVENT_LIMIT}"),
+                    value,
+                ))
+            }
+        },
+    };
+    match body.get("timeFilter") {
+        None | Some(Value::Null | Value::Object(_)) => {}
+        Some(other) => {
+            return Err(wrong_type(
+                "/timeFilter",
+                "an object with startTime and endTime (epoch milliseconds)",
+                other,
+            ))
+        }
+    }
+    let start_ms = body_epoch_ms(body, "/timeFilter/startTime")?;
+    let end_ms = body_epoch_ms(body, "/timeFilter/endTime")?;
+    check_window(
+        start_ms,
+        end_ms,
+        "/timeFilter/startTime",
+        "/timeFilter/endTime",
+    )?;
+    match body.get("withCA") {
+        None | Some(Value::Null | Value::Bool(_)) => {}
+        Some(other) => return Err(wrong_type("/withCA", "true or false", other)),
+    }
+    Ok(BodyOptions {
+        fields,
+        merge_policy_id,
+        descending,
+        limit,
+        start_ms,
+        end_ms,
+    })
+}
+
 /// An identity in a POST body: `{entityId, entityIdNS: {code}}` or an XID / profile id alone.
 fn body_entity(
     state: &AppState,
@@ -252,6 +392,13 @@ fn body_entity(
     id_key: &str,
     ns_key: &str,
 ) -> ApiResult<EntityRef> {
+    if !item.is_object() {
+        return Err(wrong_type(
+            &format!("/identities/{index}"),
+            &format!("an object with {id_key} and {ns_key}"),
+            item,
+        ));
+    }
     let Some(entity_id) = item.get(id_key).and_then(Value::as_str) else {
         return Err(ApiError::new(
             Code::InvalidParameter,
@@ -259,9 +406,25 @@ fn body_entity(
         ));
     };
     let namespace = match item.get(ns_key) {
-        Some(Value::Object(object)) => object.get("code").and_then(Value::as_str),
+        None | Some(Value::Null) => None,
         Some(Value::String(code)) => Some(code.as_str()),
-        _ => None,
+        Some(Value::Object(object)) => match object.get("code") {
+            Some(Value::String(code)) => Some(code.as_str()),
+            other => {
+                return Err(wrong_type(
+                    &format!("/identities/{index}/{ns_key}/code"),
+                    "a namespace code string",
+                    other.unwrap_or(&Value::Null),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(wrong_type(
+                &format!("/identities/{index}/{ns_key}"),
+                "{\"code\": <namespace code>} or a namespace code string",
+                other,
+            ))
+        }
     };
     state
         .engine
@@ -278,21 +441,28 @@ async fn post_entities(
     Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let schema_name = body
-        .pointer("/schema/name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::MissingParameter,
-                "/schema/name: required, such as \"_xdm.context.profile\"",
-            )
-        })?;
-    let class = schema_class(schema_name, "/schema/name")?;
-    let Some(identities) = body.get("identities").and_then(Value::as_array) else {
-        return Err(ApiError::new(
+    let schema_name = body_string(&body, "/schema/name")?.ok_or_else(|| {
+        ApiError::new(
             Code::MissingParameter,
-            "/identities: required, an array of identities to look up",
-        ));
+            "/schema/name: required, such as \"_xdm.context.profile\"",
+        )
+    })?;
+    let class = schema_class(schema_name, "/schema/name")?;
+    let identities = match body.get("identities") {
+        Some(Value::Array(identities)) => identities,
+        None | Some(Value::Null) => {
+            return Err(ApiError::new(
+                Code::MissingParameter,
+                "/identities: required, an array of identities to look up",
+            ))
+        }
+        Some(other) => {
+            return Err(wrong_type(
+                "/identities",
+                "an array of identities to look up",
+                other,
+            ))
+        }
     };
     if identities.len() > MAX_BATCH_IDENTITIES {
         return Err(ApiError::new(
@@ -303,24 +473,7 @@ async fn post_entities(
             ),
         ));
     }
-    let fields: Vec<String> = match body.get("fields") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(_) => {
-            return Err(ApiError::new(
-                Code::InvalidParameter,
-                "/fields: expected an array of XDM paths",
-            ))
-        }
-    };
-    let merge_policy_id = body
-        .get("mergePolicyId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let options = body_options(&body)?;
     let catalog = state.engine.sandbox(&sandbox)?;
     match class {
         Class::Profile => {
@@ -337,8 +490,8 @@ async fn post_entities(
                 ));
             }
             let request = ProfileRequest {
-                fields,
-                merge_policy_id,
+                fields: options.fields,
+                merge_policy_id: options.merge_policy_id,
             };
             let engine = state.engine.clone();
             let found = super::blocking(move || {
@@ -365,17 +518,29 @@ async fn post_entities(
             Ok(json(StatusCode::OK, &Value::Object(out)))
         }
         Class::ExperienceEvent => {
-            let descending = parse_order(body.get("orderby").and_then(Value::as_str))?;
-            let limit = parse_limit(
-                body.get("limit")
-                    .and_then(Value::as_u64)
-                    .map(|n| n as usize),
-            )?;
-            let start_ms = body
-                .pointer("/timeFilter/startTime")
-                .and_then(Value::as_i64);
-            let end_ms = body.pointer("/timeFilter/endTime").and_then(Value::as_i64);
-            let mut out = serde_json::Map::new();
+            if let Some(related) = body_string(&body, "/relatedSchema/name")? {
+                if schema_class(related, "/relatedSchema/name")? != Class::Profile {
+                    return Err(ApiError::new(
+                        Code::InvalidParameter,
+                        "/relatedSchema/name: events belong to _xdm.context.profile",
+                    ));
+                }
+            }
+            let limit = options.limit;
+            let total = identities.len().saturating_mul(limit);
+            if total > MAX_BATCH_EVENTS {
+                let most_identities = MAX_BATCH_EVENTS / limit;
+                let most_limit = MAX_BATCH_EVENTS / identities.len();
+                return Err(ApiError::new(
+                    Code::TooManyItems,
+                    format!(
+                        "/identities: {} identities × limit {limit} is {total} events, more than the {MAX_BATCH_EVENTS} one request may ask for; send at most {most_identities} identities per request with this limit, or set /limit to at most {most_limit} for {} identities",
+                        identities.len(),
+                        identities.len()
+                    ),
+                ));
+            }
+            let mut lookups = Vec::with_capacity(identities.len());
             for (index, item) in identities.iter().enumerate() {
                 let label = item
                     .get("relatedEntityId")
@@ -390,42 +555,57 @@ async fn post_entities(
                     "relatedEntityId",
                     "relatedEntityIdNS",
                 )?;
-                let after = item
-                    .get("start")
-                    .and_then(Value::as_str)
-                    .map(parse_cursor)
-                    .transpose()?;
-                let query = EventQuery {
-                    start_ms,
-                    end_ms,
-                    descending,
-                    limit,
-                    filters: Vec::new(),
-                    after,
-                    fields: fields.clone(),
-                    merge_policy_id: merge_policy_id.clone(),
+                let pointer = format!("/identities/{index}/start");
+                let after = match body_string(&body, &pointer)?.filter(|c| !c.is_empty()) {
+                    Some(cursor) => Some(parse_cursor(cursor, &pointer)?),
+                    None => None,
                 };
-                let page = state.engine.events(&sandbox, &entity, &query)?;
-                let (children, next) = match page {
-                    Some(page) => (page.children, page.next.map(encode_cursor)),
-                    None => (Vec::new(), None),
-                };
-                let links = match &next {
-                    Some(cursor) => {
-                        let mut payload = body.clone();
-                        let mut identity = item.clone();
-                        identity["start"] = json!(cursor);
-                        payload["identities"] = json!([identity]);
-                        json!({"next": {"href": "/entities", "payload": payload}})
-                    }
-                    None => json!({"next": {"href": ""}}),
-                };
-                out.insert(label, json!({
-                    "_page": {"orderby": if descending { "-timestamp" } else { "timestamp" }, "count": children.len(), "next": next.clone().unwrap_or_default()},
-                    "children": children,
-                    "_links": links,
-                }));
+                lookups.push((label, entity, item.clone(), after));
             }
+            // A next page is fetched by posting the same body for that one identity; the other
+            // identities are left out of the template so each payload stays small.
+            let mut template = body.clone();
+            template["identities"] = json!([]);
+            let query = EventQuery {
+                start_ms: options.start_ms,
+                end_ms: options.end_ms,
+                descending: options.descending,
+                limit,
+                filters: Vec::new(),
+                after: None,
+                fields: options.fields,
+                merge_policy_id: options.merge_policy_id,
+            };
+            let engine = state.engine.clone();
+            let out = super::blocking(move || {
+                let mut out = serde_json::Map::new();
+                for (label, entity, mut identity, after) in lookups {
+                    let query = EventQuery {
+                        after,
+                        ..query.clone()
+                    };
+                    let (children, next) = match engine.events(&sandbox, &entity, &query)? {
+                        Some(page) => (page.children, page.next.map(encode_cursor)),
+                        None => (Vec::new(), None),
+                    };
+                    let links = match &next {
+                        Some(cursor) => {
+                            let mut payload = template.clone();
+                            identity["start"] = json!(cursor);
+                            payload["identities"] = json!([identity]);
+                            json!({"next": {"href": "/entities", "payload": payload}})
+                        }
+                        None => json!({"next": {"href": ""}}),
+                    };
+                    out.insert(label, json!({
+                        "_page": {"orderby": if query.descending { "-timestamp" } else { "timestamp" }, "count": children.len(), "next": next.clone().unwrap_or_default()},
+                        "children": children,
+                        "_links": links,
+                    }));
+                }
+                Ok(out)
+            })
+            .await?;
             Ok(json(StatusCode::OK, &Value::Object(out)))
         }
     }
@@ -465,5 +645,6 @@ async fn delete_entity(
     if !deleted {
         return Err(not_found(&entity));
     }
-    Ok(json_bytes(StatusCode::ACCEPTED, Vec::new()))
+    // An empty body, so no content type.
+    Ok(StatusCode::ACCEPTED.into_response())
 }

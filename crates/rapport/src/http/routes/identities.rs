@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use engine::identity::graph::{Graph, RemovalReason};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
 use crate::state::AppState;
 
 /// The most identities one batch call may carry, as the reference.
@@ -150,6 +150,26 @@ async fn cluster_members(
     ))
 }
 
+/// A numeric namespace id at `pointer`: an integer from 0 to 4294967295 (`u32`), or, when
+/// `numeric_text` allows, a string of such an integer.
+fn namespace_id(value: Option<&Value>, pointer: &str, numeric_text: bool) -> ApiResult<u32> {
+    let id = match value {
+        Some(Value::Number(number)) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(text)) if numeric_text => text.trim().parse::<u32>().ok(),
+        _ => None,
+    };
+    id.ok_or_else(|| {
+        ApiError::new(
+            Code::InvalidParameter,
+            format!(
+                "{pointer}: expected a namespace id, an integer from 0 to {}, found {}",
+                u32::MAX,
+                value.map_or_else(|| "nothing".to_owned(), shown)
+            ),
+        )
+    })
+}
+
 /// The identities of a batch body: `xids` or `compositeXids`.
 fn body_identities(catalog: &SandboxCatalog, body: &Value) -> ApiResult<Vec<IdentityKey>> {
     let mut identities = Vec::new();
@@ -166,19 +186,14 @@ fn body_identities(catalog: &SandboxCatalog, body: &Value) -> ApiResult<Vec<Iden
     }
     if let Some(composites) = body.get("compositeXids").and_then(Value::as_array) {
         for (i, item) in composites.iter().enumerate() {
-            let nsid = item.get("nsid").and_then(Value::as_u64).ok_or_else(|| {
-                ApiError::new(
-                    Code::InvalidParameter,
-                    format!("/compositeXids/{i}/nsid: expected a number"),
-                )
-            })?;
+            let nsid = namespace_id(item.get("nsid"), &format!("/compositeXids/{i}/nsid"), false)?;
             let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
                 ApiError::new(
                     Code::InvalidParameter,
                     format!("/compositeXids/{i}/id: expected a string"),
                 )
             })?;
-            let namespace = catalog.namespace_by_id(nsid as u32).ok_or_else(|| {
+            let namespace = catalog.namespace_by_id(nsid).ok_or_else(|| {
                 ApiError::new(
                     Code::NamespaceNotFound,
                     format!("/compositeXids/{i}/nsid: no namespace with id {nsid}"),
@@ -268,13 +283,11 @@ async fn mappings(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
-    let target = body
-        .get("targetNs")
-        .and_then(|t| {
-            t.as_u64()
-                .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
-        })
-        .map(|t| t as u32);
+    // A number, or a numeric string as some clients send it.
+    let target = match body.get("targetNs") {
+        None | Some(Value::Null) => None,
+        given => Some(namespace_id(given, "/targetNs", true)?),
+    };
     let mut entries = Vec::new();
     for identity in body_identities(&catalog, &body)? {
         entries.push(mapping_entry(
@@ -285,7 +298,8 @@ async fn mappings(
         .iter()
         .all(|e| e["mapping"].as_array().is_some_and(Vec::is_empty))
     {
-        return Ok(super::json_bytes(StatusCode::NO_CONTENT, Vec::new()));
+        // No mapping at all: 204 with an empty body, so no content type.
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(json(
         StatusCode::OK,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use engine::catalog::{AttributeMerge, IdentityGraphType};
@@ -17,6 +17,17 @@ use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
 use crate::state::AppState;
 
 const ROOT: &str = "/data/core/ups/config/mergePolicies";
+/// Policies per list page when `limit` is not given, and the most a page may hold.
+const DEFAULT_LIMIT: u64 = 20;
+const MAX_LIMIT: u64 = 1000;
+/// The list filters, kept in `_links.next.href`.
+const FILTERS: [&str; 5] = [
+    "default",
+    "isActiveOnEdge",
+    "schema.name",
+    "identityGraph.type",
+    "attributeMerge.type",
+];
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -34,11 +45,16 @@ async fn list(
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
-    let limit: usize = query
-        .parse("limit", "a positive integer")?
-        .unwrap_or(20)
-        .max(1);
-    let start: usize = query
+    let limit: u64 = query
+        .parse("limit", "an integer from 1 to 1000")?
+        .unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("limit: {limit} is outside 1..={MAX_LIMIT}"),
+        ));
+    }
+    let start: u64 = query
         .parse("start", "a cursor from _links.next")?
         .unwrap_or(0);
     let flag = |name: &str| -> ApiResult<Option<bool>> { query.parse(name, "true or false") };
@@ -83,16 +99,24 @@ async fn list(
     let total = policies.len();
     let page: Vec<Value> = policies
         .iter()
-        .skip(start)
-        .take(limit)
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|p| p.to_json(sandbox.as_str()))
         .collect();
-    let next = if start + limit < total {
-        format!(
-            "@/mergePolicies?start={}&orderBy={}&limit={limit}",
-            start + limit,
-            query.get("orderBy").unwrap_or("")
-        )
+    let next_start = start.saturating_add(limit);
+    let next = if next_start < total as u64 {
+        // The next page is the same list further on: every filter stays in the link.
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        serializer
+            .append_pair("start", &next_start.to_string())
+            .append_pair("orderBy", query.get("orderBy").unwrap_or(""))
+            .append_pair("limit", &limit.to_string());
+        for name in FILTERS {
+            if let Some(value) = query.get(name) {
+                serializer.append_pair(name, value);
+            }
+        }
+        format!("@/mergePolicies?{}", serializer.finish())
     } else {
         String::new()
     };
@@ -185,5 +209,6 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_merge_policy(&sandbox, &id)?;
-    Ok(super::json_bytes(StatusCode::OK, Vec::new()))
+    // An empty body, so no content type.
+    Ok(StatusCode::OK.into_response())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use engine::catalog::schemas::{find_schema, standard_field_group_json, union_id, union_tree};
@@ -208,7 +208,8 @@ async fn delete_schema(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_schema(&sandbox, &decoded(&id))?;
-    Ok(super::json_bytes(StatusCode::NO_CONTENT, Vec::new()))
+    // An empty body, so no content type.
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_descriptors(
@@ -252,7 +253,8 @@ async fn delete_descriptor(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_descriptor(&sandbox, &id)?;
-    Ok(super::json_bytes(StatusCode::NO_CONTENT, Vec::new()))
+    // An empty body, so no content type.
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_unions(

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use rapport_types::{ProfileId, SandboxName};
 use store::{Direction, Scan, Store, Table, WriteTxn};
 
@@ -187,10 +187,7 @@ impl<'a> WriterLoop<'a> {
                     Err(_) => return,
                 }
             } else {
-                match receiver.try_recv() {
-                    Ok(job) => Some(job),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                }
+                receiver.try_recv().ok()
             };
             if let Some(first) = first {
                 let mut jobs = vec![first];

@@ -123,6 +123,8 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
         loaded.events as f64 / loaded.event_seconds
     );
 
+    // Let the kernel finish writing back what the load dirtied before measuring latency.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let lookups = measure::lookups(args, address).await?;
     println!(
         "\n## Profile lookup by email ({} profiles, {} events each)\n",

@@ -1,6 +1,7 @@
 //! The synchronous profile engine: catalog, ingestion, identity graph, merge policies and
 //! lookups. It knows nothing of HTTP or async runtimes; the storage is behind `store::Store`.
 
+pub mod batch;
 pub mod catalog;
 pub mod error;
 pub mod identity;
@@ -46,6 +47,9 @@ pub struct EngineConfig {
 pub struct Engine {
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
+    batches: Arc<batch::Batches>,
+    /// Declared before the writer: it holds a sender of the writer's channel, so it must stop first.
+    _batch_worker: batch::BatchWorker,
     writer: Writer,
     values: ValuePolicy,
 }
@@ -84,9 +88,21 @@ impl Engine {
                 .map(|v| v.trim().to_ascii_lowercase())
                 .collect(),
         };
+        let batches = Arc::new(batch::Batches::load(store.clone(), &config.data_dir)?);
+        let writer_sender = writer
+            .sender()
+            .ok_or_else(|| Error::internal("the writer did not start"))?;
+        let batch_worker = batch::BatchWorker::start(
+            batches.clone(),
+            catalog.clone(),
+            values.clone(),
+            writer_sender,
+        );
         Ok(Engine {
             store,
             catalog,
+            batches,
+            _batch_worker: batch_worker,
             writer,
             values,
         })
@@ -94,6 +110,11 @@ impl Engine {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// Batch ingestion: batches, their files and their error reports.
+    pub fn batches(&self) -> &batch::Batches {
+        &self.batches
     }
 
     pub fn sandbox(&self, name: &SandboxName) -> Result<Arc<SandboxCatalog>> {

@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::client::Connection;
 use crate::Args;
+use rapport::client::Connection;
 
 pub struct Setup {
     pub crm_dataset: String,
@@ -79,15 +79,38 @@ pub async fn setup(address: &str) -> anyhow::Result<Setup> {
 /// Messages are written as text: building JSON trees would cost the client more CPU than the
 /// server spends, on a machine whose two cores both run.
 fn crm_record(dataset: &str, profile: usize) -> String {
+    envelope(dataset, &crm_entity(profile))
+}
+
+fn envelope(dataset: &str, entity: &str) -> String {
+    format!(r#"{{"header":{{"datasetId":"{dataset}"}},"body":{{"xdmEntity":{entity}}}}}"#)
+}
+
+/// A CRM profile record (CRMID primary, email), as JSON text.
+pub fn crm_entity(profile: usize) -> String {
     let tier = ["bronze", "silver", "gold"][profile % 3];
     let email = email(profile);
     format!(
-        r#"{{"header":{{"datasetId":"{dataset}"}},"body":{{"xdmEntity":{{"identityMap":{{"CRMID":[{{"id":"crm-{profile}","primary":true}}],"Email":[{{"id":"{email}"}}]}},"person":{{"name":{{"firstName":"Customer","lastName":"Number {profile}"}},"birthDate":"1984-05-17"}},"personalEmail":{{"address":"{email}"}},"homeAddress":{{"city":"Seattle","stateProvince":"WA","countryCode":"US","postalCode":"98101"}},"mobilePhone":{{"number":"+1206{profile:07}"}},"loyalty":{{"tier":"{tier}","points":{points}.0}},"consents":{{"marketing":{{"email":{{"val":"y"}},"call":{{"val":"n"}}}}}}}}}}}}"#,
+        r#"{{"identityMap":{{"CRMID":[{{"id":"crm-{profile}","primary":true}}],"Email":[{{"id":"{email}"}}]}},"person":{{"name":{{"firstName":"Customer","lastName":"Number {profile}"}},"birthDate":"1984-05-17"}},"personalEmail":{{"address":"{email}"}},"homeAddress":{{"city":"Seattle","stateProvince":"WA","countryCode":"US","postalCode":"98101"}},"mobilePhone":{{"number":"+1206{profile:07}"}},"loyalty":{{"tier":"{tier}","points":{points}.0}},"consents":{{"marketing":{{"email":{{"val":"y"}},"call":{{"val":"n"}}}}}}}}"#,
         points = profile % 5000
     )
 }
 
+/// The same CRM record as a CSV header and row (XDM paths as column names).
+pub const CRM_CSV_HEADER: &str = "identityMap.CRMID.0.id,identityMap.CRMID.0.primary,identityMap.Email.0.id,person.name.firstName,person.name.lastName,person.birthDate,personalEmail.address,homeAddress.city,homeAddress.stateProvince,homeAddress.countryCode,homeAddress.postalCode,mobilePhone.number,loyalty.tier,loyalty.points,consents.marketing.email.val,consents.marketing.call.val";
+
+pub fn crm_csv_row(profile: usize) -> String {
+    let tier = ["bronze", "silver", "gold"][profile % 3];
+    let email = email(profile);
+    format!("crm-{profile},true,{email},Customer,Number {profile},1984-05-17,{email},Seattle,WA,US,98101,+1206{profile:07},{tier},{},y,n", profile % 5000)
+}
+
 fn event(dataset: &str, profile: usize, n: usize) -> String {
+    envelope(dataset, &event_entity(profile, n))
+}
+
+/// An experience event (ECID and email; a purchase every fourth, else a page view), as JSON text.
+pub fn event_entity(profile: usize, n: usize) -> String {
     let timestamp = format!(
         "2026-{:02}-{:02}T{:02}:{:02}:00Z",
         1 + n % 10,
@@ -112,7 +135,7 @@ fn event(dataset: &str, profile: usize, n: usize) -> String {
             page = n % 30
         )
     };
-    format!(r#"{{"header":{{"datasetId":"{dataset}"}},"body":{{"xdmEntity":{body}}}}}"#)
+    body
 }
 
 /// Sends `total` messages built by `make`, split into batches over `clients` connections.

@@ -3,7 +3,7 @@
 //! HTTP keep-alive beside the floor (a trivial endpoint of the same server returning a body of
 //! the same size), and prints Markdown tables plus a JSON summary.
 
-mod client;
+mod batch;
 mod load;
 mod measure;
 
@@ -13,11 +13,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use rapport::client;
 use serde_json::json;
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Benchmarks rapport end to end over HTTP")]
 pub struct Args {
+    /// What to measure: `lookup` (streaming load, then lookups beside the floor) or `batch`
+    /// (profile records as JSON Lines and CSV, and events as JSON Lines, through the batch API)
+    #[arg(long, default_value = "lookup")]
+    pub scenario: String,
     /// Profiles to load (each gets one CRM record)
     #[arg(long, default_value_t = 100_000)]
     pub profiles: usize,
@@ -107,6 +112,30 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let setup = load::setup(address).await?;
+    if args.scenario == "batch" {
+        let dir = tempfile::tempdir()?;
+        let runs = batch::run(args, address, &setup, dir.path()).await?;
+        println!("## Batch ingestion\n");
+        println!("| input | records | bytes | seconds | records/s |\n|---|---|---|---|---|");
+        for run in &runs {
+            println!(
+                "| {} | {} | {} | {:.1} | {:.0} |",
+                run.label,
+                run.records,
+                run.bytes,
+                run.seconds,
+                run.records as f64 / run.seconds
+            );
+        }
+        return Ok(
+            json!({"scenario": "batch", "profiles": args.profiles, "runs": runs.iter().map(|r| r.json()).collect::<Vec<_>>()}),
+        );
+    }
+    anyhow::ensure!(
+        args.scenario == "lookup",
+        "--scenario: \"{}\" is not lookup or batch",
+        args.scenario
+    );
     let loaded = load::load(args, address, &setup).await?;
     println!("## Load\n");
     println!("| phase | items | seconds | items/s |\n|---|---|---|---|");

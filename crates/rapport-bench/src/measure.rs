@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::client::Connection;
 use crate::load::email;
 use crate::Args;
+use rapport::client::Connection;
 
 pub struct Row {
     pub connections: usize,

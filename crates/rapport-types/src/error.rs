@@ -74,6 +74,8 @@ codes! {
     InvalidIdentity => ("invalid_identity", "INGEST", 1557, 400, InvalidRequest),
     MissingPrimaryIdentity => ("missing_primary_identity", "INGEST", 1558, 400, InvalidRequest),
     DatasetNotProfileReady => ("dataset_not_ingestible", "INGEST", 1559, 400, InvalidRequest),
+    InvalidBatch => ("invalid_batch", "INGEST", 1560, 400, InvalidRequest),
+    BatchNotFound => ("batch_not_found", "INGEST", 1561, 404, InvalidRequest),
     SchemaNotFound => ("schema_not_found", "XDM", 1010, 404, InvalidRequest),
     FieldGroupNotFound => ("field_group_not_found", "XDM", 1011, 404, InvalidRequest),
     DescriptorNotFound => ("descriptor_not_found", "XDM", 1012, 404, InvalidRequest),

@@ -1,5 +1,7 @@
 //! The Rapport server: HTTP API on axum over the synchronous engine, the command line, and the demo data.
 
+pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod http;
 pub mod options;

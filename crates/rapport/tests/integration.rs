@@ -9,6 +9,7 @@ mod common;
 
 mod bad_input;
 mod batch_lookup;
+mod batches;
 mod crash_safety;
 mod delete;
 mod empty_bodies;

@@ -120,6 +120,12 @@ impl Writer {
         }
     }
 
+    /// A handle for another thread to submit jobs with. The holder must drop it before the
+    /// writer is dropped, or the writer thread never sees the channel close.
+    pub(crate) fn sender(&self) -> Option<Sender<Job>> {
+        self.sender.clone()
+    }
+
     /// Queues a job; fails only when the writer has stopped.
     pub fn submit(&self, job: Job) -> Result<()> {
         let sender = self

@@ -1,5 +1,6 @@
 //! Route modules, one per resource, assembled into one router.
 
+mod batches;
 mod collection;
 mod datasets;
 mod entities;
@@ -26,6 +27,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(health::router())
         .merge(entities::router())
         .merge(collection::router())
+        .merge(batches::router())
         .merge(schemas::router())
         .merge(datasets::router())
         .merge(namespaces::router())

@@ -229,16 +229,17 @@ impl Batches {
                 )))
             }
         };
-        let partial_ingestion_percent =
-            match body.get("partialIngestionPercent") {
-                None | Some(Value::Null) => None,
-                Some(value) => match value.as_f64() {
-                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
-                    _ => return Err(invalid(format!(
+        let partial_ingestion_percent = match body.get("partialIngestionPercent") {
+            None | Some(Value::Null) => None,
+            Some(value) => match value.as_f64() {
+                Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                _ => {
+                    return Err(invalid(format!(
                         "/partialIngestionPercent: expected a number from 0 to 100, found {value}"
-                    ))),
-                },
-            };
+                    )))
+                }
+            },
+        };
         let now = now_ms();
         let batch = Batch {
             id: uuid::Uuid::new_v4().simple().to_string(),

@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 use crate::identity::value::ValuePolicy;
 use crate::ingest::{prepare, Job, PreparedWrite};
 
+/// Writer jobs sent and not yet answered, oldest first.
+type InFlight = std::collections::VecDeque<Receiver<Result<Vec<Result<Option<ProfileId>>>>>>;
+
 /// Writes per writer job: large transactions amortise the commit.
 const WRITES_PER_JOB: usize = 5_000;
 /// Writer jobs in flight at once, so preparing the next overlaps applying the last.
@@ -401,17 +404,11 @@ impl Context {
         progress: &BatchProgress,
         kept: Option<Vec<PreparedWrite>>,
     ) -> Result<Result<u64, Stopped>> {
-        let mut in_flight: std::collections::VecDeque<
-            Receiver<Result<Vec<Result<Option<ProfileId>>>>>,
-        > = Default::default();
+        let mut in_flight: InFlight = Default::default();
         let mut pending: Vec<PreparedWrite> = Vec::with_capacity(WRITES_PER_JOB);
         let mut applied = 0u64;
         let mut failure: Option<Error> = None;
-        let wait_one = |in_flight: &mut std::collections::VecDeque<
-            Receiver<Result<Vec<Result<Option<ProfileId>>>>>,
-        >,
-                        applied: &mut u64|
-         -> Result<()> {
+        let wait_one = |in_flight: &mut InFlight, applied: &mut u64| -> Result<()> {
             if let Some(receiver) = in_flight.pop_front() {
                 let results = receiver
                     .recv()

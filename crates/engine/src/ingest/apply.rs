@@ -304,6 +304,7 @@ pub fn apply_write(
         .get(&write.primary)
         .ok_or_else(|| Error::internal("primary identity has no profile"))?;
     let mut attributes_changed = structure_changed || split_or_merge;
+    let mut new_fragment = None;
     if write.to_profile {
         match &write.event {
             Some((event_id, timestamp_ms)) => {
@@ -323,14 +324,26 @@ pub fn apply_write(
                     &keys::fragment(sandbox, target, &write.dataset_id, &write.primary),
                     &encode(&fragment)?,
                 )?;
+                new_fragment = Some(fragment);
                 attributes_changed = true;
             }
         }
     }
     if attributes_changed || old_profiles.is_empty() || !write.refused.is_empty() {
         touched.insert(target);
-        for profile_id in touched {
-            refresh_view(txn, context.catalog, sandbox, profile_id)?;
+        // A profile this write created holds only what the write brought: build its view from
+        // memory instead of reading back what was just written.
+        let fresh = old_profiles.is_empty() && touched.len() == 1;
+        match (fresh, assigned.iter().position(|p| *p == Some(target))) {
+            (true, Some(i)) => {
+                let fragments: Vec<StoredFragment> = new_fragment.into_iter().collect();
+                write_view(txn, context.catalog, sandbox, target, &resolution.components[i], &fragments)?;
+            }
+            _ => {
+                for profile_id in touched {
+                    refresh_view(txn, context.catalog, sandbox, profile_id)?;
+                }
+            }
         }
     }
     Ok(Some(target))
@@ -438,15 +451,28 @@ pub fn refresh_view(
         txn.delete(Table::Views, &key)?;
         return Ok(());
     };
+    let fragments = load_fragments(txn, sandbox, profile_id)?;
+    write_view(txn, catalog, sandbox, profile_id, &graph, &fragments)
+}
+
+/// Merges a profile's graph and fragments under the default policy and stores the view.
+fn write_view(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    graph: &Graph,
+    fragments: &[StoredFragment],
+) -> Result<()> {
+    let key = keys::profile(sandbox, profile_id);
     let Some(policy) = catalog.default_merge_policy() else {
         return Err(Error::internal("sandbox has no default merge policy"));
     };
-    let fragments = load_fragments(txn, sandbox, profile_id)?;
     let input = MergeInput {
         catalog,
         profile_id,
-        graph: &graph,
-        fragments: &fragments,
+        graph,
+        fragments,
         focus: None,
     };
     let entity = merge_entity(policy, &input);

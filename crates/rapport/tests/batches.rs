@@ -536,3 +536,91 @@ async fn a_batch_interrupted_by_a_restart_is_processed_again_and_lands_once() {
     }
     assert_eq!(total, 20_000, "every event once, none twice");
 }
+
+/// Writes a Parquet file of CRM rows with nested groups (no identityMap: the email column is the
+/// schema's primary identity through a descriptor, as in a typical CRM export).
+fn crm_parquet(path: &std::path::Path, rows: &[(&str, &str, f64)]) {
+    use std::sync::Arc;
+
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    let schema = parse_message_type(
+        "message crm {
+            required group person { required group name { required binary firstName (UTF8); } }
+            required group personalEmail { required binary address (UTF8); }
+            required group loyalty { required double points; }
+        }",
+    )
+    .expect("schema");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = SerializedFileWriter::new(
+        file,
+        Arc::new(schema),
+        Arc::new(WriterProperties::builder().build()),
+    )
+    .expect("writer");
+    let mut group = writer.next_row_group().expect("row group");
+    let names: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.0)).collect();
+    let emails: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.1)).collect();
+    let points: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    for column in 0..3 {
+        let mut out = group.next_column().expect("column").expect("one left");
+        match column {
+            0 => out
+                .typed::<ByteArrayType>()
+                .write_batch(&names, None, None)
+                .expect("names"),
+            1 => out
+                .typed::<ByteArrayType>()
+                .write_batch(&emails, None, None)
+                .expect("emails"),
+            _ => out
+                .typed::<DoubleType>()
+                .write_batch(&points, None, None)
+                .expect("points"),
+        };
+        out.close().expect("close column");
+    }
+    group.close().expect("close group");
+    writer.close().expect("close file");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parquet_file_with_nested_columns_lands_through_an_identity_descriptor() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let descriptor = json!({"@type": "xdm:descriptorIdentity", "xdm:sourceSchema": company.profile_schema, "xdm:sourceVersion": 1, "xdm:sourceProperty": "/personalEmail/address", "xdm:namespace": "Email", "xdm:property": "xdm:code", "xdm:isPrimary": true});
+    let reply = server
+        .post(
+            "/data/foundation/schemaregistry/tenant/descriptors",
+            descriptor,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("crm.parquet");
+    crm_parquet(
+        &path,
+        &[
+            ("Ada", "ada@example.com", 10.5),
+            ("Grace", "grace@example.com", 99.0),
+        ],
+    );
+    let (_, state) = run_batch(
+        &server,
+        &company.crm,
+        json!({"format": "parquet"}),
+        json!({}),
+        vec![("crm.parquet", std::fs::read(&path).expect("read"))],
+    )
+    .await;
+    assert_eq!(state["status"], json!("success"), "{state}");
+    assert_eq!(state["metrics"]["outputRecordCount"], json!(2));
+    let reply = server.profile("Email", "grace@example.com").await;
+    let entity = only_entity(&reply.body).1["entity"].clone();
+    assert_eq!(entity["person"]["name"]["firstName"], json!("Grace"));
+    assert_eq!(entity["loyalty"]["points"], json!(99.0));
+}

@@ -125,6 +125,17 @@ pub async fn run(
         seconds,
     });
 
+    let dataset = parquet_dataset(address).await?;
+    let path = dir.join("crm.parquet");
+    let bytes = write_parquet(&path, 2 * n..3 * n)?;
+    let seconds = run_one(address, &dataset, json!({"format": "parquet"}), &path).await?;
+    runs.push(BatchRun {
+        label: "profile records, Parquet",
+        records: n,
+        bytes,
+        seconds,
+    });
+
     let events = n * args.events_per_profile;
     let per = args.events_per_profile.max(1);
     let path = dir.join("events.jsonl");
@@ -147,4 +158,93 @@ pub async fn run(
         seconds,
     });
     Ok(runs)
+}
+
+/// A dataset whose schema takes its primary identity from `personalEmail.address` (a
+/// descriptor), as a CRM export in Parquet carries no identityMap.
+async fn parquet_dataset(address: &str) -> anyhow::Result<String> {
+    let mut connection = Connection::open(address).await?;
+    let schema = connection
+        .post_json("/data/foundation/schemaregistry/tenant/schemas", &json!({
+            "title": "CRM export", "meta:immutableTags": ["union"],
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/profile"}, {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/profile-personal-details"}, {"$ref": "https://ns.adobe.com/xdm/context/profile-loyalty-details"}]
+        }))
+        .await?;
+    connection
+        .post_json("/data/foundation/schemaregistry/tenant/descriptors", &json!({
+            "@type": "xdm:descriptorIdentity", "xdm:sourceSchema": schema["$id"], "xdm:sourceVersion": 1,
+            "xdm:sourceProperty": "/personalEmail/address", "xdm:namespace": "Email", "xdm:property": "xdm:code", "xdm:isPrimary": true
+        }))
+        .await?;
+    let created = connection
+        .post_json("/data/foundation/catalog/dataSets", &json!({"name": "crm-parquet", "schemaRef": {"id": schema["$id"]}, "tags": {"unifiedProfile": ["enabled:true"], "unifiedIdentity": ["enabled:true"]}}))
+        .await?;
+    Ok(created[0]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("@/dataSets/")
+        .to_owned())
+}
+
+/// Writes CRM rows with nested groups (person.name, personalEmail, homeAddress, loyalty).
+fn write_parquet(path: &Path, profiles: std::ops::Range<usize>) -> anyhow::Result<u64> {
+    use std::sync::Arc;
+
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    let schema = parse_message_type(
+        "message crm {
+            required group person { required group name { required binary firstName (UTF8); required binary lastName (UTF8); } }
+            required group personalEmail { required binary address (UTF8); }
+            required group homeAddress { required binary city (UTF8); required binary countryCode (UTF8); }
+            required group loyalty { required binary tier (UTF8); required double points; }
+        }",
+    )?;
+    let mut writer = SerializedFileWriter::new(
+        std::fs::File::create(path)?,
+        Arc::new(schema),
+        Arc::new(WriterProperties::builder().build()),
+    )?;
+    let ids: Vec<usize> = profiles.collect();
+    for chunk in ids.chunks(50_000) {
+        let text = |f: &dyn Fn(usize) -> String| -> Vec<ByteArray> {
+            chunk
+                .iter()
+                .map(|p| ByteArray::from(f(*p).as_str()))
+                .collect()
+        };
+        let columns: Vec<Vec<ByteArray>> = vec![
+            text(&|_| "Customer".to_owned()),
+            text(&|p| format!("Number {p}")),
+            text(&crate::load::email),
+            text(&|_| "Seattle".to_owned()),
+            text(&|_| "US".to_owned()),
+            text(&|p| ["bronze", "silver", "gold"][p % 3].to_owned()),
+        ];
+        let points: Vec<f64> = chunk.iter().map(|p| (p % 5000) as f64).collect();
+        let mut group = writer.next_row_group()?;
+        for values in &columns {
+            let mut column = group
+                .next_column()?
+                .ok_or_else(|| anyhow::anyhow!("schema has fewer columns"))?;
+            column
+                .typed::<ByteArrayType>()
+                .write_batch(values, None, None)?;
+            column.close()?;
+        }
+        let mut column = group
+            .next_column()?
+            .ok_or_else(|| anyhow::anyhow!("schema has fewer columns"))?;
+        column
+            .typed::<DoubleType>()
+            .write_batch(&points, None, None)?;
+        column.close()?;
+        group.close()?;
+    }
+    writer.close()?;
+    Ok(std::fs::metadata(path)?.len())
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use rapport::demo::DemoOptions;
 use rapport::options::ServeOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -32,27 +33,46 @@ enum Command {
         #[arg(long, env = "RAPPORT_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Runs the server with a small demo company loaded, and prints URLs to try.
+    /// Loads a demo retailer (customers, devices, web and app sessions, email campaigns, support
+    /// calls and a few hard cases), prints lookup URLs of interesting customers, and serves;
+    /// with --out, only writes the demo's files (JSON Lines and CSV).
     Demo {
         #[command(flatten)]
         options: ServeOptions,
         #[arg(long, env = "RAPPORT_CONFIG")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        demo: DemoOptions,
     },
+    /// Sends files through the batch API of a running server, with progress, and exits non-zero
+    /// when the batch fails.
+    Ingest(rapport::cli::ingest::IngestOptions),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (options, config, demo) = match cli.command {
-        Command::Serve { options, config } => (options, config, false),
+        Command::Ingest(options) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(rapport::cli::ingest::run(options))?;
+            std::process::exit(code);
+        }
+        Command::Serve { options, config } => (options, config, None),
         Command::Demo {
             mut options,
             config,
+            demo,
         } => {
+            if demo.out.is_some() {
+                print!("{}", rapport::demo::write_files(&demo)?);
+                return Ok(());
+            }
             options.data_dir = options
                 .data_dir
                 .or_else(|| Some(PathBuf::from("./rapport-demo-data")));
-            (options, config, true)
+            (options, config, Some(demo))
         }
     };
     let settings = options.resolve(config.as_deref())?;
@@ -70,20 +90,17 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(serve(settings, demo))
 }
 
-async fn serve(settings: rapport::options::Settings, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    settings: rapport::options::Settings,
+    demo: Option<DemoOptions>,
+) -> anyhow::Result<()> {
     let address = settings.http_addr;
     let state = rapport::build_state(settings)?;
-    if demo {
+    if let Some(demo) = demo {
         let engine = state.engine.clone();
-        let summary = tokio::task::spawn_blocking(move || rapport::demo::load(&engine)).await??;
-        println!("{summary}");
-        println!("Demo data is loaded. Try:");
-        println!("  curl 'http://{address}/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS=Email'", rapport::demo::SAMPLE_EMAIL);
-        println!("  curl 'http://{address}/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId={}&relatedEntityIdNS=Email&orderby=-timestamp&limit=5'", rapport::demo::SAMPLE_EMAIL);
-        println!(
-            "  curl 'http://{address}/data/core/identity/graph?ns=Email&id={}'",
-            rapport::demo::SAMPLE_EMAIL
-        );
+        let summary =
+            tokio::task::spawn_blocking(move || rapport::demo::load(&engine, &demo)).await??;
+        println!("{}", summary.report(&format!("http://{address}")));
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -24,7 +24,9 @@ pub struct ServeOptions {
     /// Most identities one identity graph may hold [default: 50]
     #[arg(long, env = "RAPPORT_IDENTITY_GRAPH_LIMIT")]
     pub identity_graph_limit: Option<usize>,
-    /// Identity values that never link anything, comma-separated (case-insensitive)
+    /// Identity values that never link anything, comma-separated (case-insensitive); an empty
+    /// value turns the list off [default: test@test.com, null@null.com, noemail@example.com,
+    /// none@none.com, 0000000000, 1111111111, 1234567890]
     #[arg(long, env = "RAPPORT_BLOCKED_IDENTITY_VALUES", value_delimiter = ',')]
     pub blocked_identity_values: Option<Vec<String>>,
     /// Largest size the store may grow to, in GiB [default: 64]
@@ -37,6 +39,19 @@ pub struct ServeOptions {
     #[arg(long, env = "RAPPORT_LOG")]
     pub log: Option<String>,
 }
+
+/// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
+/// left to link, each would join every customer who typed it into one profile. (`null`,
+/// `anonymous`, `invalid` and `undefined` are refused by the engine whatever the list.)
+pub const DEFAULT_BLOCKED_IDENTITY_VALUES: &[&str] = &[
+    "test@test.com",
+    "null@null.com",
+    "noemail@example.com",
+    "none@none.com",
+    "0000000000",
+    "1111111111",
+    "1234567890",
+];
 
 /// The options with every default filled in.
 #[derive(Debug, Clone)]
@@ -80,10 +95,21 @@ impl ServeOptions {
                 .identity_graph_limit
                 .or(file.identity_graph_limit)
                 .unwrap_or(50),
-            blocked_identity_values: self
+            blocked_identity_values: match self
                 .blocked_identity_values
                 .or(file.blocked_identity_values)
-                .unwrap_or_default(),
+            {
+                // Given: exactly these (an empty value turns blocking off).
+                Some(values) => values
+                    .into_iter()
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect(),
+                None => DEFAULT_BLOCKED_IDENTITY_VALUES
+                    .iter()
+                    .map(|v| (*v).to_owned())
+                    .collect(),
+            },
             map_size_gib: self.map_size_gib.or(file.map_size_gib).unwrap_or(64),
             tenant_id: self
                 .tenant_id

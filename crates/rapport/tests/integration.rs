@@ -5,6 +5,7 @@
 //! except the crash test, which drives the real `rapport` binary over TCP.
 
 mod catalog_effects;
+mod cli_ingest;
 mod common;
 
 mod bad_input;
@@ -12,6 +13,7 @@ mod batch_lookup;
 mod batches;
 mod crash_safety;
 mod delete;
+mod demo;
 mod empty_bodies;
 mod end_to_end;
 mod events_paging;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,15 @@ impl TestServer {
         self.state = None;
         edit(&self.data_dir());
         self.open();
+    }
+
+    /// The running server's engine, for tests that load data without HTTP (the demo).
+    pub fn engine(&self) -> Arc<engine::Engine> {
+        self.state
+            .as_ref()
+            .expect("server is running")
+            .engine
+            .clone()
     }
 
     pub fn data_dir(&self) -> PathBuf {

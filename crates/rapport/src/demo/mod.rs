@@ -1,0 +1,374 @@
+//! The demo company: Cascade Outfitters, a fictional outdoor retailer, generated from a seed
+//! (`generator`), set up through the engine's catalog API (`setup`), loaded through the engine's
+//! writer, or written out as files for the batch path (`files`).
+//!
+//! Loading replays the simulated history: each record is ingested with its own time (an event's
+//! timestamp, a profile record's last update) as the time it was received, so the identity
+//! graph's first and last sightings, and therefore which link is the most recent, follow the
+//! story and not the order the records happen to be loaded in.
+
+pub mod files;
+pub mod generator;
+pub mod setup;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use engine::{Engine, Job, PreparedWrite, SandboxCatalog};
+use rapport_types::{ProfileId, SandboxName};
+
+pub use files::group_digits;
+use generator::{DemoDataset, Generator, Interesting};
+use setup::DemoDatasets;
+
+/// Options of `rapport demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoOptions {
+    /// How many customers the demo company has (millions are fine, for benchmarks)
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: u64,
+    /// The generator's seed: the same seed gives the same company, record for record
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Only write the datasets into this directory as JSON Lines and CSV, then exit (no server)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> DemoOptions {
+        DemoOptions {
+            customers: 10_000,
+            seed: 42,
+            out: None,
+        }
+    }
+}
+
+/// What `load` did, and which customers to look at.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub seed: u64,
+    pub customers: u64,
+    /// The demo was there already; nothing was loaded.
+    pub already_loaded: bool,
+    /// Records per dataset: `(dataset name, count)`.
+    pub records: Vec<(String, u64)>,
+    pub seconds: f64,
+    pub interesting: Vec<Interesting>,
+    /// Said when the options asked for something other than what is loaded.
+    pub note: Option<String>,
+}
+
+/// Customers per unit of work of a preparing thread.
+const BLOCK_CUSTOMERS: u64 = 50;
+/// Writes per job submitted to the writer.
+const CHUNK_WRITES: usize = 5_000;
+/// Jobs submitted and not yet acknowledged.
+const IN_FLIGHT: usize = 2;
+/// Threads generating and preparing records.
+const PREPARING_THREADS: u64 = 2;
+
+/// Loads the demo into the `prod` sandbox, unless it is there already (then only the summary is
+/// given again). An interrupted load is resumed: loading the same record twice replaces it.
+pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+    let started = Instant::now();
+    let sandbox = SandboxName::default_sandbox();
+    let (seed, customers, note) = match setup::existing(engine, &sandbox)? {
+        Some(existing) => {
+            let differs = existing.seed != options.seed || existing.customers != options.customers;
+            let note = differs.then(|| {
+                format!(
+                    "this data directory holds the demo made with --seed {} --customers {}; use a fresh --data-dir for another",
+                    existing.seed, existing.customers
+                )
+            });
+            if existing.complete {
+                let generator = Generator::new(existing.seed, existing.customers)?;
+                return Ok(DemoSummary {
+                    seed: existing.seed,
+                    customers: existing.customers,
+                    already_loaded: true,
+                    records: DemoDataset::ALL
+                        .iter()
+                        .map(|d| (d.name().to_owned(), existing.records[d.index()]))
+                        .collect(),
+                    seconds: started.elapsed().as_secs_f64(),
+                    interesting: generator.interesting(),
+                    note,
+                });
+            }
+            eprintln!(
+                "demo: resuming an interrupted load (seed {}, {} customers)",
+                existing.seed, existing.customers
+            );
+            (existing.seed, existing.customers, note)
+        }
+        None => (options.seed, options.customers, None),
+    };
+    let generator = Generator::new(seed, customers)?;
+    let datasets = setup::ensure(engine, &sandbox, &generator)?;
+    let records = ingest(engine, &sandbox, &generator, &datasets)?;
+    setup::mark_complete(engine, &sandbox, &generator, &datasets, &records)?;
+    Ok(DemoSummary {
+        seed,
+        customers,
+        already_loaded: false,
+        records: DemoDataset::ALL
+            .iter()
+            .map(|d| (d.name().to_owned(), records[d.index()]))
+            .collect(),
+        seconds: started.elapsed().as_secs_f64(),
+        interesting: generator.interesting(),
+        note,
+    })
+}
+
+/// Writes the demo's datasets as files (`--out`); returns what was written, for the terminal.
+pub fn write_files(options: &DemoOptions) -> anyhow::Result<String> {
+    let Some(dir) = &options.out else {
+        anyhow::bail!("--out DIR names where to write the files");
+    };
+    let generator = Generator::new(options.seed, options.customers)?;
+    Ok(files::write(dir, &generator)?.report())
+}
+
+/// The prepared writes of one block of customers.
+struct Block {
+    writes: Vec<PreparedWrite>,
+    records: [u64; 5],
+    customers: u64,
+}
+
+/// Generates and prepares on `PREPARING_THREADS` threads, block by block, and submits the writes
+/// in customer order, in chunks, keeping the writer busy. Returns the records per dataset.
+fn ingest(
+    engine: &Engine,
+    sandbox: &SandboxName,
+    generator: &Generator,
+    datasets: &DemoDatasets,
+) -> anyhow::Result<[u64; 5]> {
+    let catalog = engine.sandbox(sandbox)?;
+    let customers = generator.customers();
+    let blocks = customers.div_ceil(BLOCK_CUSTOMERS);
+    std::thread::scope(|scope| {
+        let mut receivers = Vec::new();
+        for worker in 0..PREPARING_THREADS {
+            let (sender, receiver) = mpsc::sync_channel::<anyhow::Result<Block>>(4);
+            receivers.push(receiver);
+            let catalog = &catalog;
+            scope.spawn(move || {
+                let mut block = worker;
+                while block < blocks {
+                    let first = block * BLOCK_CUSTOMERS;
+                    let range = first..(first + BLOCK_CUSTOMERS).min(customers);
+                    let prepared = prepare_block(engine, catalog, generator, datasets, range);
+                    let failed = prepared.is_err();
+                    if sender.send(prepared).is_err() || failed {
+                        return;
+                    }
+                    block += PREPARING_THREADS;
+                }
+            });
+        }
+        let mut submitter = Submitter {
+            engine,
+            in_flight: VecDeque::new(),
+        };
+        let mut records = [0u64; 5];
+        let mut done = 0u64;
+        let mut chunk: Vec<PreparedWrite> = Vec::with_capacity(CHUNK_WRITES * 2);
+        let started = Instant::now();
+        let mut last_report = Instant::now();
+        for block in 0..blocks {
+            let receiver = &receivers[(block % PREPARING_THREADS) as usize];
+            let prepared = receiver
+                .recv()
+                .map_err(|_| anyhow::anyhow!("a demo preparing thread stopped"))??;
+            for (total, count) in records.iter_mut().zip(prepared.records) {
+                *total += count;
+            }
+            done += prepared.customers;
+            chunk.extend(prepared.writes);
+            if chunk.len() >= CHUNK_WRITES {
+                submitter.submit(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(CHUNK_WRITES * 2),
+                ))?;
+            }
+            if last_report.elapsed() >= Duration::from_secs(1) {
+                last_report = Instant::now();
+                let seconds = started.elapsed().as_secs_f64();
+                let total: u64 = records.iter().sum();
+                eprintln!(
+                    "demo: {} of {} customers prepared, {} records ({:.0} records/s)",
+                    group_digits(done),
+                    group_digits(customers),
+                    group_digits(total),
+                    total as f64 / seconds
+                );
+            }
+        }
+        if !chunk.is_empty() {
+            submitter.submit(chunk)?;
+        }
+        submitter.finish()?;
+        Ok(records)
+    })
+}
+
+fn prepare_block(
+    engine: &Engine,
+    catalog: &SandboxCatalog,
+    generator: &Generator,
+    datasets: &DemoDatasets,
+    range: std::ops::Range<u64>,
+) -> anyhow::Result<Block> {
+    let customers = range.end - range.start;
+    let mut writes = Vec::with_capacity(customers as usize * 40);
+    let mut records = [0u64; 5];
+    let mut failure = None;
+    let mut current = u64::MAX;
+    let mut number = 0;
+    generator.for_each_record(range, |customer, record| {
+        if failure.is_some() {
+            return;
+        }
+        if customer != current {
+            current = customer;
+            number = 0;
+        }
+        let source = format!("demo:{}:{number}", customer + 1);
+        number += 1;
+        records[record.dataset.index()] += 1;
+        let dataset = record.dataset;
+        match engine.prepare(
+            catalog,
+            datasets.id(dataset),
+            record.value,
+            source.clone(),
+            record.at_ms,
+        ) {
+            Ok(write) => writes.push(write),
+            Err(error) => {
+                failure = Some(anyhow::anyhow!(
+                    "demo record {source} for \"{}\" was refused: {error}",
+                    dataset.name()
+                ))
+            }
+        }
+    });
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(Block {
+            writes,
+            records,
+            customers,
+        }),
+    }
+}
+
+type IngestReply = engine::Result<Vec<engine::Result<Option<ProfileId>>>>;
+
+/// Submits chunks to the writer, at most `IN_FLIGHT` unacknowledged at a time.
+struct Submitter<'e> {
+    engine: &'e Engine,
+    in_flight: VecDeque<(mpsc::Receiver<IngestReply>, Vec<String>)>,
+}
+
+impl Submitter<'_> {
+    fn submit(&mut self, writes: Vec<PreparedWrite>) -> anyhow::Result<()> {
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.wait_one()?;
+        }
+        let sources = writes.iter().map(|w| w.source_record.clone()).collect();
+        let (sender, receiver) = mpsc::channel();
+        self.engine
+            .submit(Job::Ingest {
+                writes,
+                reply: Box::new(move |result| {
+                    let _ = sender.send(result);
+                }),
+            })
+            .map_err(|e| anyhow::anyhow!("submitting demo records: {e}"))?;
+        self.in_flight.push_back((receiver, sources));
+        Ok(())
+    }
+
+    fn wait_one(&mut self) -> anyhow::Result<()> {
+        let Some((receiver, sources)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let results = receiver
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the writer stopped before answering"))?
+            .map_err(|e| anyhow::anyhow!("loading demo records: {e}"))?;
+        for (result, source) in results.into_iter().zip(sources) {
+            if let Err(error) = result {
+                anyhow::bail!("demo record {source} was refused: {error}");
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        while !self.in_flight.is_empty() {
+            self.wait_one()?;
+        }
+        Ok(())
+    }
+}
+
+impl DemoSummary {
+    /// The summary for the terminal, with the exact lookup URLs of each interesting customer
+    /// on the server at `base_url` (such as `http://127.0.0.1:8080`).
+    pub fn report(&self, base_url: &str) -> String {
+        let mut text = String::new();
+        let total: u64 = self.records.iter().map(|(_, n)| n).sum();
+        if self.already_loaded {
+            text.push_str(&format!(
+                "The demo retailer Cascade Outfitters is already loaded: {} customers (seed {}), {} records.\n",
+                group_digits(self.customers),
+                self.seed,
+                group_digits(total)
+            ));
+        } else {
+            text.push_str(&format!(
+                "Loaded the demo retailer Cascade Outfitters: {} customers (seed {}), {} records in {:.1} s.\n",
+                group_digits(self.customers),
+                self.seed,
+                group_digits(total),
+                self.seconds
+            ));
+        }
+        for (name, count) in &self.records {
+            text.push_str(&format!("  {name:<26} {:>12}\n", group_digits(*count)));
+        }
+        if let Some(note) = &self.note {
+            text.push_str(&format!("Note: {note}.\n"));
+        }
+        text.push_str("\nCustomers worth a look:\n");
+        for customer in &self.interesting {
+            let [profile, events, graph] = lookup_urls(base_url, &customer.namespace, &customer.id);
+            text.push_str(&format!(
+                "\n  {} ({} {})\n  Look for: {}\n    curl '{profile}'\n    curl '{events}'\n    curl '{graph}'\n",
+                customer.label, customer.namespace, customer.id, customer.look_for
+            ));
+        }
+        text
+    }
+}
+
+/// The profile, recent-events and identity-graph URLs of an identity.
+pub fn lookup_urls(base_url: &str, namespace: &str, id: &str) -> [String; 3] {
+    let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let namespace: String = form_urlencoded::byte_serialize(namespace.as_bytes()).collect();
+    let base = base_url.trim_end_matches('/');
+    [
+        format!("{base}/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={id}&entityIdNS={namespace}"),
+        format!("{base}/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId={id}&relatedEntityIdNS={namespace}&orderby=-timestamp&limit=5"),
+        format!("{base}/data/core/identity/graph?ns={namespace}&id={id}"),
+    ]
+}

@@ -1,0 +1,102 @@
+//! The real `rapport` binary as a child process on a free port, for the tests that need a
+//! process (crash safety, the command line).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::wire::{request, WireReply};
+
+/// The child process, killed if the test fails before it does.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address")
+}
+
+pub fn spawn(data_dir: &Path) -> Server {
+    let address = free_address();
+    let child = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--http-addr")
+        .arg(address.to_string())
+        .arg("--map-size-gib")
+        .arg("1")
+        .env("RAPPORT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the rapport binary");
+    let mut server = Server { child, address };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(reply) = request(address, "GET", "/health", None, &[]) {
+            if reply.status == 200 && reply.body["status"] == "ok" {
+                return server;
+            }
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("rapport exited before it was healthy: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rapport did not become healthy on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn call(server: &Server, method: &str, path: &str, body: serde_json::Value) -> WireReply {
+    request(server.address, method, path, Some(&body), &[]).expect("request")
+}
+
+/// Creates the namespace, schema and dataset; returns the dataset id.
+pub fn set_up(server: &Server) -> String {
+    let reply = call(
+        server,
+        "POST",
+        "/data/core/idnamespace/identities",
+        json!({"code": "CRMID", "idType": "CROSS_DEVICE", "unique": true}),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let reply = call(
+        server,
+        "POST",
+        "/data/foundation/schemaregistry/tenant/schemas",
+        json!({"title": "Customers", "meta:immutableTags": ["union"], "allOf": [
+            {"$ref": "https://ns.adobe.com/xdm/context/profile"},
+            {"$ref": "https://ns.adobe.com/xdm/context/profile-person-details"}
+        ]}),
+    );
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let schema_id = reply.body["$id"].as_str().expect("$id").to_owned();
+    let reply = call(
+        server,
+        "POST",
+        "/data/foundation/catalog/dataSets",
+        json!({"name": "CRM", "schemaRef": {"id": schema_id}, "tags": {"unifiedProfile": ["enabled:true"], "unifiedIdentity": ["enabled:true"]}}),
+    );
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body[0]
+        .as_str()
+        .expect("@/dataSets/id")
+        .trim_start_matches("@/dataSets/")
+        .to_owned()
+}

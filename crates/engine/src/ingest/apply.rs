@@ -337,7 +337,14 @@ pub fn apply_write(
         match (fresh, assigned.iter().position(|p| *p == Some(target))) {
             (true, Some(i)) => {
                 let fragments: Vec<StoredFragment> = new_fragment.into_iter().collect();
-                write_view(txn, context.catalog, sandbox, target, &resolution.components[i], &fragments)?;
+                write_view(
+                    txn,
+                    context.catalog,
+                    sandbox,
+                    target,
+                    &resolution.components[i],
+                    &fragments,
+                )?;
             }
             _ => {
                 for profile_id in touched {

@@ -624,3 +624,64 @@ async fn a_parquet_file_with_nested_columns_lands_through_an_identity_descriptor
     assert_eq!(entity["person"]["name"]["firstName"], json!("Grace"));
     assert_eq!(entity["loyalty"]["points"], json!(99.0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_required_field_and_an_unknown_csv_column_are_reported_by_name() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let events = vec![
+        json!({"_id": "ok-1", "timestamp": "2026-05-01T00:00:00Z", "identityMap": {"Email": [{"id": "req@example.com"}]}}).to_string(),
+        json!({"_id": "no-time", "identityMap": {"Email": [{"id": "req@example.com"}]}}).to_string(),
+    ];
+    let (batch, state) = run_batch(
+        &server,
+        &company.web,
+        json!({"format": "json"}),
+        json!({"partialIngestionPercent": 50}),
+        vec![("events.jsonl", lines(&events))],
+    )
+    .await;
+    assert_eq!(state["status"], json!("success"), "{state}");
+    assert_eq!(state["metrics"]["failedRecordCount"], json!(1));
+    let report = server.get(&format!("/data/foundation/export/batches/{batch}/meta?path=row_errors%2Fconversion_errors_0.json")).await;
+    let text = report
+        .body
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| report.body.to_string());
+    let row: Value = serde_json::from_str(text.lines().next().expect("one bad row")).expect("json");
+    assert_eq!(row["_line"], json!(2));
+    let message = row["_errors"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("/timestamp") && message.contains("missing required field"),
+        "{message}"
+    );
+
+    let csv =
+        "identityMap.CRMID.0.id,identityMap.CRMID.0.primary,person.nickname\nCRM-77,true,Dodo\n";
+    let (batch, state) = run_batch(
+        &server,
+        &company.crm,
+        json!({"format": "csv"}),
+        json!({"partialIngestionPercent": 100}),
+        vec![("crm.csv", csv.as_bytes().to_vec())],
+    )
+    .await;
+    assert_eq!(state["metrics"]["failedRecordCount"], json!(1), "{state}");
+    let report = server.get(&format!("/data/foundation/export/batches/{batch}/meta?path=row_errors%2Fconversion_errors_0.json")).await;
+    let text = report
+        .body
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| report.body.to_string());
+    let row: Value = serde_json::from_str(text.lines().next().expect("one bad row")).expect("json");
+    assert_eq!(row["_line"], json!(2), "the header is line 1");
+    assert_eq!(row["_corrupt_record"], json!("CRM-77,true,Dodo"));
+    assert!(
+        row["_errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("nickname"),
+        "{row}"
+    );
+}

@@ -36,12 +36,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/data/foundation/export/batches/{id}/meta", get(meta))
 }
 
-fn created_body(batch: &Batch) -> Value {
-    let mut body = batch.to_json();
-    body["updated"] = json!(batch.updated_ms);
-    body
-}
-
 async fn create(
     State(state): State<Arc<AppState>>,
     Sandbox(sandbox): Sandbox,
@@ -53,7 +47,7 @@ async fn create(
         Ok(engine.batches().create(&sandbox, &catalog, &body)?)
     })
     .await?;
-    Ok(json(StatusCode::CREATED, &created_body(&batch)))
+    Ok(json(StatusCode::CREATED, &batch.to_json()))
 }
 
 async fn batch_action(

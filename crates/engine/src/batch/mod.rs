@@ -64,6 +64,7 @@ pub struct Batches {
     store: Arc<dyn Store>,
     root: PathBuf,
     batches: Mutex<HashMap<String, (SandboxName, Batch)>>,
+    update_lock: Mutex<()>,
     progress: Mutex<HashMap<String, Arc<BatchProgress>>>,
     queue: Mutex<VecDeque<String>>,
     wake: Condvar,
@@ -147,6 +148,7 @@ impl Batches {
             store,
             root: data_dir.join("batches"),
             batches: Mutex::new(batches),
+            update_lock: Mutex::new(()),
             progress: Mutex::new(HashMap::new()),
             queue: Mutex::new(ordered.into_iter().collect()),
             wake: Condvar::new(),
@@ -172,18 +174,19 @@ impl Batches {
         id: &str,
         change: impl FnOnce(&mut Batch) -> Result<T>,
     ) -> Result<(T, Batch)> {
-        let mut batches = self.batches.lock();
-        let Some((owner, batch)) = batches.get_mut(id) else {
-            return Err(not_found(id));
+        // Updates are serialised among themselves, but readers only wait for the brief map
+        // lookups, not for the durable write in between.
+        let _one_update_at_a_time = self.update_lock.lock();
+        let mut changed = match self.batches.lock().get(id) {
+            Some((owner, batch)) if owner == sandbox => batch.clone(),
+            _ => return Err(not_found(id)),
         };
-        if owner != sandbox {
-            return Err(not_found(id));
-        }
-        let mut changed = batch.clone();
         let outcome = change(&mut changed)?;
         changed.updated_ms = now_ms();
         self.persist(sandbox, &changed)?;
-        *batch = changed.clone();
+        self.batches
+            .lock()
+            .insert(id.to_owned(), (sandbox.clone(), changed.clone()));
         Ok((outcome, changed))
     }
 

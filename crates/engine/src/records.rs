@@ -14,6 +14,17 @@ pub enum ProfileRecord {
     Forward(ProfileId),
 }
 
+/// The same encoding as `ProfileRecord::Live`, from a borrowed graph (no copy to write it).
+#[derive(Serialize)]
+enum ProfileRecordRef<'a> {
+    Live(&'a Graph),
+}
+
+/// Encodes a live profile record without cloning its graph.
+pub fn encode_live(graph: &Graph) -> Result<Vec<u8>> {
+    encode(&ProfileRecordRef::Live(graph))
+}
+
 /// One dataset's record for one primary identity.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredFragment {

@@ -16,7 +16,8 @@ use crate::ingest::prepare::PreparedWrite;
 use crate::keys;
 use crate::merge::{merge_entity, MergeInput};
 use crate::records::{
-    decode, encode, encode_view, EventLocation, ProfileRecord, StoredEvent, StoredFragment,
+    decode, encode, encode_live, encode_view, EventLocation, ProfileRecord, StoredEvent,
+    StoredFragment,
 };
 
 /// The linking rules of one sandbox.
@@ -280,7 +281,7 @@ pub fn apply_write(
             txn.put(
                 Table::Profiles,
                 &keys::profile(sandbox, profile_id),
-                &encode(&ProfileRecord::Live(component.clone()))?,
+                &encode_live(component)?,
             )?;
         }
         for node in &component.nodes {

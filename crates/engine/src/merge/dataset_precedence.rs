@@ -9,10 +9,10 @@ pub struct DataSetPrecedence<'p> {
 }
 
 impl FragmentOrder for DataSetPrecedence<'_> {
-    fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment> {
+    fn order<'f>(&self, fragments: Vec<&'f StoredFragment>) -> Vec<&'f StoredFragment> {
         let rank = |dataset: &str| self.order.iter().position(|d| d == dataset);
         let mut ordered: Vec<&StoredFragment> = fragments
-            .iter()
+            .into_iter()
             .filter(|f| rank(&f.dataset).is_some())
             .collect();
         // Within one dataset the newest fragment wins; across datasets the listed order decides.

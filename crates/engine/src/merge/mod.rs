@@ -16,7 +16,7 @@ use crate::time::format_rfc3339_ms;
 
 /// Decides which fragments take part and in which order; later fragments win.
 pub trait FragmentOrder {
-    fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment>;
+    fn order<'f>(&self, fragments: Vec<&'f StoredFragment>) -> Vec<&'f StoredFragment>;
 }
 
 pub fn fragment_order(policy: &MergePolicy) -> Box<dyn FragmentOrder + '_> {
@@ -76,13 +76,12 @@ pub struct MergeInput<'a> {
 /// The merged entity: `{"entityId", "mergePolicy", "sources", "entity", "lastModifiedAt"}`.
 pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     let stitched = policy.identity_graph == IdentityGraphType::Pdg || input.focus.is_none();
-    let in_scope: Vec<StoredFragment> = input
+    let in_scope: Vec<&StoredFragment> = input
         .fragments
         .iter()
         .filter(|f| stitched || Some(&f.primary) == input.focus)
-        .cloned()
         .collect();
-    let ordered = fragment_order(policy).order(&in_scope);
+    let ordered = fragment_order(policy).order(in_scope);
     let mut entity = Map::new();
     let mut sources: Vec<String> = Vec::new();
     let mut last_modified = input.graph.changed_ms;

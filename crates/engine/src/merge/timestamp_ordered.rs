@@ -6,8 +6,8 @@ use crate::records::StoredFragment;
 pub struct TimestampOrdered;
 
 impl FragmentOrder for TimestampOrdered {
-    fn order<'f>(&self, fragments: &'f [StoredFragment]) -> Vec<&'f StoredFragment> {
-        let mut ordered: Vec<&StoredFragment> = fragments.iter().collect();
+    fn order<'f>(&self, fragments: Vec<&'f StoredFragment>) -> Vec<&'f StoredFragment> {
+        let mut ordered = fragments;
         ordered.sort_by(|x, y| {
             (x.merge_time_ms(), x.sequence, &x.dataset, &x.primary).cmp(&(
                 y.merge_time_ms(),

@@ -221,6 +221,8 @@ impl Context {
             update(batch);
             Ok(())
         })?;
+        // A finished batch is never processed again: its uploaded files go, its error report stays.
+        let _ = std::fs::remove_dir_all(self.batches.batch_dir(id).join("files"));
         Ok(())
     }
 

@@ -260,7 +260,14 @@ impl Parser<'_> {
         let start = self.span();
         let unary = |p: &mut Self, op, bp| -> R<Expr> {
             p.bump();
-            let operand = p.expr(bp)?;
+            // `not (x)` and `-(x)` count one nesting level, as the bare `not x` and `-x` do: the
+            // parenthesised group counts itself. The printer writes the parenthesised form, so a
+            // printed expression never nests deeper than the one it came from.
+            let operand = if matches!(p.peek(), Tok::LParen) {
+                p.expr_inner(bp)?
+            } else {
+                p.expr(bp)?
+            };
             Ok(Expr::with_span(
                 ExprKind::Unary {
                     op,

@@ -70,3 +70,17 @@ fn chains_up_to_the_height_limit_parse_print_and_convert() {
         }
     );
 }
+
+/// Found by the fuzzer: a chain of bare unary minus signs within the cap was printed with a
+/// parenthesis per sign, and the printed form no longer parsed under the cap.
+#[test]
+fn printed_unary_chains_parse_back_under_the_depth_cap() {
+    for (prefix, name) in [("-", "minus"), ("not ", "not"), ("!", "bang")] {
+        let source = format!("{}x", prefix.repeat(40));
+        let ast = parse(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let printed = ast.to_string();
+        let reparsed = parse(&printed)
+            .unwrap_or_else(|e| panic!("{name}: printed {printed:?} does not parse: {e}"));
+        assert_eq!(reparsed, ast, "{name}");
+    }
+}

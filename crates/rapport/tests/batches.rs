@@ -94,6 +94,24 @@ fn lines(items: &[String]) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// The rows of one error report file (JSON Lines) of a batch.
+async fn error_rows(server: &TestServer, batch: &str, name: &str) -> Vec<Value> {
+    let reply = server
+        .get(&format!(
+            "/data/foundation/export/batches/{batch}/meta?path=row_errors%2F{name}"
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // A one-line report reads as a JSON object, a longer one as text.
+    let text = match &reply.body {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+        .collect()
+}
+
 async fn first_name(server: &TestServer, email: &str) -> Option<Value> {
     let reply = server.profile("Email", email).await;
     (reply.status == StatusCode::OK)
@@ -271,19 +289,7 @@ async fn within_its_threshold_good_rows_land_and_each_bad_row_is_reported_with_l
     );
     let mut rows = Vec::new();
     for name in names {
-        let reply = server
-            .get(&format!(
-                "/data/foundation/export/batches/{batch}/meta?path=row_errors%2F{name}"
-            ))
-            .await;
-        let text = match &reply.body {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        rows.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("json line")),
-        );
+        rows.extend(error_rows(&server, &batch, name).await);
     }
     rows.sort_by_key(|r| r["_line"].as_u64());
     let summary: Vec<(u64, String, String)> = rows
@@ -643,13 +649,9 @@ async fn a_missing_required_field_and_an_unknown_csv_column_are_reported_by_name
     .await;
     assert_eq!(state["status"], json!("success"), "{state}");
     assert_eq!(state["metrics"]["failedRecordCount"], json!(1));
-    let report = server.get(&format!("/data/foundation/export/batches/{batch}/meta?path=row_errors%2Fconversion_errors_0.json")).await;
-    let text = report
-        .body
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| report.body.to_string());
-    let row: Value = serde_json::from_str(text.lines().next().expect("one bad row")).expect("json");
+    let rows = error_rows(&server, &batch, "conversion_errors_0.json").await;
+    assert_eq!(rows.len(), 1, "one bad row: {rows:?}");
+    let row = &rows[0];
     assert_eq!(row["_line"], json!(2));
     let message = row["_errors"][0]["message"].as_str().expect("message");
     assert!(
@@ -668,13 +670,9 @@ async fn a_missing_required_field_and_an_unknown_csv_column_are_reported_by_name
     )
     .await;
     assert_eq!(state["metrics"]["failedRecordCount"], json!(1), "{state}");
-    let report = server.get(&format!("/data/foundation/export/batches/{batch}/meta?path=row_errors%2Fconversion_errors_0.json")).await;
-    let text = report
-        .body
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| report.body.to_string());
-    let row: Value = serde_json::from_str(text.lines().next().expect("one bad row")).expect("json");
+    let rows = error_rows(&server, &batch, "conversion_errors_0.json").await;
+    assert_eq!(rows.len(), 1, "one bad row: {rows:?}");
+    let row = &rows[0];
     assert_eq!(row["_line"], json!(2), "the header is line 1");
     assert_eq!(row["_corrupt_record"], json!("CRM-77,true,Dodo"));
     assert!(

@@ -177,7 +177,8 @@ async fn a_profile_lookup_with_an_experience_event_policy_is_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unconfigured_sandbox_shows_the_default_policy_it_will_keep() {
+async fn reading_an_unconfigured_sandbox_stores_nothing_and_shows_the_default_policy_it_will_keep()
+{
     let mut server = TestServer::start();
     let headers = [("x-sandbox-name", "fresh")];
     let before = server.send(Method::GET, POLICIES, None, &headers).await;
@@ -187,7 +188,26 @@ async fn an_unconfigured_sandbox_shows_the_default_policy_it_will_keep() {
         "{}",
         before.body
     );
+    let lookup = "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId=x%40example.com&entityIdNS=Email";
+    let read_only = server.send(Method::GET, lookup, None, &headers).await;
+    assert_eq!(
+        read_only.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        read_only.body
+    );
     server.restart();
+    let stored: Vec<String> = server
+        .engine()
+        .catalog()
+        .sandbox_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        !stored.contains(&"fresh".to_owned()),
+        "reading a sandbox stored it: {stored:?}"
+    );
     server
         .namespace("CRMID", "CROSS_DEVICE", true, &headers)
         .await;

@@ -236,8 +236,7 @@ impl TestServer {
 
     /// Looks up a profile by identity.
     pub async fn profile(&self, namespace: &str, id: &str) -> Reply {
-        let uri = format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS={namespace}", encode(id));
-        self.get(&uri).await
+        self.profile_with(namespace, id, "").await
     }
 }
 

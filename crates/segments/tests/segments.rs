@@ -1,0 +1,14 @@
+//! Integration tests for the `segments` crate: the table of expressions over fixture customers,
+//! compile errors with positions, when results change as time passes (with a property test),
+//! dependencies, explanations, and a workload of 50 definitions over 100 events.
+
+mod segments {
+    mod deps;
+    mod errors;
+    mod explain;
+    mod fixtures;
+    mod next_change;
+    mod perf;
+    mod table;
+    mod workload;
+}

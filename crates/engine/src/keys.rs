@@ -133,6 +133,14 @@ pub fn event_id(sandbox: &SandboxName, dataset: &str, event_id: &str) -> Vec<u8>
     key
 }
 
+/// Schedule table: `sandbox \0 time(8) pid(8)`, so a range scan reads the due profiles in time order.
+pub fn schedule(sandbox: &SandboxName, due_ms: i64, profile_id: ProfileId) -> Vec<u8> {
+    let mut key = sandbox_prefix(sandbox);
+    key.extend_from_slice(&encode_time(due_ms));
+    key.extend_from_slice(&profile_id.to_be_bytes());
+    key
+}
+
 /// Catalog table: `sandbox \0 kind \0 id`.
 pub fn catalog(sandbox: &SandboxName, kind: &str, id: &str) -> Vec<u8> {
     let mut key = sandbox_prefix(sandbox);

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lookup;
 pub mod merge;
 pub mod records;
+pub mod segment;
 pub mod time;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub struct Engine {
     batches: Arc<batch::Batches>,
     /// Declared before the writer: it holds a sender of the writer's channel, so it must stop first.
     _batch_worker: batch::BatchWorker,
+    /// Segment jobs, previews and the time scheduler; also hold a sender of the writer's channel.
+    segment_jobs: segment::jobs::SegmentJobs,
     writer: Writer,
     values: ValuePolicy,
 }
@@ -96,13 +99,16 @@ impl Engine {
             batches.clone(),
             catalog.clone(),
             values.clone(),
-            writer_sender,
+            writer_sender.clone(),
         );
+        let segment_jobs =
+            segment::jobs::SegmentJobs::start(store.clone(), catalog.clone(), writer_sender);
         Ok(Engine {
             store,
             catalog,
             batches,
             _batch_worker: batch_worker,
+            segment_jobs,
             writer,
             values,
         })
@@ -352,6 +358,128 @@ impl Engine {
 
     pub fn delete_merge_policy(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
         self.change(sandbox, |e| catalog::merge_policies::delete(e, id))
+    }
+
+    /// Creates a segment definition and queues a job that evaluates it over every profile.
+    pub fn create_segment(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<segment::SegmentDefinition> {
+        let definition = self.change(sandbox, |e| segment::definitions::create(e, body))?;
+        self.segment_jobs
+            .evaluate_definition(sandbox, &definition.id)?;
+        Ok(definition)
+    }
+
+    /// Changes a segment definition; when its expression or consent rule changed, a job
+    /// evaluates it again over every profile.
+    pub fn patch_segment(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<segment::SegmentDefinition> {
+        let before = segment::definitions::existing(&*self.sandbox(sandbox)?, id)?;
+        let definition = self.change(sandbox, |e| segment::definitions::patch(e, id, body))?;
+        if definition.expression != before.expression
+            || definition.exclude_opt_out != before.exclude_opt_out
+        {
+            self.segment_jobs
+                .evaluate_definition(sandbox, &definition.id)?;
+        }
+        Ok(definition)
+    }
+
+    /// Deletes a segment definition; a job then removes its memberships from every profile.
+    pub fn delete_segment(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.change(sandbox, |e| segment::definitions::delete(e, id))?;
+        self.segment_jobs.create_job(sandbox, None)?;
+        Ok(())
+    }
+
+    /// Segment jobs and previews.
+    pub fn segment_jobs(&self) -> &segment::jobs::SegmentJobs {
+        &self.segment_jobs
+    }
+
+    /// Explains one profile's membership in one segment: the clauses, the values compared and
+    /// the events that matched, evaluated now.
+    pub fn explain_membership(
+        &self,
+        sandbox: &SandboxName,
+        segment_id: &str,
+        entity: &EntityRef,
+    ) -> Result<Value> {
+        let catalog = self.sandbox(sandbox)?;
+        let definition = segment::definitions::existing(&catalog, segment_id)?;
+        let Some(position) = catalog.segment_index.position(segment_id) else {
+            let why = catalog
+                .segment_index
+                .failed
+                .get(segment_id)
+                .cloned()
+                .unwrap_or_default();
+            return Err(Error::user(
+                Code::InvalidPql,
+                format!("segment definition \"{segment_id}\" cannot be evaluated: {why}"),
+            ));
+        };
+        let compiled = &catalog.segment_index.ordered[position];
+        let txn = self.store.read()?;
+        let Some((profile_id, _)) = lookup::resolve(txn.as_ref(), sandbox, entity)? else {
+            return Err(Error::user(
+                Code::ProfileNotFound,
+                "no profile was found for this identity",
+            ));
+        };
+        let Some(profile) = segment::jobs::ProfileForEvaluation::read(
+            txn.as_ref(),
+            &catalog,
+            sandbox,
+            profile_id,
+            &Some(None),
+        )?
+        else {
+            return Err(Error::user(
+                Code::Unavailable,
+                "the profile is being rebuilt; try again in a moment",
+            ));
+        };
+        let refs = profile
+            .events
+            .as_ref()
+            .map(segment::LoadedEvents::refs)
+            .unwrap_or_default();
+        let in_segment = |other: &str| profile.memberships.is_realized(other);
+        let subject = segments::Subject {
+            profile: profile.attributes(),
+            events: &refs,
+            in_segment: &in_segment,
+        };
+        let now = catalog::now_ms();
+        let explanation = compiled.program.explain(&subject, now);
+        let opted_out = segment::membership::opted_out_of_marketing(profile.attributes());
+        let outcome = compiled.program.evaluate(&subject, now);
+        let stored = profile.memberships.segments.get(segment_id).map(|m| {
+            serde_json::json!({
+                "status": m.status.as_str(),
+                "lastQualificationTime": time::format_rfc3339_ms(m.last_qualification_ms, false),
+            })
+        });
+        Ok(serde_json::json!({
+            "segmentId": definition.id,
+            "segmentName": definition.name,
+            "expression": definition.expression,
+            "entityId": profile_id.to_string(),
+            "evaluatedAt": time::format_rfc3339_ms(now, true),
+            "qualifies": outcome.qualified && !(definition.exclude_opt_out && opted_out),
+            "expressionHolds": outcome.qualified,
+            "excludedByConsent": definition.exclude_opt_out && opted_out && outcome.qualified,
+            "nextChangeAt": outcome.next_change_ms.map(|t| time::format_rfc3339_ms(t, true)),
+            "membership": stored,
+            "explanation": explanation,
+        }))
     }
 
     /// Applies a catalog change. When it changes what prepared views are built with (the default

@@ -35,6 +35,7 @@ pub struct StoredFragment {
     pub sequence: u64,
     /// `extSourceSystemAudit.lastUpdatedDate`, when the record carries it.
     pub source_updated_ms: Option<i64>,
+    #[serde(with = "serde_bytes")]
     pub json: Vec<u8>,
 }
 
@@ -53,6 +54,7 @@ pub struct StoredEvent {
     pub primary: IdentityKey,
     pub timestamp_ms: i64,
     pub ingested_ms: i64,
+    #[serde(with = "serde_bytes")]
     pub json: Vec<u8>,
 }
 
@@ -85,4 +87,41 @@ pub fn decode_view(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let length = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?) as usize;
     let stamp = std::str::from_utf8(bytes.get(2..2 + length)?).ok()?;
     Some((stamp, &bytes[2 + length..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `StoredFragment` looked like before its JSON was encoded as bytes: a plain `Vec<u8>`.
+    #[derive(Serialize)]
+    struct FragmentBefore {
+        dataset: String,
+        primary: IdentityKey,
+        ingested_ms: i64,
+        sequence: u64,
+        source_updated_ms: Option<i64>,
+        json: Vec<u8>,
+    }
+
+    #[test]
+    fn fragments_stored_before_the_bytes_encoding_still_decode() {
+        let before = FragmentBefore {
+            dataset: "d".into(),
+            primary: IdentityKey::new("Email".to_owned(), "a@example.com"),
+            ingested_ms: 7,
+            sequence: 9,
+            source_updated_ms: Some(3),
+            json: br#"{"person":{"name":{"firstName":"Ada"}}}"#.to_vec(),
+        };
+        let bytes = encode(&before).expect("encode");
+        let fragment: StoredFragment = decode(&bytes).expect("decode");
+        assert_eq!(fragment.json, before.json);
+        assert_eq!(fragment.sequence, 9);
+        assert_eq!(
+            encode(&fragment).expect("encode"),
+            bytes,
+            "the same bytes either way"
+        );
+    }
 }

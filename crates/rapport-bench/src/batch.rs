@@ -25,7 +25,7 @@ impl BatchRun {
     }
 }
 
-fn write_lines(
+pub(crate) fn write_lines(
     path: &Path,
     header: Option<&str>,
     rows: impl Iterator<Item = String>,
@@ -42,7 +42,12 @@ fn write_lines(
 }
 
 /// Uploads `path` as one batch and returns the seconds from COMPLETE to success.
-async fn run_one(address: &str, dataset: &str, format: Value, path: &Path) -> anyhow::Result<f64> {
+pub(crate) async fn run_one(
+    address: &str,
+    dataset: &str,
+    format: Value,
+    path: &Path,
+) -> anyhow::Result<f64> {
     let mut connection = Connection::open(address).await?;
     let batch = connection
         .post_json(

@@ -47,7 +47,8 @@ pub async fn setup(address: &str) -> anyhow::Result<Setup> {
         .post_json("/data/foundation/schemaregistry/tenant/schemas", &json!({
             "title": "Activity", "meta:immutableTags": ["union"],
             "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/experienceevent"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-commerce"},
-                      {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-product-list-items"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-web"}]
+                      {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-product-list-items"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-web"},
+                      {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-marketing"}, {"$ref": "https://ns.adobe.com/xdm/context/experienceevent-support-interactions"}]
         }))
         .await?;
     let tags = json!({"unifiedProfile": ["enabled:true"], "unifiedIdentity": ["enabled:true"]});
@@ -82,7 +83,7 @@ fn crm_record(dataset: &str, profile: usize) -> String {
     envelope(dataset, &crm_entity(profile))
 }
 
-fn envelope(dataset: &str, entity: &str) -> String {
+pub(crate) fn envelope(dataset: &str, entity: &str) -> String {
     format!(r#"{{"header":{{"datasetId":"{dataset}"}},"body":{{"xdmEntity":{entity}}}}}"#)
 }
 
@@ -139,7 +140,7 @@ pub fn event_entity(profile: usize, n: usize) -> String {
 }
 
 /// Sends `total` messages built by `make`, split into batches over `clients` connections.
-async fn send_all(
+pub(crate) async fn send_all(
     args: &Args,
     address: &str,
     total: usize,

@@ -6,6 +6,7 @@
 mod batch;
 mod load;
 mod measure;
+mod segments;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,8 +20,9 @@ use serde_json::json;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Benchmarks rapport end to end over HTTP")]
 pub struct Args {
-    /// What to measure: `lookup` (streaming load, then lookups beside the floor) or `batch`
+    /// What to measure: `lookup` (streaming load, then lookups beside the floor), `batch`
     /// (profile records as JSON Lines and CSV, and events as JSON Lines, through the batch API)
+    /// or `segments` (a segment job over every profile, and streaming evaluation's cost per event)
     #[arg(long, default_value = "lookup")]
     pub scenario: String,
     /// Profiles to load (each gets one CRM record)
@@ -131,9 +133,15 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
             json!({"scenario": "batch", "profiles": args.profiles, "runs": runs.iter().map(|r| r.json()).collect::<Vec<_>>()}),
         );
     }
+    if args.scenario == "segments" {
+        let dir = tempfile::tempdir()?;
+        let report = segments::run(args, address, &setup, dir.path()).await?;
+        println!("{}", report.markdown);
+        return Ok(json!({"scenario": "segments", "report": report.json}));
+    }
     anyhow::ensure!(
         args.scenario == "lookup",
-        "--scenario: \"{}\" is not lookup or batch",
+        "--scenario: \"{}\" is not lookup, batch or segments",
         args.scenario
     );
     let loaded = load::load(args, address, &setup).await?;

@@ -99,6 +99,13 @@ codes! {
     ProfileNotFound => ("profile_not_found", "UPS", 1060, 404, InvalidRequest),
     TooManyRelatedIdentities => ("too_many_related_identities", "UPS", 1061, 422, InvalidRequest),
     InvalidCursor => ("invalid_cursor", "UPS", 1062, 400, InvalidRequest),
+    SegmentNotFound => ("segment_definition_not_found", "SEG", 1070, 404, InvalidRequest),
+    InvalidSegment => ("invalid_segment_definition", "SEG", 1071, 400, InvalidRequest),
+    InvalidPql => ("invalid_pql_expression", "SEG", 1072, 400, InvalidRequest),
+    SegmentInUse => ("segment_definition_in_use", "SEG", 1073, 409, InvalidRequest),
+    SegmentNameTaken => ("segment_name_already_exists", "SEG", 1074, 409, InvalidRequest),
+    SegmentJobNotFound => ("segment_job_not_found", "SEG", 1075, 404, InvalidRequest),
+    PreviewNotFound => ("preview_not_found", "SEG", 1076, 404, InvalidRequest),
     Internal => ("internal_error", "UPS", 9000, 500, Internal),
     Unavailable => ("service_unavailable", "UPS", 9001, 503, Internal),
 }

@@ -312,6 +312,103 @@ async fn demo_hard_cases_are_visible_through_the_api() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_segments_are_defined_evaluated_and_shown_on_profiles() {
+    let server = TestServer::start();
+    let summary = load(&server).await;
+    assert_eq!(summary.segments, demo::segments::DEMO_SEGMENTS.len());
+    let list = server
+        .get("/data/core/ups/segment/definitions?limit=100&sort=name:asc")
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let definitions = list.body["segments"].as_array().expect("segments").clone();
+    assert_eq!(definitions.len(), demo::segments::DEMO_SEGMENTS.len());
+    for definition in &definitions {
+        assert_eq!(
+            definition["lifecycleState"], "published",
+            "every demo segment compiles against the demo's schemas: {definition}"
+        );
+    }
+    // The job that evaluated them over every customer.
+    let mut job = Value::Null;
+    for _ in 0..600 {
+        let jobs = server.get("/data/core/ups/segment/jobs").await;
+        job = jobs.body["children"][0].clone();
+        if job["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    let id_of = |name: &str| -> String {
+        definitions
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["id"].as_str())
+            .expect(name)
+            .to_owned()
+    };
+    let counts = &job["metrics"]["segmentedProfileCounter"];
+    let total = job["metrics"]["totalProfiles"]
+        .as_u64()
+        .expect("totalProfiles");
+    assert!(total >= CUSTOMERS, "{job}");
+    // Spend is skewed: some customers but far from all have spent over $2,000.
+    let high = counts[id_of("High lifetime spend")]
+        .as_u64()
+        .expect("count");
+    assert!(
+        high > 0 && high < total / 2,
+        "High lifetime spend: {high} of {total}"
+    );
+    let canadians = counts[id_of("Canadian loyalty members")]
+        .as_u64()
+        .expect("count");
+    assert!(canadians > 0 && canadians < total, "{canadians} of {total}");
+
+    // A member's profile lists the membership.
+    let preview = server
+        .post(
+            "/data/core/ups/preview",
+            serde_json::json!({"predicateExpression": format!("inSegment(\"{}\")", id_of("High lifetime spend"))}),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::CREATED, "{}", preview.body);
+    let preview_id = preview.body["previewId"]
+        .as_str()
+        .expect("previewId")
+        .to_owned();
+    let mut sample = Value::Null;
+    for _ in 0..300 {
+        sample = server
+            .get(&format!("/data/core/ups/preview/{preview_id}"))
+            .await
+            .body;
+        if sample["state"] == "RESULT_READY" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let first = sample["results"][0]
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|v| v["entityId"].as_str())
+        .expect("a member")
+        .to_owned();
+    let profile = server
+        .get(&format!(
+            "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={first}"
+        ))
+        .await;
+    let (_, item) = only_entity(&profile.body);
+    assert_eq!(
+        item["entity"]["segmentMembership"]["ups"][id_of("High lifetime spend")]["status"],
+        "realized",
+        "{}",
+        item["entity"]["segmentMembership"]
+    );
+}
+
 #[test]
 fn demo_generation_is_deterministic() {
     let first = all_records(&Generator::new(SEED, CUSTOMERS).expect("generator"));

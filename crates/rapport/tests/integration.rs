@@ -24,6 +24,7 @@ mod namespaces;
 mod restart;
 mod sandboxes;
 mod schema_registry;
+mod segments;
 mod stitching;
 mod streaming;
 mod unique_namespace;

@@ -178,6 +178,37 @@ pub fn evaluate_all<'d>(
         .collect()
 }
 
+/// Work that depends only on the subject, done once and shared by the evaluations of several
+/// definitions on it ([`Definition::evaluate_shared`]): each event's `eventType`.
+pub struct SharedWork<'a> {
+    types: Vec<Option<&'a serde_json::Value>>,
+}
+
+impl<'a> SharedWork<'a> {
+    /// Reads what several evaluations of `events` share.
+    pub fn new(events: &'a [EventRef<'a>]) -> SharedWork<'a> {
+        SharedWork {
+            types: events.iter().map(|e| e.value.get("eventType")).collect(),
+        }
+    }
+}
+
+impl Definition {
+    /// [`Definition::evaluate`] with the work shared across definitions done once; the result
+    /// is the same. `shared` must come from `subject.events`.
+    pub fn evaluate_shared(&self, subject: &Subject, shared: &SharedWork, now_ms: i64) -> Outcome {
+        if shared.types.len() != subject.events.len() {
+            return self.evaluate(subject, now_ms);
+        }
+        let cx = eval::Cx::new(subject, now_ms).with_event_types(&shared.types);
+        let qualified = cx.truth(&self.root, &cx.root_env());
+        Outcome {
+            qualified,
+            next_change_ms: cx.next_change(),
+        }
+    }
+}
+
 /// Compiles an expression whose value need not be a condition (a count, a sum...), to look at
 /// with [`Definition::evaluate_value`]; for tests and previews.
 #[doc(hidden)]

@@ -26,10 +26,14 @@ pub enum Table {
     EventIds,
     /// Profile id → the merged profile under the default merge policy, encoded and ready to send.
     Views,
+    /// Profile id → its segment memberships and when they must next be evaluated.
+    Memberships,
+    /// (due time, profile id) → nothing: profiles whose memberships change when time passes.
+    Schedule,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Catalog,
         Table::Identities,
         Table::Profiles,
@@ -37,6 +41,8 @@ impl Table {
         Table::Events,
         Table::EventIds,
         Table::Views,
+        Table::Memberships,
+        Table::Schedule,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +54,8 @@ impl Table {
             Table::Events => "events",
             Table::EventIds => "event-ids",
             Table::Views => "views",
+            Table::Memberships => "memberships",
+            Table::Schedule => "schedule",
         }
     }
 }

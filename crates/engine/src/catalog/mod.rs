@@ -21,6 +21,7 @@ use store::{Direction, Scan, Store, Table};
 use crate::error::{Error, Result};
 use crate::identity::namespace::{standard_namespaces, Namespace};
 use crate::keys;
+use crate::segment::{SegmentDefinition, SegmentIndex};
 
 pub use datasets::Dataset;
 pub use merge_policies::{AttributeMerge, IdentityGraphType, MergePolicy};
@@ -34,6 +35,7 @@ pub(crate) mod kind {
     pub const DESCRIPTOR: &str = "descriptor";
     pub const DATASET: &str = "dataset";
     pub const MERGE_POLICY: &str = "mergepolicy";
+    pub const SEGMENT: &str = "segment";
 }
 
 /// Everything configured in one sandbox.
@@ -47,6 +49,10 @@ pub struct SandboxCatalog {
     pub descriptors: BTreeMap<String, Descriptor>,
     pub datasets: BTreeMap<String, Dataset>,
     pub merge_policies: BTreeMap<String, MergePolicy>,
+    /// Segment definitions, by id.
+    pub segments: BTreeMap<String, SegmentDefinition>,
+    /// The segment definitions compiled against the current union schemas, rebuilt on every change.
+    pub segment_index: Arc<SegmentIndex>,
     /// Schemas compiled to field trees with their identity fields, rebuilt on every change.
     pub compiled: HashMap<String, Arc<CompiledSchema>>,
     /// What a prepared view must have been built with to be served: the default merge policy's
@@ -188,6 +194,7 @@ impl Catalog {
                 b"descriptor" => insert(&mut catalog.descriptors, id, &value)?,
                 b"dataset" => insert(&mut catalog.datasets, id, &value)?,
                 b"mergepolicy" => insert(&mut catalog.merge_policies, id, &value)?,
+                b"segment" => insert(&mut catalog.segments, id, &value)?,
                 _ => {}
             }
         }
@@ -196,6 +203,7 @@ impl Catalog {
             schemas::restore_parsed_field_groups(&mut catalog, &settings)?;
             schemas::recompile(&mut catalog, &settings)?;
             catalog.refresh_view_stamp();
+            catalog.segment_index = Arc::new(SegmentIndex::build(&catalog));
             loaded.insert(name, Arc::new(catalog));
         }
         Ok(Catalog {
@@ -252,6 +260,7 @@ impl Catalog {
         let changes = std::mem::take(&mut editor.changes);
         schemas::recompile(&mut catalog, &self.settings)?;
         catalog.refresh_view_stamp();
+        catalog.segment_index = Arc::new(SegmentIndex::build(&catalog));
         let mut txn = self.store.write()?;
         for change in changes {
             match change {

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rapport_types::{ProfileId, SandboxName};
+use serde_json::Value;
 use store::{collect_prefix, Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
@@ -19,6 +20,7 @@ use crate::records::{
     decode, encode, encode_live, encode_view, EventLocation, ProfileRecord, StoredEvent,
     StoredFragment,
 };
+use crate::segment::{self, Trigger};
 
 /// The linking rules of one sandbox.
 pub struct SandboxRules<'a> {
@@ -249,6 +251,7 @@ pub fn apply_write(
             forwarded.push(old.0);
             forwarded.extend(merged_into.remove(old).unwrap_or_default());
             txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
+            segment::membership::forget(txn, sandbox, *old)?;
         }
         for id in &forwarded {
             txn.put(
@@ -330,6 +333,11 @@ pub fn apply_write(
             }
         }
     }
+    let trigger = if structure_changed || split_or_merge || old_profiles.is_empty() {
+        Trigger::Everything
+    } else {
+        Trigger::Attributes
+    };
     if attributes_changed || old_profiles.is_empty() || !write.refused.is_empty() {
         touched.insert(target);
         // A profile this write created holds only what the write brought: build its view from
@@ -345,14 +353,35 @@ pub fn apply_write(
                     target,
                     &resolution.components[i],
                     &fragments,
+                    &trigger,
+                    now,
                 )?;
             }
             _ => {
                 for profile_id in touched {
-                    refresh_view(txn, context.catalog, sandbox, profile_id)?;
+                    refresh_view(txn, context.catalog, sandbox, profile_id, &trigger, now)?;
                 }
             }
         }
+    } else if write.event.is_some()
+        && write.to_profile
+        && !segment::after_event(
+            txn,
+            context.catalog,
+            sandbox,
+            target,
+            write.event_type.as_deref(),
+            now,
+        )?
+    {
+        refresh_view(
+            txn,
+            context.catalog,
+            sandbox,
+            target,
+            &Trigger::Everything,
+            now,
+        )?;
     }
     Ok(Some(target))
 }
@@ -453,6 +482,8 @@ pub fn refresh_view(
     catalog: &SandboxCatalog,
     sandbox: &SandboxName,
     profile_id: ProfileId,
+    trigger: &Trigger,
+    now_ms: i64,
 ) -> Result<()> {
     let key = keys::profile(sandbox, profile_id);
     let Some(graph) = load_graph(txn, sandbox, profile_id)? else {
@@ -460,10 +491,14 @@ pub fn refresh_view(
         return Ok(());
     };
     let fragments = load_fragments(txn, sandbox, profile_id)?;
-    write_view(txn, catalog, sandbox, profile_id, &graph, &fragments)
+    write_view(
+        txn, catalog, sandbox, profile_id, &graph, &fragments, trigger, now_ms,
+    )
 }
 
-/// Merges a profile's graph and fragments under the default policy and stores the view.
+/// Merges a profile's graph and fragments under the default policy, re-evaluates the segment
+/// definitions `trigger` may affect, and stores the view with its `segmentMembership`.
+#[allow(clippy::too_many_arguments)]
 fn write_view(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
@@ -471,6 +506,8 @@ fn write_view(
     profile_id: ProfileId,
     graph: &Graph,
     fragments: &[StoredFragment],
+    trigger: &Trigger,
+    now_ms: i64,
 ) -> Result<()> {
     let key = keys::profile(sandbox, profile_id);
     let Some(policy) = catalog.default_merge_policy() else {
@@ -483,7 +520,20 @@ fn write_view(
         fragments,
         focus: None,
     };
-    let entity = merge_entity(policy, &input);
+    let mut entity = merge_entity(policy, &input);
+    if let Some(memberships) = segment::reevaluate(
+        txn,
+        catalog,
+        sandbox,
+        profile_id,
+        &entity["entity"],
+        trigger,
+        now_ms,
+    )? {
+        if let Some(Value::Object(attributes)) = entity.get_mut("entity") {
+            attributes.insert("segmentMembership".into(), memberships);
+        }
+    }
     let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
     txn.put(Table::Views, &key, &encode_view(&catalog.view_stamp, &json))?;
     Ok(())
@@ -515,6 +565,7 @@ pub fn delete_profile(
     }
     txn.delete(Table::Profiles, &prefix)?;
     txn.delete(Table::Views, &prefix)?;
+    segment::membership::forget(txn, sandbox, profile_id)?;
     Ok(true)
 }
 

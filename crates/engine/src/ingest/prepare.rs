@@ -32,6 +32,8 @@ pub struct PreparedWrite {
     pub source_updated_ms: Option<i64>,
     /// For experience events: `_id` and timestamp.
     pub event: Option<(String, i64)>,
+    /// For experience events: `eventType`, which decides the segments to evaluate again.
+    pub event_type: Option<String>,
     /// Where the record came from, for the graph's history: request id and index.
     pub source_record: String,
 }
@@ -195,6 +197,13 @@ pub fn prepare(
     } else {
         None
     };
+    let event_type = match is_event {
+        true => entity
+            .get("eventType")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        false => None,
+    };
     let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
     Ok(PreparedWrite {
         sandbox: catalog
@@ -211,6 +220,7 @@ pub fn prepare(
         received_ms,
         source_updated_ms,
         event,
+        event_type,
         source_record,
     })
 }

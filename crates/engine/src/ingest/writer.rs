@@ -15,9 +15,10 @@ use store::{Direction, Scan, Store, Table, WriteTxn};
 
 use super::apply::{apply_write, delete_profile, purge_dataset, refresh_view, ApplyContext};
 use super::prepare::PreparedWrite;
-use crate::catalog::Catalog;
+use crate::catalog::{now_ms, Catalog};
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::segment::Trigger;
 
 /// The most writes applied in one transaction.
 const MAX_WRITES_PER_COMMIT: usize = 8192;
@@ -49,6 +50,15 @@ pub enum Job {
         profile_id: ProfileId,
         reply: Reply<bool>,
     },
+    /// Re-evaluates the segment memberships of these profiles (time passed, or a segment job
+    /// found them out of date), each with the Schedule entry that made it due, which goes;
+    /// the reply gets how many were live.
+    Reevaluate {
+        sandbox: SandboxName,
+        profiles: Vec<(ProfileId, Option<i64>)>,
+        trigger: Trigger,
+        reply: Reply<usize>,
+    },
     /// Visits every profile of a sandbox; the reply gets the number of profiles visited.
     Sweep {
         sandbox: SandboxName,
@@ -73,6 +83,7 @@ enum Outcome {
         Vec<Result<Option<ProfileId>>>,
     ),
     Delete(Reply<bool>, bool),
+    Count(Reply<usize>, usize),
 }
 
 impl Outcome {
@@ -80,6 +91,7 @@ impl Outcome {
         match self {
             Outcome::Ingest(reply, results) => reply(Ok(results)),
             Outcome::Delete(reply, found) => reply(Ok(found)),
+            Outcome::Count(reply, count) => reply(Ok(count)),
         }
     }
 
@@ -87,6 +99,7 @@ impl Outcome {
         match self {
             Outcome::Ingest(reply, _) => reply(Err(not_committed(error))),
             Outcome::Delete(reply, _) => reply(Err(not_committed(error))),
+            Outcome::Count(reply, _) => reply(Err(not_committed(error))),
         }
     }
 }
@@ -278,6 +291,26 @@ impl<'a> WriterLoop<'a> {
                 let found = delete_profile(txn, &sandbox, profile_id)?;
                 Ok(Some(Outcome::Delete(reply, found)))
             }
+            Job::Reevaluate {
+                sandbox,
+                profiles,
+                trigger,
+                reply,
+            } => {
+                let snapshot = self.catalog.sandbox(&sandbox)?;
+                let mut live = 0;
+                for (profile_id, due) in profiles {
+                    if let Some(due) = due {
+                        crate::segment::membership::clear_schedule_entry(
+                            txn, &sandbox, profile_id, due,
+                        )?;
+                    }
+                    if reevaluate_one(txn, &snapshot, &sandbox, profile_id, &trigger)? {
+                        live += 1;
+                    }
+                }
+                Ok(Some(Outcome::Count(reply, live)))
+            }
             Job::Sweep {
                 sandbox,
                 task,
@@ -341,7 +374,14 @@ impl<'a> WriterLoop<'a> {
             if let SweepTask::PurgeDataset { dataset } = &sweep.task {
                 purge_dataset(txn.as_mut(), &sweep.sandbox, *profile_id, dataset)?;
             }
-            refresh_view(txn.as_mut(), &snapshot, &sweep.sandbox, *profile_id)?;
+            refresh_view(
+                txn.as_mut(),
+                &snapshot,
+                &sweep.sandbox,
+                *profile_id,
+                &Trigger::Everything,
+                now_ms(),
+            )?;
         }
         txn.commit()?;
         sweep.visited += profile_ids.len();
@@ -356,10 +396,31 @@ impl<'a> WriterLoop<'a> {
     }
 }
 
+/// Re-evaluates one profile's memberships in the writer's transaction; false when it is gone.
+fn reevaluate_one(
+    txn: &mut dyn WriteTxn,
+    catalog: &crate::catalog::SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    trigger: &Trigger,
+) -> Result<bool> {
+    let now = now_ms();
+    if super::apply::load_graph(txn, sandbox, profile_id)?.is_none() {
+        // Merged away or deleted: nothing to evaluate, and no schedule entry may stay behind.
+        crate::segment::membership::forget(txn, sandbox, profile_id)?;
+        return Ok(false);
+    }
+    if !crate::segment::patch_view(txn, catalog, sandbox, profile_id, trigger, now)? {
+        refresh_view(txn, catalog, sandbox, profile_id, &Trigger::Everything, now)?;
+    }
+    Ok(true)
+}
+
 fn fail_job(job: Job, error: &Error) {
     match job {
         Job::Ingest { reply, .. } => reply(Err(not_committed(error))),
         Job::DeleteProfile { reply, .. } => reply(Err(not_committed(error))),
         Job::Sweep { reply, .. } => reply(Err(not_committed(error))),
+        Job::Reevaluate { reply, .. } => reply(Err(not_committed(error))),
     }
 }

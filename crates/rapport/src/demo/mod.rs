@@ -9,6 +9,7 @@
 
 pub mod files;
 pub mod generator;
+pub mod segments;
 pub mod setup;
 
 use std::collections::VecDeque;
@@ -60,6 +61,8 @@ pub struct DemoSummary {
     pub interesting: Vec<Interesting>,
     /// Said when the options asked for something other than what is loaded.
     pub note: Option<String>,
+    /// How many segment definitions the demo has.
+    pub segments: usize,
 }
 
 /// Customers per unit of work of a preparing thread.
@@ -87,6 +90,7 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
             });
             if existing.complete {
                 let generator = Generator::new(existing.seed, existing.customers)?;
+                let segments = segments::ensure(engine, &sandbox)?;
                 return Ok(DemoSummary {
                     seed: existing.seed,
                     customers: existing.customers,
@@ -98,6 +102,7 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
                     seconds: started.elapsed().as_secs_f64(),
                     interesting: generator.interesting(),
                     note,
+                    segments,
                 });
             }
             eprintln!(
@@ -112,6 +117,9 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
     let datasets = setup::ensure(engine, &sandbox, &generator)?;
     let records = ingest(engine, &sandbox, &generator, &datasets)?;
     setup::mark_complete(engine, &sandbox, &generator, &datasets, &records)?;
+    // Defined after loading: one job evaluates them over every customer, and from then on
+    // every write keeps them current.
+    let segments = segments::ensure(engine, &sandbox)?;
     Ok(DemoSummary {
         seed,
         customers,
@@ -123,6 +131,7 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
         seconds: started.elapsed().as_secs_f64(),
         interesting: generator.interesting(),
         note,
+        segments,
     })
 }
 
@@ -349,6 +358,11 @@ impl DemoSummary {
         if let Some(note) = &self.note {
             text.push_str(&format!("Note: {note}.\n"));
         }
+        text.push_str(&format!(
+            "\n{} segments (VIP, At risk, Cart abandoners today, Frequent callers...), evaluated in real time:\n    curl '{}/data/core/ups/segment/definitions'\n  Each profile lists its memberships under segmentMembership.\n",
+            self.segments,
+            base_url.trim_end_matches('/')
+        ));
         text.push_str("\nCustomers worth a look:\n");
         for customer in &self.interesting {
             let [profile, events, graph] = lookup_urls(base_url, &customer.namespace, &customer.id);

@@ -9,6 +9,7 @@ mod identities;
 mod merge_policies;
 mod namespaces;
 mod schemas;
+mod segments;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(namespaces::router())
         .merge(identities::router())
         .merge(merge_policies::router())
+        .merge(segments::router())
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

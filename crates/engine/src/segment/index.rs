@@ -1,0 +1,250 @@
+//! The compiled definitions of a sandbox, in dependency order, indexed by what they read so a
+//! write re-evaluates only the definitions it can affect.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::definitions::SegmentDefinition;
+use crate::catalog::SandboxCatalog;
+
+/// One definition ready to evaluate.
+pub struct CompiledSegment {
+    pub definition: SegmentDefinition,
+    pub program: Arc<segments::Definition>,
+}
+
+/// What changed on a profile, deciding which definitions must be evaluated again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The profile's identities or data moved (a merge, a split, a rebuild): everything.
+    Everything,
+    /// Profile attributes changed.
+    Attributes,
+    /// An event of this type (`None`: no `eventType`) was stored.
+    Event(Option<String>),
+    /// Time passed (a scheduled re-evaluation).
+    Time,
+    /// These definitions (a segment job), and every definition using them.
+    Definitions(BTreeSet<String>),
+}
+
+/// The compiled definitions of one sandbox.
+#[derive(Default)]
+pub struct SegmentIndex {
+    /// Definitions that compile, each after every definition it uses through `inSegment`.
+    pub ordered: Vec<CompiledSegment>,
+    /// Definitions that no longer compile against the current schemas, with the reason.
+    pub failed: BTreeMap<String, String>,
+    /// For each position in `ordered`, the positions of the definitions that use it.
+    users: Vec<Vec<usize>>,
+    /// Each definition's position in `ordered`, by id.
+    positions: std::collections::HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for SegmentIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentIndex")
+            .field("ordered", &self.ordered.len())
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+/// The ids a PQL text uses with `inSegment("...")` (empty when it does not parse).
+pub fn segments_used(expression: &str) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    if let Ok(expr) = pql::parse(expression) {
+        let mut stack = vec![&expr];
+        while let Some(node) = stack.pop() {
+            if let pql::ExprKind::Call { name, args } = &node.kind {
+                if name.eq_ignore_ascii_case("inSegment") {
+                    if let Some(pql::ExprKind::String(id)) = args.first().map(|a| &a.kind) {
+                        used.insert(id.clone());
+                    }
+                }
+            }
+            stack.extend(node.children());
+        }
+    }
+    used
+}
+
+impl SegmentIndex {
+    /// Compiles every definition of the catalog against its current union schemas.
+    pub fn build(catalog: &SandboxCatalog) -> SegmentIndex {
+        let mut index = SegmentIndex::default();
+        if catalog.segments.is_empty() {
+            return index;
+        }
+        let trees = (
+            crate::catalog::schemas::union_tree(catalog, xdm::Class::Profile),
+            crate::catalog::schemas::union_tree(catalog, xdm::Class::ExperienceEvent),
+        );
+        let (profile, event) = match trees {
+            (Ok(profile), Ok(event)) => (profile, event),
+            (Err(error), _) | (_, Err(error)) => {
+                for id in catalog.segments.keys() {
+                    index.failed.insert(id.clone(), error.to_string());
+                }
+                return index;
+            }
+        };
+        let exists = |id: &str| catalog.segments.contains_key(id);
+        let context = segments::SchemaContext {
+            profile: &profile,
+            event: &event,
+            segment_exists: &exists,
+        };
+        let mut compiled: BTreeMap<&str, CompiledSegment> = BTreeMap::new();
+        for definition in catalog.segments.values() {
+            match segments::compile(&definition.expression, &context) {
+                Ok(program) => {
+                    compiled.insert(
+                        definition.id.as_str(),
+                        CompiledSegment {
+                            definition: definition.clone(),
+                            program: Arc::new(program),
+                        },
+                    );
+                }
+                Err(error) => {
+                    index
+                        .failed
+                        .insert(definition.id.clone(), error.to_string());
+                }
+            }
+        }
+        // A definition using a failed one fails too; the rest go in dependency order.
+        let mut placed: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let ready: Vec<&str> = compiled
+                .iter()
+                .filter(|(_, c)| {
+                    c.program
+                        .dependencies()
+                        .segments
+                        .iter()
+                        .all(|used| placed.contains(used))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for id in ready {
+                if let Some(segment) = compiled.remove(id) {
+                    placed.insert(id.to_owned());
+                    index.ordered.push(segment);
+                }
+            }
+        }
+        for (id, segment) in compiled {
+            let missing: Vec<&String> = segment
+                .program
+                .dependencies()
+                .segments
+                .iter()
+                .filter(|used| !placed.contains(*used))
+                .collect();
+            index.failed.insert(
+                id.to_owned(),
+                format!(
+                    "uses segment definitions that cannot be evaluated: {}",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        let position: BTreeMap<&str, usize> = index
+            .ordered
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.definition.id.as_str(), i))
+            .collect();
+        let mut users = vec![Vec::new(); index.ordered.len()];
+        for (i, segment) in index.ordered.iter().enumerate() {
+            for used in &segment.program.dependencies().segments {
+                if let Some(&j) = position.get(used.as_str()) {
+                    users[j].push(i);
+                }
+            }
+        }
+        index.users = users;
+        index.positions = index
+            .ordered
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.definition.id.clone(), i))
+            .collect();
+        index
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
+    }
+
+    /// The position of a definition in `ordered`.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.positions.get(id).copied()
+    }
+
+    /// Which definitions `trigger` may change, as a mask over `ordered`: those reading what
+    /// changed, and every definition using one of them through `inSegment`.
+    pub fn affected(&self, trigger: &Trigger) -> Vec<bool> {
+        if let Trigger::Definitions(ids) = trigger {
+            return self.only(ids);
+        }
+        let mut mask: Vec<bool> = self
+            .ordered
+            .iter()
+            .map(|segment| {
+                let deps = segment.program.dependencies();
+                match trigger {
+                    Trigger::Everything => true,
+                    Trigger::Attributes => {
+                        !deps.profile_fields.is_empty() || segment.definition.exclude_opt_out
+                    }
+                    Trigger::Event(event_type) => {
+                        deps.reads_events
+                            && match (&deps.event_types, event_type) {
+                                (None, _) => true,
+                                (Some(types), Some(t)) => types.contains(t),
+                                (Some(_), None) => false,
+                            }
+                    }
+                    Trigger::Time => deps.time_relative,
+                    Trigger::Definitions(ids) => ids.contains(&segment.definition.id),
+                }
+            })
+            .collect();
+        // `ordered` is in dependency order, so one forward pass reaches every user.
+        for i in 0..mask.len() {
+            if mask[i] {
+                for &user in &self.users[i] {
+                    mask[user] = true;
+                }
+            }
+        }
+        mask
+    }
+
+    /// Restricts a mask to the given definitions and everything using them.
+    pub fn only(&self, ids: &BTreeSet<String>) -> Vec<bool> {
+        let mut mask: Vec<bool> = self
+            .ordered
+            .iter()
+            .map(|s| ids.contains(&s.definition.id))
+            .collect();
+        for i in 0..mask.len() {
+            if mask[i] {
+                for &user in &self.users[i] {
+                    mask[user] = true;
+                }
+            }
+        }
+        mask
+    }
+}

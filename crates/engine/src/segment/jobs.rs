@@ -1,0 +1,961 @@
+//! Batch evaluation: segment jobs over every profile of a sandbox, previews and estimates of a
+//! definition not saved yet, and the scheduler that re-evaluates profiles when time alone
+//! changes their memberships.
+//!
+//! Jobs read profiles in parallel read transactions (one thread per core), and hand the
+//! profiles whose memberships differ to the writer, which evaluates them again inside its
+//! transaction: the stored result always comes from the writer, so a job never overwrites a
+//! newer streaming evaluation.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
+use rapport_types::{Code, ProfileId, SandboxName};
+use serde_json::{json, Value};
+use store::{Direction, ReadTxn, Scan, Store, Table};
+
+use super::index::{SegmentIndex, Trigger};
+use super::membership::{self, LoadedEvents, Memberships};
+use crate::catalog::{now_ms, Catalog, SandboxCatalog};
+use crate::error::{Error, Result};
+use crate::ingest::Job;
+use crate::keys;
+use crate::records::{decode, decode_view, ProfileRecord};
+
+/// Jobs and previews kept in memory (oldest forgotten first).
+const KEPT: usize = 500;
+/// Profiles handed to the writer per transaction.
+const WRITER_CHUNK: usize = 1_000;
+/// Profiles listed in a preview.
+pub const PREVIEW_SAMPLE: usize = 100;
+/// How often the scheduler looks for due profiles.
+const SCHEDULER_TICK: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Queued,
+    Processing,
+    Succeeded,
+    Failed,
+    Cancelling,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "QUEUED",
+            JobStatus::Processing => "PROCESSING",
+            JobStatus::Succeeded => "SUCCEEDED",
+            JobStatus::Failed => "FAILED",
+            JobStatus::Cancelling => "CANCELLING",
+            JobStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Queued,
+            JobStatus::Processing,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+            JobStatus::Cancelling,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| {
+            s.as_str().eq_ignore_ascii_case(text)
+                || (text.eq_ignore_ascii_case("NEW") && *s == JobStatus::Queued)
+        })
+    }
+}
+
+/// What a job counted.
+#[derive(Debug, Clone, Default)]
+pub struct JobMetrics {
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub segmentation_start_ms: Option<i64>,
+    pub segmentation_end_ms: Option<i64>,
+    pub total_profiles: u64,
+    /// Profiles that qualify, per definition.
+    pub qualified: BTreeMap<String, u64>,
+    /// Profiles that entered / left, per definition.
+    pub realized: BTreeMap<String, u64>,
+    pub exited: BTreeMap<String, u64>,
+    /// Profiles the writer evaluated again because their memberships changed.
+    pub updated_profiles: u64,
+}
+
+/// A segment job.
+#[derive(Debug, Clone)]
+pub struct SegmentJob {
+    pub id: String,
+    pub sandbox: SandboxName,
+    /// The definitions asked for; `None` means all of them (`"*"`).
+    pub segment_ids: Option<Vec<String>>,
+    /// `api` (asked for), or `definition` (a definition was created or changed).
+    pub source: &'static str,
+    pub status: JobStatus,
+    pub creation_ms: i64,
+    pub update_ms: i64,
+    pub metrics: JobMetrics,
+    pub error: Option<String>,
+}
+
+impl SegmentJob {
+    /// The reference's job object.
+    pub fn to_json(&self, catalog: &SandboxCatalog) -> Value {
+        let segments: Vec<Value> = match &self.segment_ids {
+            None => vec![json!({"segmentId": "*"})],
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    let definition = catalog.segments.get(id);
+                    json!({
+                        "segmentId": id,
+                        "segment": {
+                            "id": id,
+                            "expression": definition.map(|d| json!({"type": "PQL", "format": "pql/text", "value": d.expression})),
+                            "mergePolicyId": definition.and_then(|d| d.merge_policy_id.clone()).or_else(|| catalog.default_merge_policy().map(|p| p.id.clone())),
+                        }
+                    })
+                })
+                .collect(),
+        };
+        let m = &self.metrics;
+        let span = |start: Option<i64>, end: Option<i64>| json!({"startTimeInMs": start, "endTimeInMs": end, "totalTimeInMs": match (start, end) { (Some(s), Some(e)) => Some(e - s), _ => None }});
+        let by_status: BTreeMap<&String, Value> = m
+            .qualified
+            .keys()
+            .chain(m.realized.keys())
+            .chain(m.exited.keys())
+            .map(|id| {
+                (
+                    id,
+                    json!({"realized": m.realized.get(id).copied().unwrap_or(0), "exited": m.exited.get(id).copied().unwrap_or(0)}),
+                )
+            })
+            .collect();
+        let sandbox = self.sandbox.as_str();
+        let mut object = json!({
+            "id": self.id,
+            "imsOrgId": "rapport@AdobeOrg",
+            "sandbox": {"sandboxId": sandbox, "sandboxName": sandbox},
+            "profileInstanceId": "ups",
+            "source": self.source,
+            "status": self.status.as_str(),
+            "segments": segments,
+            "metrics": {
+                "totalTime": span(m.start_ms, m.end_ms),
+                "profileSegmentationTime": span(m.segmentation_start_ms, m.segmentation_end_ms),
+                "totalProfiles": m.total_profiles,
+                "segmentedProfileCounter": m.qualified,
+                "segmentedProfileByStatusCounter": by_status,
+                "totalProfilesByMergePolicy": catalog.default_merge_policy().map(|p| json!({p.id.clone(): m.total_profiles})).unwrap_or(json!({})),
+                "updatedProfiles": m.updated_profiles,
+            },
+            "_links": {
+                "cancel": {"href": format!("/data/core/ups/segment/jobs/{}", self.id), "method": "DELETE"},
+                "checkStatus": {"href": format!("/data/core/ups/segment/jobs/{}", self.id), "method": "GET"},
+            },
+            "creationTime": self.creation_ms,
+            "updateTime": self.update_ms,
+            "updateEpoch": self.update_ms / 1000,
+        });
+        if let Some(error) = &self.error {
+            object["errors"] = json!([{"code": "SEG-9000", "msg": error}]);
+        }
+        object
+    }
+}
+
+/// A preview (and estimate) of an expression over every profile.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub id: String,
+    pub sandbox: SandboxName,
+    pub expression: String,
+    pub state: PreviewState,
+    pub profiles_read: u64,
+    pub matched: u64,
+    /// Up to `PREVIEW_SAMPLE` matching profiles: (profile id, primary identity).
+    pub sample: Vec<(ProfileId, Option<crate::IdentityKey>)>,
+    pub by_namespace: BTreeMap<String, u64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewState {
+    New,
+    Running,
+    ResultReady,
+    Failed,
+}
+
+impl PreviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviewState::New => "NEW",
+            PreviewState::Running => "RUNNING",
+            PreviewState::ResultReady => "RESULT_READY",
+            PreviewState::Failed => "FAILED",
+        }
+    }
+}
+
+enum Work {
+    Job(String),
+    Preview(String, Arc<segments::Definition>),
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<SegmentJob>,
+    previews: VecDeque<Preview>,
+    queue: VecDeque<Work>,
+    cancels: BTreeMap<String, Arc<AtomicBool>>,
+}
+
+/// Segment jobs, previews and the time scheduler.
+pub struct SegmentJobs {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    writer: Sender<Job>,
+    state: Mutex<State>,
+    wake: Condvar,
+    stop: AtomicBool,
+}
+
+impl SegmentJobs {
+    pub fn start(store: Arc<dyn Store>, catalog: Arc<Catalog>, writer: Sender<Job>) -> SegmentJobs {
+        let shared = Arc::new(Shared {
+            store,
+            catalog,
+            writer,
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
+        let mut threads = Vec::new();
+        let worker = shared.clone();
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("rapport-segment-jobs".into())
+            .spawn(move || worker.run_jobs())
+        {
+            threads.push(thread);
+        }
+        let scheduler = shared.clone();
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("rapport-segment-schedule".into())
+            .spawn(move || scheduler.run_schedule())
+        {
+            threads.push(thread);
+        }
+        SegmentJobs { shared, threads }
+    }
+
+    /// Queues a job for some definitions (`None`: all).
+    pub fn create_job(
+        &self,
+        sandbox: &SandboxName,
+        segment_ids: Option<Vec<String>>,
+    ) -> Result<SegmentJob> {
+        self.queue_job(sandbox, segment_ids, "api")
+    }
+
+    /// Queues the job that evaluates a new or changed definition over every profile. While such
+    /// a job is still queued, later definitions join it, so defining fifty segments in a row
+    /// costs one pass over the profiles, not fifty.
+    pub fn evaluate_definition(&self, sandbox: &SandboxName, id: &str) -> Result<SegmentJob> {
+        {
+            let mut state = self.shared.state.lock();
+            if let Some(job) = state.jobs.iter_mut().rev().find(|j| {
+                j.sandbox == *sandbox && j.status == JobStatus::Queued && j.source == "definition"
+            }) {
+                match &mut job.segment_ids {
+                    Some(ids) if !ids.iter().any(|known| known == id) => ids.push(id.to_owned()),
+                    _ => {}
+                }
+                job.update_ms = now_ms();
+                return Ok(job.clone());
+            }
+        }
+        self.queue_job(sandbox, Some(vec![id.to_owned()]), "definition")
+    }
+
+    fn queue_job(
+        &self,
+        sandbox: &SandboxName,
+        segment_ids: Option<Vec<String>>,
+        source: &'static str,
+    ) -> Result<SegmentJob> {
+        let catalog = self.shared.catalog.sandbox(sandbox)?;
+        if let Some(ids) = &segment_ids {
+            for (i, id) in ids.iter().enumerate() {
+                if !catalog.segments.contains_key(id) {
+                    return Err(Error::user(
+                        Code::SegmentNotFound,
+                        format!(
+                            "/{i}/segmentId: no segment definition \"{id}\" exists in this sandbox"
+                        ),
+                    ));
+                }
+            }
+        }
+        let now = now_ms();
+        let job = SegmentJob {
+            id: uuid::Uuid::new_v4().to_string(),
+            sandbox: sandbox.clone(),
+            segment_ids,
+            source,
+            status: JobStatus::Queued,
+            creation_ms: now,
+            update_ms: now,
+            metrics: JobMetrics::default(),
+            error: None,
+        };
+        let mut state = self.shared.state.lock();
+        state
+            .cancels
+            .insert(job.id.clone(), Arc::new(AtomicBool::new(false)));
+        state.jobs.push_back(job.clone());
+        while state.jobs.len() > KEPT {
+            if let Some(old) = state.jobs.pop_front() {
+                state.cancels.remove(&old.id);
+            }
+        }
+        state.queue.push_back(Work::Job(job.id.clone()));
+        self.shared.wake.notify_all();
+        Ok(job)
+    }
+
+    pub fn job(&self, sandbox: &SandboxName, id: &str) -> Result<SegmentJob> {
+        self.shared
+            .state
+            .lock()
+            .jobs
+            .iter()
+            .find(|j| j.id == id && j.sandbox == *sandbox)
+            .cloned()
+            .ok_or_else(|| {
+                Error::user(
+                    Code::SegmentJobNotFound,
+                    format!("no segment job \"{id}\" exists in this sandbox"),
+                )
+            })
+    }
+
+    /// The sandbox's jobs, newest first.
+    pub fn jobs(&self, sandbox: &SandboxName) -> Vec<SegmentJob> {
+        let state = self.shared.state.lock();
+        state
+            .jobs
+            .iter()
+            .rev()
+            .filter(|j| j.sandbox == *sandbox)
+            .cloned()
+            .collect()
+    }
+
+    /// Cancels a queued or running job.
+    pub fn cancel(&self, sandbox: &SandboxName, id: &str) -> Result<SegmentJob> {
+        let mut state = self.shared.state.lock();
+        let Some(job) = state
+            .jobs
+            .iter_mut()
+            .find(|j| j.id == id && j.sandbox == *sandbox)
+        else {
+            return Err(Error::user(
+                Code::SegmentJobNotFound,
+                format!("no segment job \"{id}\" exists in this sandbox"),
+            ));
+        };
+        match job.status {
+            JobStatus::Queued => job.status = JobStatus::Cancelled,
+            JobStatus::Processing => job.status = JobStatus::Cancelling,
+            _ => {}
+        }
+        job.update_ms = now_ms();
+        let job = job.clone();
+        if let Some(flag) = state.cancels.get(id) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        Ok(job)
+    }
+
+    /// Starts a preview of `expression` (compiled against the sandbox's schemas).
+    pub fn create_preview(&self, sandbox: &SandboxName, expression: &str) -> Result<Preview> {
+        let catalog = self.shared.catalog.sandbox(sandbox)?;
+        let program = compile_adhoc(&catalog, expression)?;
+        let preview = Preview {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            sandbox: sandbox.clone(),
+            expression: expression.to_owned(),
+            state: PreviewState::New,
+            profiles_read: 0,
+            matched: 0,
+            sample: Vec::new(),
+            by_namespace: BTreeMap::new(),
+            error: None,
+        };
+        let mut state = self.shared.state.lock();
+        state.previews.push_back(preview.clone());
+        while state.previews.len() > KEPT {
+            state.previews.pop_front();
+        }
+        state
+            .queue
+            .push_back(Work::Preview(preview.id.clone(), Arc::new(program)));
+        self.shared.wake.notify_all();
+        Ok(preview)
+    }
+
+    pub fn preview(&self, sandbox: &SandboxName, id: &str) -> Result<Preview> {
+        self.shared
+            .state
+            .lock()
+            .previews
+            .iter()
+            .find(|p| p.id == id && p.sandbox == *sandbox)
+            .cloned()
+            .ok_or_else(|| {
+                Error::user(
+                    Code::PreviewNotFound,
+                    format!("no preview \"{id}\" exists in this sandbox"),
+                )
+            })
+    }
+
+    pub fn delete_preview(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        let mut state = self.shared.state.lock();
+        let before = state.previews.len();
+        state
+            .previews
+            .retain(|p| !(p.id == id && p.sandbox == *sandbox));
+        if state.previews.len() == before {
+            return Err(Error::user(
+                Code::PreviewNotFound,
+                format!("no preview \"{id}\" exists in this sandbox"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SegmentJobs {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        {
+            let state = self.shared.state.lock();
+            for flag in state.cancels.values() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        self.shared.wake.notify_all();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Compiles an expression that is not a saved definition (previews).
+pub fn compile_adhoc(catalog: &SandboxCatalog, expression: &str) -> Result<segments::Definition> {
+    let profile = crate::catalog::schemas::union_tree(catalog, xdm::Class::Profile)?;
+    let event = crate::catalog::schemas::union_tree(catalog, xdm::Class::ExperienceEvent)?;
+    let exists = |id: &str| catalog.segments.contains_key(id);
+    let context = segments::SchemaContext {
+        profile: &profile,
+        event: &event,
+        segment_exists: &exists,
+    };
+    segments::compile(expression, &context)
+        .map_err(|e| Error::user(Code::InvalidPql, format!("/predicateExpression: {e}")))
+}
+
+/// Every live profile id of a sandbox.
+pub fn live_profiles(txn: &dyn ReadTxn, sandbox: &SandboxName) -> Result<Vec<ProfileId>> {
+    let prefix = keys::sandbox(sandbox);
+    let mut ids = Vec::new();
+    txn.scan(
+        Table::Profiles,
+        &prefix,
+        &store::prefix_end(&prefix),
+        Direction::Forward,
+        &mut |key, value| {
+            // postcard writes the variant index first: 0 is `ProfileRecord::Live`.
+            if value.first() == Some(&0) {
+                if let Some(id) = keys::profile_id_of(key) {
+                    ids.push(id);
+                }
+            }
+            Scan::Continue
+        },
+    )?;
+    Ok(ids)
+}
+
+/// A profile as evaluation reads it: the merged attributes of its prepared view, its
+/// memberships and (when needed) its events.
+pub struct ProfileForEvaluation {
+    pub view: Value,
+    pub memberships: Memberships,
+    pub events: Option<LoadedEvents>,
+}
+
+impl ProfileForEvaluation {
+    /// Reads one profile; `None` when it has no current view (being rebuilt) or is gone.
+    pub fn read(
+        txn: &dyn ReadTxn,
+        catalog: &SandboxCatalog,
+        sandbox: &SandboxName,
+        profile_id: ProfileId,
+        needed: &Option<Option<BTreeSet<String>>>,
+    ) -> Result<Option<ProfileForEvaluation>> {
+        let key = keys::profile(sandbox, profile_id);
+        let view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+            Some((stamp, json)) if stamp == catalog.view_stamp => {
+                serde_json::from_slice(json).map_err(Error::internal)?
+            }
+            _ => return Ok(None),
+        };
+        let memberships = membership::load(txn, sandbox, profile_id)?;
+        let events = membership::load_needed(txn, sandbox, profile_id, needed)?;
+        Ok(Some(ProfileForEvaluation {
+            view,
+            memberships,
+            events,
+        }))
+    }
+
+    pub fn attributes(&self) -> &Value {
+        self.view.get("entity").unwrap_or(&Value::Null)
+    }
+}
+
+/// The primary identity of a profile record (for preview samples).
+fn primary_of(
+    txn: &dyn ReadTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Option<crate::IdentityKey> {
+    let bytes = txn
+        .get(Table::Profiles, &keys::profile(sandbox, profile_id))
+        .ok()??;
+    match decode::<ProfileRecord>(bytes).ok()? {
+        ProfileRecord::Live(graph) => crate::merge::primary_identity(catalog, &graph).cloned(),
+        ProfileRecord::Forward(_) => None,
+    }
+}
+
+/// What a preview counted.
+#[derive(Default)]
+struct PreviewTally {
+    read: u64,
+    matched: u64,
+    sample: Vec<(ProfileId, Option<crate::IdentityKey>)>,
+    by_namespace: BTreeMap<String, u64>,
+}
+
+/// What one thread of a job found.
+#[derive(Default)]
+struct Partial {
+    read: u64,
+    qualified: BTreeMap<String, u64>,
+    realized: BTreeMap<String, u64>,
+    exited: BTreeMap<String, u64>,
+    stale: Vec<ProfileId>,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn run_jobs(&self) {
+        loop {
+            let work = {
+                let mut state = self.state.lock();
+                loop {
+                    if self.stopped() {
+                        return;
+                    }
+                    if let Some(work) = state.queue.pop_front() {
+                        break work;
+                    }
+                    self.wake.wait_for(&mut state, Duration::from_millis(500));
+                }
+            };
+            match work {
+                Work::Job(id) => self.run_job(&id),
+                Work::Preview(id, program) => self.run_preview(&id, &program),
+            }
+        }
+    }
+
+    fn update_job(&self, id: &str, edit: impl FnOnce(&mut SegmentJob)) -> Option<SegmentJob> {
+        let mut state = self.state.lock();
+        let job = state.jobs.iter_mut().find(|j| j.id == id)?;
+        edit(job);
+        job.update_ms = now_ms();
+        Some(job.clone())
+    }
+
+    fn run_job(&self, id: &str) {
+        let Some(job) = self.update_job(id, |job| {
+            if job.status == JobStatus::Queued {
+                job.status = JobStatus::Processing;
+                job.metrics.start_ms = Some(now_ms());
+            }
+        }) else {
+            return;
+        };
+        if job.status != JobStatus::Processing {
+            return;
+        }
+        let cancel = self
+            .state
+            .lock()
+            .cancels
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        let outcome = self.evaluate_job(&job, &cancel);
+        self.update_job(id, |job| {
+            job.metrics.end_ms = Some(now_ms());
+            match outcome {
+                Ok(metrics) => {
+                    let start = job.metrics.start_ms;
+                    job.metrics = metrics;
+                    job.metrics.start_ms = start;
+                    job.metrics.end_ms = Some(now_ms());
+                    job.status = if cancel.load(Ordering::SeqCst) {
+                        JobStatus::Cancelled
+                    } else {
+                        JobStatus::Succeeded
+                    };
+                }
+                Err(error) => {
+                    job.status = JobStatus::Failed;
+                    job.error = Some(error.to_string());
+                }
+            }
+        });
+    }
+
+    fn evaluate_job(&self, job: &SegmentJob, cancel: &AtomicBool) -> Result<JobMetrics> {
+        let catalog = self.catalog.sandbox(&job.sandbox)?;
+        let index = catalog.segment_index.clone();
+        let ids: BTreeSet<String> = match &job.segment_ids {
+            Some(ids) => ids.iter().cloned().collect(),
+            None => index
+                .ordered
+                .iter()
+                .map(|s| s.definition.id.clone())
+                .collect(),
+        };
+        let mask = index.only(&ids);
+        let needed = membership::events_needed(&index, &mask);
+        let mut metrics = JobMetrics {
+            segmentation_start_ms: Some(now_ms()),
+            ..JobMetrics::default()
+        };
+        let profiles = {
+            let txn = self.store.read()?;
+            live_profiles(txn.as_ref(), &job.sandbox)?
+        };
+        let now = now_ms();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let chunk = profiles.len().div_ceil(threads).max(1);
+        let partials: Vec<Result<Partial>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = profiles
+                .chunks(chunk)
+                .map(|part| {
+                    let (catalog, index, mask, needed) = (&catalog, &index, &mask, &needed);
+                    scope.spawn(move || {
+                        self.evaluate_part(
+                            catalog,
+                            index,
+                            mask,
+                            needed,
+                            &job.sandbox,
+                            part,
+                            now,
+                            cancel,
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::internal("a segment job thread panicked")))
+                })
+                .collect()
+        });
+        let mut stale = Vec::new();
+        for partial in partials {
+            let partial = partial?;
+            metrics.total_profiles += partial.read;
+            for (target, source) in [
+                (&mut metrics.qualified, partial.qualified),
+                (&mut metrics.realized, partial.realized),
+                (&mut metrics.exited, partial.exited),
+            ] {
+                for (id, n) in source {
+                    *target.entry(id).or_default() += n;
+                }
+            }
+            stale.extend(partial.stale);
+        }
+        for id in &ids {
+            metrics.qualified.entry(id.clone()).or_default();
+        }
+        // The writer evaluates the profiles that changed again, in its own transaction.
+        for chunk in stale.chunks(WRITER_CHUNK) {
+            if cancel.load(Ordering::SeqCst) {
+                break;
+            }
+            let (sender, receiver) = crossbeam_channel::bounded(1);
+            self.writer
+                .send(Job::Reevaluate {
+                    sandbox: job.sandbox.clone(),
+                    profiles: chunk.iter().map(|id| (*id, None)).collect(),
+                    trigger: Trigger::Definitions(ids.clone()),
+                    reply: Box::new(move |r| {
+                        let _ = sender.send(r);
+                    }),
+                })
+                .map_err(|_| Error::internal("the writer stopped"))?;
+            receiver
+                .recv()
+                .map_err(|_| Error::internal("the writer stopped"))??;
+            metrics.updated_profiles += chunk.len() as u64;
+        }
+        metrics.segmentation_end_ms = Some(now_ms());
+        Ok(metrics)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_part(
+        &self,
+        catalog: &SandboxCatalog,
+        index: &SegmentIndex,
+        mask: &[bool],
+        needed: &Option<Option<BTreeSet<String>>>,
+        sandbox: &SandboxName,
+        profiles: &[ProfileId],
+        now: i64,
+        cancel: &AtomicBool,
+    ) -> Result<Partial> {
+        let mut partial = Partial::default();
+        let txn = self.store.read()?;
+        for (i, profile_id) in profiles.iter().enumerate() {
+            if i % 256 == 0 && (cancel.load(Ordering::SeqCst) || self.stopped()) {
+                break;
+            }
+            let Some(profile) =
+                ProfileForEvaluation::read(txn.as_ref(), catalog, sandbox, *profile_id, needed)?
+            else {
+                // No current view: the writer builds it and evaluates everything.
+                partial.stale.push(*profile_id);
+                continue;
+            };
+            partial.read += 1;
+            let refs = profile.events.as_ref().map(LoadedEvents::refs);
+            let evaluated = membership::evaluate(
+                index,
+                mask,
+                profile.attributes(),
+                refs.as_deref(),
+                &profile.memberships,
+                now,
+            );
+            for (selected, segment) in mask.iter().zip(&index.ordered) {
+                if !selected {
+                    continue;
+                }
+                let id = &segment.definition.id;
+                let now_in = evaluated.memberships.is_realized(id);
+                let was_in = profile.memberships.is_realized(id);
+                if now_in {
+                    *partial.qualified.entry(id.clone()).or_default() += 1;
+                }
+                match (was_in, now_in) {
+                    (false, true) => *partial.realized.entry(id.clone()).or_default() += 1,
+                    (true, false) => *partial.exited.entry(id.clone()).or_default() += 1,
+                    _ => {}
+                }
+            }
+            if evaluated.memberships.segments != profile.memberships.segments
+                || evaluated.memberships.changes_at != profile.memberships.changes_at
+            {
+                partial.stale.push(*profile_id);
+            }
+        }
+        Ok(partial)
+    }
+
+    fn update_preview(&self, id: &str, edit: impl FnOnce(&mut Preview)) {
+        let mut state = self.state.lock();
+        if let Some(preview) = state.previews.iter_mut().find(|p| p.id == id) {
+            edit(preview);
+        }
+    }
+
+    fn run_preview(&self, id: &str, program: &segments::Definition) {
+        let sandbox = {
+            let state = self.state.lock();
+            match state.previews.iter().find(|p| p.id == id) {
+                Some(p) => p.sandbox.clone(),
+                None => return,
+            }
+        };
+        self.update_preview(id, |p| p.state = PreviewState::Running);
+        let outcome = self.count_preview(&sandbox, program);
+        self.update_preview(id, |p| match outcome {
+            Ok(tally) => {
+                p.profiles_read = tally.read;
+                p.matched = tally.matched;
+                p.sample = tally.sample;
+                p.by_namespace = tally.by_namespace;
+                p.state = PreviewState::ResultReady;
+            }
+            Err(error) => {
+                p.state = PreviewState::Failed;
+                p.error = Some(error.to_string());
+            }
+        });
+    }
+
+    /// Evaluates a preview's expression over every profile of the sandbox.
+    fn count_preview(
+        &self,
+        sandbox: &SandboxName,
+        program: &segments::Definition,
+    ) -> Result<PreviewTally> {
+        let catalog = self.catalog.sandbox(sandbox)?;
+        let txn = self.store.read()?;
+        let profiles = live_profiles(txn.as_ref(), sandbox)?;
+        let deps = program.dependencies();
+        let needed = deps.reads_events.then(|| deps.event_types.clone());
+        let now = now_ms();
+        let mut tally = PreviewTally::default();
+        for profile_id in profiles {
+            if self.stopped() {
+                break;
+            }
+            let Some(profile) =
+                ProfileForEvaluation::read(txn.as_ref(), &catalog, sandbox, profile_id, &needed)?
+            else {
+                continue;
+            };
+            tally.read += 1;
+            let refs = profile.events.as_ref().map(LoadedEvents::refs);
+            let empty = [];
+            let in_segment = |other: &str| profile.memberships.is_realized(other);
+            let subject = segments::Subject {
+                profile: profile.attributes(),
+                events: refs.as_deref().unwrap_or(&empty),
+                in_segment: &in_segment,
+            };
+            let qualified = program.evaluate(&subject, now).qualified
+                && !membership::opted_out_of_marketing(profile.attributes());
+            if qualified {
+                tally.matched += 1;
+                let primary = primary_of(txn.as_ref(), &catalog, sandbox, profile_id);
+                if let Some(primary) = &primary {
+                    *tally
+                        .by_namespace
+                        .entry(primary.namespace.clone())
+                        .or_default() += 1;
+                }
+                if tally.sample.len() < PREVIEW_SAMPLE {
+                    tally.sample.push((profile_id, primary));
+                }
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Wakes every tick and hands profiles whose next check is due to the writer.
+    fn run_schedule(&self) {
+        while !self.stopped() {
+            std::thread::sleep(SCHEDULER_TICK);
+            for sandbox in self.catalog.sandbox_names() {
+                if let Err(error) = self.run_due(&sandbox) {
+                    tracing::error!(%error, sandbox = %sandbox, "scheduled segment evaluation failed");
+                }
+            }
+        }
+    }
+
+    fn run_due(&self, sandbox: &SandboxName) -> Result<()> {
+        loop {
+            let now = now_ms();
+            let due: Vec<(ProfileId, Option<i64>)> = {
+                let txn = self.store.read()?;
+                let prefix = keys::sandbox(sandbox);
+                let mut end = prefix.clone();
+                end.extend_from_slice(&keys::encode_time(now.saturating_add(1)));
+                let mut due = Vec::new();
+                txn.scan(
+                    Table::Schedule,
+                    &prefix,
+                    &end,
+                    Direction::Forward,
+                    &mut |key, _| {
+                        let at = key
+                            .get(prefix.len()..prefix.len() + 8)
+                            .and_then(keys::decode_time);
+                        if let Some(id) = keys::profile_id_of(key) {
+                            due.push((id, at));
+                        }
+                        if due.len() >= WRITER_CHUNK {
+                            Scan::Stop
+                        } else {
+                            Scan::Continue
+                        }
+                    },
+                )?;
+                due
+            };
+            if due.is_empty() || self.stopped() {
+                return Ok(());
+            }
+            let count = due.len();
+            let (sender, receiver) = crossbeam_channel::bounded(1);
+            self.writer
+                .send(Job::Reevaluate {
+                    sandbox: sandbox.clone(),
+                    profiles: due,
+                    trigger: Trigger::Time,
+                    reply: Box::new(move |r| {
+                        let _ = sender.send(r);
+                    }),
+                })
+                .map_err(|_| Error::internal("the writer stopped"))?;
+            receiver
+                .recv()
+                .map_err(|_| Error::internal("the writer stopped"))??;
+            if count < WRITER_CHUNK {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! A profile's segment memberships: stored beside the profile, re-evaluated inside the write
+//! that changes it, rendered into the prepared view as `segmentMembership`, and scheduled for
+//! the moment time alone will change them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rapport_types::{ProfileId, SandboxName};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use store::{collect_prefix, ReadTxn, Table, WriteTxn};
+
+use super::index::SegmentIndex;
+use crate::error::Result;
+use crate::keys;
+use crate::records::{decode, encode, StoredEvent};
+use crate::time::format_rfc3339_ms;
+
+/// Exited memberships are kept this long after they exit, as in the reference.
+pub const EXITED_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Realized,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Realized => "realized",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// One membership: its status and when it last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub status: Status,
+    /// When the profile entered (realized) or left (exited) the segment.
+    pub last_qualification_ms: i64,
+}
+
+/// The Memberships table's value for one profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memberships {
+    pub segments: BTreeMap<String, Membership>,
+    /// The Schedule entry of this profile: when time alone may change a membership.
+    pub next_check_ms: Option<i64>,
+    /// Per definition, the earliest instant its result may change without new data.
+    pub changes_at: BTreeMap<String, i64>,
+}
+
+impl Memberships {
+    /// The reference's `segmentMembership` object (`{"ups": {id: {status, lastQualificationTime}}}`),
+    /// leaving out exited memberships older than the retention at `now_ms`.
+    pub fn to_json(&self, now_ms: i64) -> Value {
+        let mut ups = Map::new();
+        for (id, membership) in &self.segments {
+            if membership.status == Status::Exited
+                && membership.last_qualification_ms + EXITED_RETENTION_MS < now_ms
+            {
+                continue;
+            }
+            ups.insert(
+                id.clone(),
+                json!({
+                    "status": membership.status.as_str(),
+                    "lastQualificationTime": format_rfc3339_ms(membership.last_qualification_ms, false),
+                }),
+            );
+        }
+        json!({ "ups": ups })
+    }
+
+    pub fn is_realized(&self, id: &str) -> bool {
+        self.segments
+            .get(id)
+            .is_some_and(|m| m.status == Status::Realized)
+    }
+}
+
+/// Reads a profile's stored memberships.
+pub fn load(
+    txn: &(impl ReadTxn + ?Sized),
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Memberships> {
+    match txn.get(Table::Memberships, &keys::profile(sandbox, profile_id))? {
+        Some(bytes) => decode(bytes),
+        None => Ok(Memberships::default()),
+    }
+}
+
+/// A profile's events, decoded for evaluation.
+pub struct LoadedEvents {
+    pub stored: Vec<StoredEvent>,
+    pub values: Vec<Value>,
+}
+
+impl LoadedEvents {
+    /// Reads a profile's events; with `types`, only the events of those types are decoded (the
+    /// definitions being evaluated cannot see the others).
+    pub fn load(
+        txn: &(impl ReadTxn + ?Sized),
+        sandbox: &SandboxName,
+        profile_id: ProfileId,
+        types: Option<&BTreeSet<String>>,
+    ) -> Result<LoadedEvents> {
+        /// Just the `eventType` of an event, read without building the whole tree.
+        #[derive(serde::Deserialize)]
+        struct TypeOnly<'a> {
+            #[serde(rename = "eventType", borrow)]
+            event_type: Option<std::borrow::Cow<'a, str>>,
+        }
+        let mut stored = Vec::new();
+        let mut values = Vec::new();
+        for (_, bytes) in collect_prefix(txn, Table::Events, &keys::profile(sandbox, profile_id))? {
+            let event: StoredEvent = decode(&bytes)?;
+            if let Some(types) = types {
+                let wanted = serde_json::from_slice::<TypeOnly>(&event.json)
+                    .ok()
+                    .and_then(|t| t.event_type)
+                    .is_some_and(|t| types.contains(t.as_ref()));
+                if !wanted {
+                    continue;
+                }
+            }
+            values.push(serde_json::from_slice(&event.json).unwrap_or(Value::Null));
+            stored.push(event);
+        }
+        Ok(LoadedEvents { stored, values })
+    }
+
+    pub fn refs(&self) -> Vec<segments::EventRef<'_>> {
+        self.stored
+            .iter()
+            .zip(&self.values)
+            .map(|(event, value)| segments::EventRef {
+                id: &event.event_id,
+                timestamp_ms: event.timestamp_ms,
+                value,
+            })
+            .collect()
+    }
+}
+
+/// Whether a profile opted out of marketing: `consents.marketing.any.val` is `n`, or every
+/// channel it answered under `consents.marketing` is `n`.
+pub fn opted_out_of_marketing(profile: &Value) -> bool {
+    let Some(marketing) = profile
+        .get("consents")
+        .and_then(|c| c.get("marketing"))
+        .and_then(Value::as_object)
+    else {
+        return false;
+    };
+    if let Some(any) = marketing
+        .get("any")
+        .and_then(|a| a.get("val"))
+        .and_then(Value::as_str)
+    {
+        return any.eq_ignore_ascii_case("n");
+    }
+    let answers: Vec<&str> = marketing
+        .iter()
+        .filter(|(channel, _)| channel.as_str() != "preferred")
+        .filter_map(|(_, choice)| choice.get("val").and_then(Value::as_str))
+        .collect();
+    !answers.is_empty() && answers.iter().all(|v| v.eq_ignore_ascii_case("n"))
+}
+
+/// What one evaluation of a profile decided.
+pub struct Evaluated {
+    pub memberships: Memberships,
+    pub changed: bool,
+}
+
+/// Evaluates the definitions `mask` selects over one profile at `now_ms`, starting from its
+/// `previous` memberships. `events` may be `None` when no selected definition reads events.
+pub fn evaluate<'e>(
+    index: &SegmentIndex,
+    mask: &[bool],
+    profile: &Value,
+    events: Option<&[segments::EventRef<'e>]>,
+    previous: &Memberships,
+    now_ms: i64,
+) -> Evaluated {
+    let mut memberships = previous.clone();
+    let opted_out = opted_out_of_marketing(profile);
+    let empty: [segments::EventRef<'e>; 0] = [];
+    let events = events.unwrap_or(&empty);
+    let shared = segments::SharedWork::new(events);
+    for (i, segment) in index.ordered.iter().enumerate() {
+        if !mask.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let id = &segment.definition.id;
+        let outcome = {
+            let in_segment = |other: &str| memberships.is_realized(other);
+            let subject = segments::Subject {
+                profile,
+                events,
+                in_segment: &in_segment,
+            };
+            segment.program.evaluate_shared(&subject, &shared, now_ms)
+        };
+        let qualified = outcome.qualified && !(segment.definition.exclude_opt_out && opted_out);
+        match outcome.next_change_ms {
+            Some(at) if at > now_ms => {
+                memberships.changes_at.insert(id.clone(), at);
+            }
+            _ => {
+                memberships.changes_at.remove(id);
+            }
+        }
+        let was = memberships.segments.get(id).map(|m| m.status);
+        match (was, qualified) {
+            (Some(Status::Realized), true) | (None, false) | (Some(Status::Exited), false) => {}
+            (_, true) => {
+                memberships.segments.insert(
+                    id.clone(),
+                    Membership {
+                        status: Status::Realized,
+                        last_qualification_ms: now_ms,
+                    },
+                );
+            }
+            (Some(Status::Realized), false) => {
+                memberships.segments.insert(
+                    id.clone(),
+                    Membership {
+                        status: Status::Exited,
+                        last_qualification_ms: now_ms,
+                    },
+                );
+            }
+        }
+    }
+    // Memberships of definitions that no longer exist, and exits past retention, go.
+    memberships.segments.retain(|id, m| {
+        index.position(id).is_some()
+            && !(m.status == Status::Exited
+                && m.last_qualification_ms + EXITED_RETENTION_MS < now_ms)
+    });
+    memberships
+        .changes_at
+        .retain(|id, _| index.position(id).is_some());
+    let changed = memberships.segments != previous.segments;
+    Evaluated {
+        memberships,
+        changed,
+    }
+}
+
+/// The next instant this profile needs a look without new data: the earliest window change,
+/// or the moment an exited membership passes its retention.
+pub fn next_check(memberships: &Memberships) -> Option<i64> {
+    let windows = memberships.changes_at.values().copied().min();
+    let retention = memberships
+        .segments
+        .values()
+        .filter(|m| m.status == Status::Exited)
+        .map(|m| m.last_qualification_ms + EXITED_RETENTION_MS + 1)
+        .min();
+    match (windows, retention) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Stores memberships and moves the profile's Schedule entry to its next check.
+pub fn store(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    mut memberships: Memberships,
+    previous_check: Option<i64>,
+) -> Result<()> {
+    let next = next_check(&memberships);
+    if previous_check != next {
+        if let Some(at) = previous_check {
+            txn.delete(Table::Schedule, &keys::schedule(sandbox, at, profile_id))?;
+        }
+        if let Some(at) = next {
+            txn.put(
+                Table::Schedule,
+                &keys::schedule(sandbox, at, profile_id),
+                &[],
+            )?;
+        }
+    }
+    memberships.next_check_ms = next;
+    let key = keys::profile(sandbox, profile_id);
+    if memberships.segments.is_empty() && memberships.changes_at.is_empty() {
+        txn.delete(Table::Memberships, &key)?;
+    } else {
+        txn.put(Table::Memberships, &key, &encode(&memberships)?)?;
+    }
+    Ok(())
+}
+
+/// Which events the selected definitions need: `None` when none reads events,
+/// `Some(None)` when any event may matter, `Some(Some(types))` when only those types do.
+pub fn events_needed(index: &SegmentIndex, mask: &[bool]) -> Option<Option<BTreeSet<String>>> {
+    let mut needed: Option<Option<BTreeSet<String>>> = None;
+    for (segment, selected) in index.ordered.iter().zip(mask) {
+        let deps = segment.program.dependencies();
+        if !*selected || !deps.reads_events {
+            continue;
+        }
+        needed = match (needed, &deps.event_types) {
+            (Some(None), _) | (_, None) => Some(None),
+            (None, Some(types)) => Some(Some(types.clone())),
+            (Some(Some(mut known)), Some(types)) => {
+                known.extend(types.iter().cloned());
+                Some(Some(known))
+            }
+        };
+    }
+    needed
+}
+
+/// Reads the events `needed` asks for (see [`events_needed`]).
+pub fn load_needed(
+    txn: &(impl ReadTxn + ?Sized),
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    needed: &Option<Option<BTreeSet<String>>>,
+) -> Result<Option<LoadedEvents>> {
+    match needed {
+        None => Ok(None),
+        Some(types) => LoadedEvents::load(txn, sandbox, profile_id, types.as_ref()).map(Some),
+    }
+}
+
+/// Removes a profile's memberships and its Schedule entry (the profile was deleted or merged
+/// into another, whose own evaluation takes over).
+pub fn forget(txn: &mut dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId) -> Result<()> {
+    let previous = load(&*txn, sandbox, profile_id)?;
+    if let Some(at) = previous.next_check_ms {
+        txn.delete(Table::Schedule, &keys::schedule(sandbox, at, profile_id))?;
+    }
+    txn.delete(Table::Memberships, &keys::profile(sandbox, profile_id))?;
+    Ok(())
+}
+
+/// Removes the Schedule entry at `due` of a profile, and forgets it in the profile's record
+/// when it is the one the record points to, so the next evaluation schedules afresh.
+pub fn clear_schedule_entry(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    due: i64,
+) -> Result<()> {
+    txn.delete(Table::Schedule, &keys::schedule(sandbox, due, profile_id))?;
+    let mut memberships = load(&*txn, sandbox, profile_id)?;
+    if memberships.next_check_ms == Some(due) {
+        memberships.next_check_ms = None;
+        txn.put(
+            Table::Memberships,
+            &keys::profile(sandbox, profile_id),
+            &encode(&memberships)?,
+        )?;
+    }
+    Ok(())
+}

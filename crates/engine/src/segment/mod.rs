@@ -1,0 +1,141 @@
+//! Segments (audiences): definitions, their compiled index, memberships evaluated inside the
+//! write that changes a profile, the schedule of time-based changes, batch jobs, previews and
+//! explanations.
+//!
+//! Every definition is evaluated in real time: a write re-evaluates the definitions that read
+//! what it changed before it is acknowledged, and a profile whose result may change as time
+//! passes has an entry in the Schedule table at that instant, which the scheduler turns into a
+//! re-evaluation without any new data.
+
+pub mod definitions;
+pub mod index;
+pub mod jobs;
+pub mod membership;
+
+use rapport_types::{ProfileId, SandboxName};
+use serde_json::Value;
+use store::{Table, WriteTxn};
+
+use crate::catalog::SandboxCatalog;
+use crate::error::Result;
+use crate::keys;
+use crate::records::{decode_view, encode_view};
+
+pub use definitions::SegmentDefinition;
+pub use index::{SegmentIndex, Trigger};
+pub use membership::{LoadedEvents, Membership, Memberships, Status};
+
+/// Re-evaluates the definitions `trigger` may affect for a profile whose merged attributes are
+/// `profile`, stores the memberships, and returns the `segmentMembership` object its view
+/// carries (`None` when the sandbox has no definitions and the profile no memberships).
+pub fn reevaluate(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    profile: &Value,
+    trigger: &Trigger,
+    now_ms: i64,
+) -> Result<Option<Value>> {
+    let index = &catalog.segment_index;
+    let previous = membership::load(&*txn, sandbox, profile_id)?;
+    if index.is_empty() && previous == Memberships::default() {
+        return Ok(None);
+    }
+    let mask = index.affected(trigger);
+    let events = membership::load_needed(
+        &*txn,
+        sandbox,
+        profile_id,
+        &membership::events_needed(index, &mask),
+    )?;
+    let refs = events.as_ref().map(LoadedEvents::refs);
+    let evaluated = membership::evaluate(index, &mask, profile, refs.as_deref(), &previous, now_ms);
+    let rendered = evaluated.memberships.to_json(now_ms);
+    if evaluated.memberships != previous {
+        membership::store(
+            txn,
+            sandbox,
+            profile_id,
+            evaluated.memberships,
+            previous.next_check_ms,
+        )?;
+    }
+    Ok(Some(rendered))
+}
+
+/// After an event was stored without the profile's view being rebuilt: re-evaluates the
+/// definitions reading that event type and patches `segmentMembership` into the view when a
+/// membership changed. Returns false when the view is missing or stale, so the caller rebuilds it.
+pub fn after_event(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    event_type: Option<&str>,
+    now_ms: i64,
+) -> Result<bool> {
+    patch_view(
+        txn,
+        catalog,
+        sandbox,
+        profile_id,
+        &Trigger::Event(event_type.map(str::to_owned)),
+        now_ms,
+    )
+}
+
+/// Re-evaluates a profile from its prepared view (no merge): for new events and for time.
+/// Returns false when the view is missing or stale, so the caller rebuilds it.
+pub fn patch_view(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    trigger: &Trigger,
+    now_ms: i64,
+) -> Result<bool> {
+    let index = &catalog.segment_index;
+    let mask = index.affected(trigger);
+    if !mask.iter().any(|m| *m) && *trigger != Trigger::Time {
+        return Ok(true);
+    }
+    let key = keys::profile(sandbox, profile_id);
+    let mut view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+        Some((stamp, json)) if stamp == catalog.view_stamp => {
+            serde_json::from_slice(json).map_err(crate::error::Error::internal)?
+        }
+        _ => return Ok(false),
+    };
+    let Some(entity) = view.get_mut("entity") else {
+        return Ok(false);
+    };
+    let previous = membership::load(&*txn, sandbox, profile_id)?;
+    let events = membership::load_needed(
+        &*txn,
+        sandbox,
+        profile_id,
+        &membership::events_needed(index, &mask),
+    )?;
+    let refs = events.as_ref().map(LoadedEvents::refs);
+    let evaluated = membership::evaluate(index, &mask, entity, refs.as_deref(), &previous, now_ms);
+    let rendered = evaluated.memberships.to_json(now_ms);
+    let shown_changed = entity.get("segmentMembership") != Some(&rendered);
+    if evaluated.memberships != previous || (*trigger == Trigger::Time) {
+        membership::store(
+            txn,
+            sandbox,
+            profile_id,
+            evaluated.memberships,
+            previous.next_check_ms,
+        )?;
+    }
+    if shown_changed {
+        if let Value::Object(object) = entity {
+            object.insert("segmentMembership".into(), rendered);
+        }
+        let json = serde_json::to_vec(&view).map_err(crate::error::Error::internal)?;
+        txn.put(Table::Views, &key, &encode_view(&catalog.view_stamp, &json))?;
+    }
+    Ok(true)
+}

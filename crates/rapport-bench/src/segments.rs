@@ -1,0 +1,246 @@
+//! The segments scenario: loads profiles and events through the batch API, then measures
+//! (1) a segment job evaluating 50 definitions (the demo's and generated ones) over every
+//! profile, and (2) what streaming evaluation adds to each ingested event with 0, 50 and 500
+//! definitions, from the median streaming throughput of several rounds at each count.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rapport::client::Connection;
+use rapport::demo::segments::DEMO_SEGMENTS;
+use serde_json::{json, Value};
+
+use crate::batch::{run_one, write_lines};
+use crate::load::{crm_entity, envelope, event_entity, send_all, Setup};
+use crate::Args;
+
+/// Events per streaming round, and rounds per definition count.
+const ROUND_EVENTS: usize = 20_000;
+const ROUNDS: usize = 3;
+
+/// The `i`th generated definition: variations on the shapes real definitions take.
+fn generated(i: usize) -> String {
+    let tiers = ["bronze", "silver", "gold"];
+    match i % 10 {
+        0 => format!(
+            r#"loyalty.tier = "{}" and loyalty.points > {}"#,
+            tiers[i % 3],
+            i * 37 % 5000
+        ),
+        1 => format!(
+            r#"xEvent[eventType = "commerce.purchases"].count() >= {}"#,
+            1 + i % 4
+        ),
+        2 => format!(
+            r#"xEvent[eventType = "commerce.purchases" and timestamp occurs <= {} days before now].sum(commerce.order.priceTotal) > {}"#,
+            30 + i,
+            50 + i
+        ),
+        3 => format!(
+            r#"xEvent[productListItems[SKU = "SKU-{}"]].count() > 0"#,
+            i % 40
+        ),
+        4 => format!(
+            r#"xEvent[eventType = "web.webpagedetails.pageViews" and web.webPageDetails.name = "page {}"].count() > 0"#,
+            i % 30
+        ),
+        5 => format!(
+            r#"homeAddress.city = "Seattle" and loyalty.points < {}"#,
+            i * 50
+        ),
+        6 => format!("person.birthDate.getMonth() = {}", 1 + i % 12),
+        7 => format!(
+            r#"exists E from xEvent where (E.eventType = "commerce.purchases" and E.commerce.order.priceTotal > {})"#,
+            60 + i % 20
+        ),
+        8 => format!(
+            "not (xEvent[timestamp occurs <= {} days before now].count() > 0)",
+            10 + i
+        ),
+        _ => format!(
+            r#"xEvent[eventType = "commerce.purchases"].max(commerce.order.priceTotal) > {} and loyalty.tier != "bronze""#,
+            55 + i % 10
+        ),
+    }
+}
+
+/// Defines segments until the sandbox has `target`: the demo's first, then generated ones.
+async fn define_up_to(
+    connection: &mut Connection,
+    have: &mut usize,
+    ids: &mut Vec<(String, String)>,
+    target: usize,
+) -> anyhow::Result<()> {
+    while *have < target {
+        let (name, pql) = match DEMO_SEGMENTS.get(*have) {
+            Some((name, _, pql)) => {
+                let mut text = (*pql).to_owned();
+                for (other, id) in ids.iter() {
+                    text = text.replace(&format!("{{{other}}}"), id);
+                }
+                ((*name).to_owned(), text)
+            }
+            None => (format!("generated {}", *have), generated(*have)),
+        };
+        let reply = connection
+            .post_json(
+                "/data/core/ups/segment/definitions",
+                &json!({"name": name, "schema": {"name": "_xdm.context.profile"}, "expression": {"type": "PQL", "format": "pql/text", "value": pql}}),
+            )
+            .await?;
+        let id = reply["id"]
+            .as_str()
+            .with_context(|| format!("definition {name}: {reply}"))?
+            .to_owned();
+        ids.push((name, id));
+        *have += 1;
+    }
+    Ok(())
+}
+
+/// Waits until every segment job has finished; returns the newest job.
+async fn settle(connection: &mut Connection) -> anyhow::Result<Value> {
+    loop {
+        let list = connection
+            .get_json("/data/core/ups/segment/jobs?limit=1000")
+            .await?;
+        let jobs = list["children"].as_array().cloned().unwrap_or_default();
+        if jobs.iter().all(|j| {
+            matches!(
+                j["status"].as_str(),
+                Some("SUCCEEDED" | "FAILED" | "CANCELLED")
+            )
+        }) {
+            if let Some(failed) = jobs.iter().find(|j| j["status"] == "FAILED") {
+                anyhow::bail!("a segment job failed: {failed}");
+            }
+            return Ok(jobs.first().cloned().unwrap_or(Value::Null));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Median events/s of `ROUNDS` streaming rounds of new events for existing profiles.
+async fn streaming_rate(
+    args: &Args,
+    address: &str,
+    setup: &Setup,
+    next_event: &mut usize,
+) -> anyhow::Result<f64> {
+    let mut rates = Vec::new();
+    for _ in 0..ROUNDS {
+        let dataset = setup.event_dataset.clone();
+        let profiles = args.profiles.max(1);
+        let first = *next_event;
+        let seconds = send_all(args, address, ROUND_EVENTS, move |i| {
+            envelope(&dataset, &event_entity(i % profiles, first + i / profiles))
+        })
+        .await?;
+        *next_event += ROUND_EVENTS.div_ceil(profiles) + 1;
+        rates.push(ROUND_EVENTS as f64 / seconds);
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[rates.len() / 2])
+}
+
+pub struct SegmentReport {
+    pub json: Value,
+    pub markdown: String,
+}
+
+pub async fn run(
+    args: &Args,
+    address: &str,
+    setup: &Setup,
+    dir: &Path,
+) -> anyhow::Result<SegmentReport> {
+    let n = args.profiles;
+    let per = args.events_per_profile.max(1);
+    let load_started = Instant::now();
+    let crm = dir.join("crm.jsonl");
+    write_lines(&crm, None, (0..n).map(crm_entity))?;
+    run_one(address, &setup.crm_dataset, json!({"format": "json"}), &crm).await?;
+    // Files of at most FILE_EVENTS events: a single upload takes at most 256 MB.
+    const FILE_EVENTS: usize = 500_000;
+    let total = n * per;
+    for (part, start) in (0..total).step_by(FILE_EVENTS).enumerate() {
+        let events = dir.join(format!("events-{part}.jsonl"));
+        let end = (start + FILE_EVENTS).min(total);
+        write_lines(
+            &events,
+            None,
+            (start..end).map(|i| event_entity(i % n, i / n)),
+        )?;
+        run_one(
+            address,
+            &setup.event_dataset,
+            json!({"format": "json"}),
+            &events,
+        )
+        .await?;
+        std::fs::remove_file(&events)?;
+    }
+    let load_seconds = load_started.elapsed().as_secs_f64();
+    let mut next_event = per;
+
+    let mut connection = Connection::open(address).await?;
+    let base_rate = streaming_rate(args, address, setup, &mut next_event).await?;
+
+    let (mut have, mut ids) = (0usize, Vec::new());
+    define_up_to(&mut connection, &mut have, &mut ids, 50).await?;
+    let first = settle(&mut connection).await?;
+    let first_seconds = first["metrics"]["totalTime"]["totalTimeInMs"]
+        .as_f64()
+        .unwrap_or(f64::NAN)
+        / 1000.0;
+
+    // A job over everything, with nothing left to change: the pure batch evaluation.
+    let job = connection
+        .post_json("/data/core/ups/segment/jobs", &json!([{"segmentId": "*"}]))
+        .await?;
+    anyhow::ensure!(job["id"].is_string(), "job refused: {job}");
+    let job = settle(&mut connection).await?;
+    let job_seconds = job["metrics"]["totalTime"]["totalTimeInMs"]
+        .as_f64()
+        .unwrap_or(f64::NAN)
+        / 1000.0;
+    let evaluated = job["metrics"]["totalProfiles"].as_u64().unwrap_or(0);
+    let qualified: u64 = job["metrics"]["segmentedProfileCounter"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0);
+
+    let rate_50 = streaming_rate(args, address, setup, &mut next_event).await?;
+    define_up_to(&mut connection, &mut have, &mut ids, 500).await?;
+    settle(&mut connection).await?;
+    let rate_500 = streaming_rate(args, address, setup, &mut next_event).await?;
+
+    let micros = |rate: f64| 1e6 / rate;
+    let markdown = format!(
+        "## Segments ({n} profiles, {per} events each; loaded in {load_seconds:.1} s)\n\n\
+         | measure | value |\n|---|---|\n\
+         | first evaluation of 50 new definitions (job, incl. writing memberships) | {first_seconds:.1} s |\n\
+         | segment job, 50 definitions, {evaluated} profiles | {job_seconds:.1} s ({:.1} µs per profile) |\n\
+         | memberships found by that job | {qualified} |\n\
+         | streaming, 0 definitions | {base_rate:.0} events/s ({:.1} µs/event) |\n\
+         | streaming, 50 definitions | {rate_50:.0} events/s ({:.1} µs/event, +{:.1} µs) |\n\
+         | streaming, 500 definitions | {rate_500:.0} events/s ({:.1} µs/event, +{:.1} µs) |\n",
+        job_seconds * 1e6 / evaluated.max(1) as f64,
+        micros(base_rate),
+        micros(rate_50),
+        micros(rate_50) - micros(base_rate),
+        micros(rate_500),
+        micros(rate_500) - micros(base_rate),
+    );
+    Ok(SegmentReport {
+        json: json!({
+            "profiles": n, "events_per_profile": per, "load_seconds": load_seconds,
+            "first_evaluation_seconds": first_seconds,
+            "job_seconds": job_seconds, "job_profiles": evaluated, "job_memberships": qualified,
+            "streaming_events_per_second": {"0": base_rate, "50": rate_50, "500": rate_500},
+            "streaming_extra_micros_per_event": {"50": micros(rate_50) - micros(base_rate), "500": micros(rate_500) - micros(base_rate)},
+        }),
+        markdown,
+    })
+}

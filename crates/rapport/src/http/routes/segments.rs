@@ -1,0 +1,509 @@
+//! Segmentation (`/data/core/ups/segment/...`, `/data/core/ups/preview`, `/estimate`):
+//! definitions, PQL conversion, segment jobs, previews and estimates, and Rapport's
+//! explanation of one profile's membership.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::segment::definitions::{self, SortField};
+use engine::segment::jobs::{JobStatus, Preview, PreviewState};
+use rapport_types::Code;
+use serde_json::{json, Map, Value};
+
+use super::json;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
+use crate::state::AppState;
+
+const DEFINITIONS: &str = "/data/core/ups/segment/definitions";
+const JOBS: &str = "/data/core/ups/segment/jobs";
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+/// The most segments one job may name (the reference's limit).
+const MAX_JOB_SEGMENTS: usize = 1500;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(DEFINITIONS, get(list).post(create))
+        .route(&format!("{DEFINITIONS}/bulk-get"), post(bulk_get))
+        .route(
+            &format!("{DEFINITIONS}/{{id}}"),
+            get(get_one).patch(patch).delete(delete),
+        )
+        .route(&format!("{DEFINITIONS}/{{id}}/explain"), get(explain))
+        .route("/data/core/ups/segment/conversion", post(convert))
+        .route(JOBS, get(list_jobs).post(create_job))
+        .route(&format!("{JOBS}/{{id}}"), get(get_job).delete(cancel_job))
+        .route("/data/core/ups/preview", post(create_preview))
+        .route(
+            "/data/core/ups/preview/{id}",
+            get(get_preview).delete(delete_preview),
+        )
+        .route("/data/core/ups/estimate/{id}", get(get_estimate))
+}
+
+fn limit_and_start(query: &QueryPairs) -> ApiResult<(usize, usize)> {
+    let limit: usize = query
+        .parse("limit", "an integer from 1 to 1000")?
+        .unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            format!("limit: {limit} is outside 1..={MAX_LIMIT}"),
+        ));
+    }
+    let start: usize = match query.parse::<usize>("start", "a whole number")? {
+        Some(start) => start,
+        // `page` counts pages of `limit` from 0.
+        None => query
+            .parse::<usize>("page", "a whole number")?
+            .unwrap_or(0)
+            .saturating_mul(limit),
+    };
+    Ok((limit, start))
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let (limit, start) = limit_and_start(&query)?;
+    let sort_text = query.get("sort").unwrap_or("creationTime:desc");
+    let (field, direction) = sort_text.split_once(':').unwrap_or((sort_text, "desc"));
+    let sort = match field {
+        "creationTime" => SortField::CreationTime,
+        "updateTime" => SortField::UpdateTime,
+        "name" => SortField::Name,
+        other => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("sort: \"{other}\" is not creationTime, updateTime or name"),
+            ))
+        }
+    };
+    let descending = match direction {
+        "desc" => true,
+        "asc" => false,
+        other => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("sort: \"{other}\" is not asc or desc"),
+            ))
+        }
+    };
+    let flag = |name: &str| -> ApiResult<Option<bool>> { query.parse(name, "true or false") };
+    let (continuous, synchronous, batch) = (
+        flag("evaluationInfo.continuous.enabled")?,
+        flag("evaluationInfo.synchronous.enabled")?,
+        flag("evaluationInfo.batch.enabled")?,
+    );
+    let page = definitions::list(&catalog, sort, descending, start, limit, &|d| {
+        continuous.is_none_or(|c| d.evaluation.continuous == c)
+            && synchronous.is_none_or(|s| d.evaluation.synchronous == s)
+            && batch.is_none_or(|b| d.evaluation.batch == b)
+    });
+    let segments: Vec<Value> = page
+        .items
+        .iter()
+        .map(|d| with_state(d.to_json(sandbox.as_str()), &catalog, &d.id))
+        .collect();
+    let next = if start + limit < page.total {
+        json!({"href": format!("{DEFINITIONS}?start={}&limit={limit}&sort={sort_text}", start + limit)})
+    } else {
+        json!({})
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "segments": segments,
+            "page": {
+                "totalCount": page.total,
+                "totalPages": page.total.div_ceil(limit),
+                "sortField": field,
+                "sort": direction,
+                "pageSize": segments.len(),
+                "limit": limit,
+            },
+            "link": {"next": next},
+        }),
+    ))
+}
+
+/// Adds whether the definition can be evaluated now (Rapport's `lifecycleState` and, when it
+/// cannot, why: a schema change may have removed a field it reads).
+fn with_state(mut object: Value, catalog: &engine::SandboxCatalog, id: &str) -> Value {
+    match catalog.segment_index.failed.get(id) {
+        Some(reason) => {
+            object["lifecycleState"] = json!("failed");
+            object["evaluationError"] = json!(reason);
+        }
+        None => object["lifecycleState"] = json!("published"),
+    }
+    object
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let definition = state.engine.create_segment(&sandbox, &body)?;
+    let catalog = state.engine.sandbox(&sandbox)?;
+    Ok(json(
+        StatusCode::OK,
+        &with_state(
+            definition.to_json(sandbox.as_str()),
+            &catalog,
+            &definition.id,
+        ),
+    ))
+}
+
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let definition = definitions::existing(&catalog, &id)?;
+    Ok(json(
+        StatusCode::OK,
+        &with_state(definition.to_json(sandbox.as_str()), &catalog, &id),
+    ))
+}
+
+async fn bulk_get(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let Some(ids) = body.get("ids").and_then(Value::as_array) else {
+        return Err(ApiError::new(
+            Code::MissingParameter,
+            "/ids: required, an array of {\"id\": ...}",
+        ));
+    };
+    if ids.len() > MAX_LIMIT {
+        return Err(ApiError::new(
+            Code::TooManyItems,
+            format!("/ids: {} ids, at most {MAX_LIMIT}", ids.len()),
+        ));
+    }
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let mut results = Map::new();
+    for (i, item) in ids.iter().enumerate() {
+        let Some(id) = item.get("id").and_then(Value::as_str) else {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("/ids/{i}/id: expected a string, found {}", shown(item)),
+            ));
+        };
+        let entry = match definitions::existing(&catalog, id) {
+            Ok(definition) => with_state(definition.to_json(sandbox.as_str()), &catalog, id),
+            Err(error) => {
+                json!({"status": 404, "code": Code::SegmentNotFound.name(), "message": error.to_string()})
+            }
+        };
+        results.insert(id.to_owned(), entry);
+    }
+    Ok(json(
+        StatusCode::MULTI_STATUS,
+        &json!({ "results": results }),
+    ))
+}
+
+async fn patch(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let definition = state.engine.patch_segment(&sandbox, &id, &body)?;
+    let catalog = state.engine.sandbox(&sandbox)?;
+    Ok(json(
+        StatusCode::OK,
+        &with_state(definition.to_json(sandbox.as_str()), &catalog, &id),
+    ))
+}
+
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state.engine.delete_segment(&sandbox, &id)?;
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
+async fn convert(JsonBody(body): JsonBody) -> ApiResult<Response> {
+    Ok(json(StatusCode::OK, &definitions::convert(&body)?))
+}
+
+async fn explain(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let entity_id = query.require("entityId")?;
+    let entity = state
+        .engine
+        .entity_ref(&catalog, entity_id, query.get("entityIdNS"))?;
+    let explanation = state.engine.explain_membership(&sandbox, &id, &entity)?;
+    Ok(json(StatusCode::OK, &explanation))
+}
+
+async fn create_job(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let Some(items) = body.as_array() else {
+        return Err(ApiError::new(
+            Code::InvalidParameter,
+            "the body must be an array of {\"segmentId\": ...} (\"*\" for every definition)",
+        ));
+    };
+    if items.is_empty() {
+        return Err(ApiError::new(
+            Code::MissingParameter,
+            "the body must name at least one segment (\"*\" for every definition)",
+        ));
+    }
+    if items.len() > MAX_JOB_SEGMENTS {
+        return Err(ApiError::new(
+            Code::TooManyItems,
+            format!(
+                "{} segments, at most {MAX_JOB_SEGMENTS} per job; use \"*\" for every definition",
+                items.len()
+            ),
+        ));
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.get("segmentId") {
+            Some(Value::String(id)) => ids.push(id.clone()),
+            other => {
+                return Err(ApiError::new(
+                    Code::InvalidParameter,
+                    format!(
+                        "/{i}/segmentId: expected a segment definition id, found {}",
+                        other.map(shown).unwrap_or_else(|| "nothing".into())
+                    ),
+                ))
+            }
+        }
+    }
+    let segment_ids = if ids.iter().any(|id| id == "*") {
+        None
+    } else {
+        Some(ids)
+    };
+    let job = state
+        .engine
+        .segment_jobs()
+        .create_job(&sandbox, segment_ids)?;
+    let catalog = state.engine.sandbox(&sandbox)?;
+    Ok(json(StatusCode::OK, &job.to_json(&catalog)))
+}
+
+async fn list_jobs(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    query: QueryPairs,
+) -> ApiResult<Response> {
+    let (limit, start) = limit_and_start(&query)?;
+    let status = match query.get("status") {
+        None => None,
+        Some(text) => Some(JobStatus::parse(text).ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidParameter,
+                format!("status: \"{text}\" is not NEW, QUEUED, PROCESSING, SUCCEEDED, FAILED, CANCELLING or CANCELLED"),
+            )
+        })?),
+    };
+    let catalog = state.engine.sandbox(&sandbox)?;
+    let jobs: Vec<_> = state
+        .engine
+        .segment_jobs()
+        .jobs(&sandbox)
+        .into_iter()
+        .filter(|j| status.is_none_or(|s| j.status == s))
+        .collect();
+    let total = jobs.len();
+    let children: Vec<Value> = jobs
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|j| j.to_json(&catalog))
+        .collect();
+    let next = if start + limit < total {
+        json!({"href": format!("{JOBS}?start={}&limit={limit}", start + limit)})
+    } else {
+        json!({})
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({"_page": {"totalCount": total, "pageSize": children.len()}, "children": children, "_links": {"next": next}}),
+    ))
+}
+
+async fn get_job(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let job = state.engine.segment_jobs().job(&sandbox, &id)?;
+    let catalog = state.engine.sandbox(&sandbox)?;
+    Ok(json(StatusCode::OK, &job.to_json(&catalog)))
+}
+
+async fn cancel_job(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let job = state.engine.segment_jobs().cancel(&sandbox, &id)?;
+    let catalog = state.engine.sandbox(&sandbox)?;
+    Ok(json(StatusCode::OK, &job.to_json(&catalog)))
+}
+
+async fn create_preview(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let expression = match body.get("predicateExpression") {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!(
+                    "/predicateExpression: expected PQL text, found {}",
+                    shown(other)
+                ),
+            ))
+        }
+        None => {
+            return Err(ApiError::new(
+                Code::MissingParameter,
+                "/predicateExpression: required, the PQL expression to preview",
+            ))
+        }
+    };
+    match body.get("predicateType").and_then(Value::as_str) {
+        None | Some("pql/text") => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!("/predicateType: \"{other}\" is not pql/text"),
+            ))
+        }
+    }
+    if let Some(model) = body.get("predicateModel").and_then(Value::as_str) {
+        if model != definitions::PROFILE_SCHEMA_NAME {
+            return Err(ApiError::new(
+                Code::InvalidParameter,
+                format!(
+                    "/predicateModel: \"{model}\" is not {}",
+                    definitions::PROFILE_SCHEMA_NAME
+                ),
+            ));
+        }
+    }
+    let preview = state
+        .engine
+        .segment_jobs()
+        .create_preview(&sandbox, &expression)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({
+            "state": preview.state.as_str(),
+            "previewQueryId": preview.id,
+            "previewQueryStatus": preview.state.as_str(),
+            "previewId": preview.id,
+            "previewExecutionId": 0,
+        }),
+    ))
+}
+
+fn preview_links(preview: &Preview) -> Value {
+    json!({"_self": format!("/data/core/ups/preview/{}", preview.id), "next": "", "prev": ""})
+}
+
+async fn get_preview(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let preview = state.engine.segment_jobs().preview(&sandbox, &id)?;
+    let results: Vec<Value> = preview
+        .sample
+        .iter()
+        .map(|(profile_id, primary)| {
+            let key = primary
+                .as_ref()
+                .map(engine::identity::xid::encode)
+                .unwrap_or_else(|| profile_id.to_string());
+            let href = format!("/data/core/ups/access/entities?entityId={profile_id}");
+            json!({ key.clone(): {"_href": href, "entityId": profile_id.to_string(), "endCustomerIds": {key: {"_href": href}}} })
+        })
+        .collect();
+    let mut body = json!({
+        "results": results,
+        "state": preview.state.as_str(),
+        "links": preview_links(&preview),
+        "page": {"offset": 0, "size": preview.sample.len()},
+    });
+    if let Some(error) = &preview.error {
+        body["error"] = json!({"description": error});
+    }
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn delete_preview(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state.engine.segment_jobs().delete_preview(&sandbox, &id)?;
+    Ok(json(StatusCode::OK, &json!({})))
+}
+
+async fn get_estimate(
+    State(state): State<Arc<AppState>>,
+    Sandbox(sandbox): Sandbox,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let preview = state.engine.segment_jobs().preview(&sandbox, &id)?;
+    let ready = preview.state == PreviewState::ResultReady;
+    let distribution: Vec<Value> = preview
+        .by_namespace
+        .iter()
+        .map(|(namespace, n)| json!({"namespaceId": namespace, "profilesMatchedSoFar": n}))
+        .collect();
+    let mut body = json!({
+        "estimatedSize": preview.matched,
+        "numRowsToRead": preview.profiles_read,
+        "profilesReadSoFar": preview.profiles_read,
+        "profilesMatchedSoFar": preview.matched,
+        "totalRows": preview.profiles_read,
+        "estimatedNamespaceDistribution": distribution,
+        "state": preview.state.as_str(),
+        "standardError": if ready { json!(0.0) } else { Value::Null },
+        // Every profile is evaluated, so the estimate is the exact count.
+        "confidenceInterval": "100%",
+        "_links": {"preview": format!("/data/core/ups/preview/{}", preview.id)},
+    });
+    if let Some(error) = &preview.error {
+        body["error"] = json!({"description": error, "traceback": ""});
+    }
+    Ok(json(StatusCode::OK, &body))
+}

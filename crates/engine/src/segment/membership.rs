@@ -3,16 +3,17 @@
 //! the moment time alone will change them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rapport_types::{ProfileId, SandboxName};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use store::{collect_prefix, ReadTxn, Table, WriteTxn};
+use store::{ReadTxn, Table, WriteTxn};
 
 use super::index::SegmentIndex;
 use crate::error::Result;
 use crate::keys;
-use crate::records::{decode, encode, StoredEvent};
+use crate::records::{decode, encode};
 use crate::time::format_rfc3339_ms;
 
 /// Exited memberships are kept this long after they exit, as in the reference.
@@ -94,8 +95,34 @@ pub fn load(
 
 /// A profile's events, decoded for evaluation.
 pub struct LoadedEvents {
-    pub stored: Vec<StoredEvent>,
-    pub values: Vec<Value>,
+    pub ids: Vec<String>,
+    pub timestamps: Vec<i64>,
+    pub values: Vec<Arc<Value>>,
+}
+
+/// A stored event borrowed from the store's bytes: the same encoding as [`StoredEvent`].
+#[derive(serde::Deserialize)]
+struct StoredEventRef<'a> {
+    #[serde(borrow)]
+    _dataset: &'a str,
+    event_id: &'a str,
+    _primary: (&'a str, &'a str),
+    timestamp_ms: i64,
+    _ingested_ms: i64,
+    #[serde(with = "serde_bytes")]
+    json: &'a [u8],
+}
+
+/// Just the `eventType` of an event, read without building the whole tree.
+#[derive(serde::Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(rename = "eventType", borrow)]
+    event_type: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Parses stored JSON for evaluation (a stored record is valid JSON; anything else reads as null).
+pub fn parse_json(json: &[u8]) -> Arc<Value> {
+    Arc::new(serde_json::from_slice(json).unwrap_or(Value::Null))
 }
 
 impl LoadedEvents {
@@ -107,38 +134,55 @@ impl LoadedEvents {
         profile_id: ProfileId,
         types: Option<&BTreeSet<String>>,
     ) -> Result<LoadedEvents> {
-        /// Just the `eventType` of an event, read without building the whole tree.
-        #[derive(serde::Deserialize)]
-        struct TypeOnly<'a> {
-            #[serde(rename = "eventType", borrow)]
-            event_type: Option<std::borrow::Cow<'a, str>>,
-        }
-        let mut stored = Vec::new();
-        let mut values = Vec::new();
-        for (_, bytes) in collect_prefix(txn, Table::Events, &keys::profile(sandbox, profile_id))? {
-            let event: StoredEvent = decode(&bytes)?;
-            if let Some(types) = types {
-                let wanted = serde_json::from_slice::<TypeOnly>(&event.json)
-                    .ok()
-                    .and_then(|t| t.event_type)
-                    .is_some_and(|t| types.contains(t.as_ref()));
-                if !wanted {
-                    continue;
+        let mut loaded = LoadedEvents {
+            ids: Vec::new(),
+            timestamps: Vec::new(),
+            values: Vec::new(),
+        };
+        let prefix = keys::profile(sandbox, profile_id);
+        let mut failure = None;
+        txn.scan(
+            Table::Events,
+            &prefix,
+            &store::prefix_end(&prefix),
+            store::Direction::Forward,
+            &mut |_, bytes| {
+                let event: StoredEventRef = match postcard::from_bytes(bytes) {
+                    Ok(event) => event,
+                    Err(error) => {
+                        failure = Some(crate::error::Error::internal(error));
+                        return store::Scan::Stop;
+                    }
+                };
+                if let Some(types) = types {
+                    let wanted = serde_json::from_slice::<TypeOnly>(event.json)
+                        .ok()
+                        .and_then(|t| t.event_type)
+                        .is_some_and(|t| types.contains(t.as_ref()));
+                    if !wanted {
+                        return store::Scan::Continue;
+                    }
                 }
-            }
-            values.push(serde_json::from_slice(&event.json).unwrap_or(Value::Null));
-            stored.push(event);
+                loaded.values.push(parse_json(event.json));
+                loaded.ids.push(event.event_id.to_owned());
+                loaded.timestamps.push(event.timestamp_ms);
+                store::Scan::Continue
+            },
+        )?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(loaded),
         }
-        Ok(LoadedEvents { stored, values })
     }
 
     pub fn refs(&self) -> Vec<segments::EventRef<'_>> {
-        self.stored
+        self.ids
             .iter()
+            .zip(&self.timestamps)
             .zip(&self.values)
-            .map(|(event, value)| segments::EventRef {
-                id: &event.event_id,
-                timestamp_ms: event.timestamp_ms,
+            .map(|((id, timestamp_ms), value)| segments::EventRef {
+                id,
+                timestamp_ms: *timestamp_ms,
                 value,
             })
             .collect()

@@ -101,13 +101,11 @@ pub fn patch_view(
         return Ok(true);
     }
     let key = keys::profile(sandbox, profile_id);
-    let mut view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
-        Some((stamp, json)) if stamp == catalog.view_stamp => {
-            serde_json::from_slice(json).map_err(crate::error::Error::internal)?
-        }
+    let view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+        Some((stamp, json)) if stamp == catalog.view_stamp => membership::parse_json(json),
         _ => return Ok(false),
     };
-    let Some(entity) = view.get_mut("entity") else {
+    let Some(entity) = view.get("entity") else {
         return Ok(false);
     };
     let previous = membership::load(&*txn, sandbox, profile_id)?;
@@ -119,9 +117,12 @@ pub fn patch_view(
     )?;
     let refs = events.as_ref().map(LoadedEvents::refs);
     let evaluated = membership::evaluate(index, &mask, entity, refs.as_deref(), &previous, now_ms);
-    let rendered = evaluated.memberships.to_json(now_ms);
-    let shown_changed = entity.get("segmentMembership") != Some(&rendered);
-    if evaluated.memberships != previous || (*trigger == Trigger::Time) {
+    // What the view shows changes only with the memberships themselves (or when it never
+    // showed them: a view built before the first definition existed).
+    let rendered = (evaluated.memberships.segments != previous.segments
+        || entity.get("segmentMembership").is_none())
+    .then(|| evaluated.memberships.to_json(now_ms));
+    if evaluated.memberships != previous || *trigger == Trigger::Time {
         membership::store(
             txn,
             sandbox,
@@ -130,8 +131,9 @@ pub fn patch_view(
             previous.next_check_ms,
         )?;
     }
-    if shown_changed {
-        if let Value::Object(object) = entity {
+    if let Some(rendered) = rendered {
+        let mut view = Value::clone(&view);
+        if let Some(Value::Object(object)) = view.get_mut("entity") {
             object.insert("segmentMembership".into(), rendered);
         }
         let json = serde_json::to_vec(&view).map_err(crate::error::Error::internal)?;

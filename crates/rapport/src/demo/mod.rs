@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use engine::{Engine, Job, PreparedWrite, SandboxCatalog};
 use rapport_types::{ProfileId, SandboxName};
+use serde_json::Value;
 
 pub use files::group_digits;
 use generator::{DemoDataset, Generator, Interesting};
@@ -115,7 +116,11 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
     };
     let generator = Generator::new(seed, customers)?;
     let datasets = setup::ensure(engine, &sandbox, &generator)?;
-    let records = ingest(engine, &sandbox, &generator, &datasets)?;
+    // The simulated year ends now, so "today", "the last 7 days" and "at risk" mean something
+    // on the day the demo is loaded; whole minutes keep the generated times round.
+    let shift_ms =
+        (engine::catalog::now_ms() - generator::HISTORY_END_MS).div_euclid(60_000) * 60_000;
+    let records = ingest(engine, &sandbox, &generator, &datasets, shift_ms)?;
     setup::mark_complete(engine, &sandbox, &generator, &datasets, &records)?;
     // Defined after loading: one job evaluates them over every customer, and from then on
     // every write keeps them current.
@@ -158,6 +163,7 @@ fn ingest(
     sandbox: &SandboxName,
     generator: &Generator,
     datasets: &DemoDatasets,
+    shift_ms: i64,
 ) -> anyhow::Result<[u64; 5]> {
     let catalog = engine.sandbox(sandbox)?;
     let customers = generator.customers();
@@ -173,7 +179,8 @@ fn ingest(
                 while block < blocks {
                     let first = block * BLOCK_CUSTOMERS;
                     let range = first..(first + BLOCK_CUSTOMERS).min(customers);
-                    let prepared = prepare_block(engine, catalog, generator, datasets, range);
+                    let prepared =
+                        prepare_block(engine, catalog, generator, datasets, range, shift_ms);
                     let failed = prepared.is_err();
                     if sender.send(prepared).is_err() || failed {
                         return;
@@ -234,6 +241,7 @@ fn prepare_block(
     generator: &Generator,
     datasets: &DemoDatasets,
     range: std::ops::Range<u64>,
+    shift_ms: i64,
 ) -> anyhow::Result<Block> {
     let customers = range.end - range.start;
     let mut writes = Vec::with_capacity(customers as usize * 40);
@@ -253,12 +261,14 @@ fn prepare_block(
         number += 1;
         records[record.dataset.index()] += 1;
         let dataset = record.dataset;
+        let mut value = record.value;
+        shift_times(&mut value, shift_ms);
         match engine.prepare(
             catalog,
             datasets.id(dataset),
-            record.value,
+            value,
             source.clone(),
-            record.at_ms,
+            record.at_ms + shift_ms,
         ) {
             Ok(write) => writes.push(write),
             Err(error) => {
@@ -373,6 +383,26 @@ impl DemoSummary {
         }
         text
     }
+}
+
+/// Moves every date-time of a record (`2026-03-01T10:00:00Z`) by `shift_ms`; dates without a
+/// time (birth dates) stay.
+pub fn shift_times(value: &mut Value, shift_ms: i64) {
+    match value {
+        Value::String(text) if shift_ms != 0 && looks_like_date_time(text) => {
+            if let Some(ms) = engine::time::parse_rfc3339_ms(text) {
+                *text = generator::iso(ms + shift_ms);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, shift_ms)),
+        Value::Object(fields) => fields.values_mut().for_each(|v| shift_times(v, shift_ms)),
+        _ => {}
+    }
+}
+
+fn looks_like_date_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 20 && bytes[4] == b'-' && bytes[7] == b'-' && bytes[10] == b'T'
 }
 
 /// The profile, recent-events and identity-graph URLs of an identity.

@@ -830,3 +830,49 @@ async fn segment_jobs_refuse_unknown_segments_and_report_their_metrics() {
         &[],
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_definition_removes_its_memberships_from_profiles() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let gold = define(&server, "Gold", "loyalty.tier = \"gold\"").await;
+    let members = define(&server, "Members", "loyalty.tier.isNotNull()").await;
+    jobs_settled(&server).await;
+    customer(&server, &company, 1, "gold").await;
+    let ups = memberships(&server, 1).await;
+    assert_eq!(status_of(&ups, &gold).as_deref(), Some("realized"), "{ups}");
+    assert_eq!(
+        status_of(&ups, &members).as_deref(),
+        Some("realized"),
+        "{ups}"
+    );
+
+    assert_eq!(
+        server.delete(&format!("{DEFINITIONS}/{gold}")).await.status,
+        StatusCode::OK
+    );
+    jobs_settled(&server).await;
+    let ups = memberships(&server, 1).await;
+    assert_eq!(
+        status_of(&ups, &gold),
+        None,
+        "the deleted definition's membership is gone: {ups}"
+    );
+    assert_eq!(
+        status_of(&ups, &members).as_deref(),
+        Some("realized"),
+        "{ups}"
+    );
+
+    // The last definition, too.
+    assert_eq!(
+        server
+            .delete(&format!("{DEFINITIONS}/{members}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    jobs_settled(&server).await;
+    let ups = memberships(&server, 1).await;
+    assert!(ups.as_object().is_none_or(|o| o.is_empty()), "{ups}");
+}

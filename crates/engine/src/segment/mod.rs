@@ -38,10 +38,11 @@ pub fn reevaluate(
     now_ms: i64,
 ) -> Result<Option<Value>> {
     let index = &catalog.segment_index;
-    let previous = membership::load(&*txn, sandbox, profile_id)?;
-    if index.is_empty() && previous == Memberships::default() {
+    if index.is_empty() {
+        // No definitions (the job that follows a deletion clears what is left).
         return Ok(None);
     }
+    let previous = membership::load(&*txn, sandbox, profile_id)?;
     let mask = index.affected(trigger);
     let events = membership::load_needed(
         &*txn,
@@ -97,7 +98,10 @@ pub fn patch_view(
 ) -> Result<bool> {
     let index = &catalog.segment_index;
     let mask = index.affected(trigger);
-    if !mask.iter().any(|m| *m) && *trigger != Trigger::Time {
+    // Time and jobs look even with nothing to evaluate: expired exits and the memberships of
+    // deleted definitions go.
+    let housekeeping = matches!(trigger, Trigger::Time | Trigger::Definitions(_));
+    if !mask.iter().any(|m| *m) && !housekeeping {
         return Ok(true);
     }
     let key = keys::profile(sandbox, profile_id);

@@ -13,8 +13,11 @@
 //! columns and encodes a row group every 50,000 records of a dataset.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufReader, BufWriter, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -63,11 +66,18 @@ pub fn write(dir: &Path, generator: &Generator) -> anyhow::Result<WrittenFiles> 
         parquet_files.push(ParquetFile::create(dir, dataset)?);
     }
     let customers = generator.customers();
-    let (parquet, result) = std::thread::scope(|scope| {
+    let (parquet, text) = std::thread::scope(|scope| {
         let (sender, receiver) = mpsc::sync_channel::<Vec<Record>>(BLOCKS_QUEUED);
         let parquet = scope.spawn(move || write_parquet(parquet_files, receiver));
-        let result = write_text(&mut writers, generator, customers, started, sender);
-        (parquet.join(), result)
+        // The CSV files are finished (header, then the rows copied) while the Parquet thread
+        // writes its last blocks.
+        let text = write_text(&mut writers, generator, customers, started, sender).and_then(|()| {
+            writers
+                .into_iter()
+                .map(DatasetWriter::finish)
+                .collect::<anyhow::Result<Vec<_>>>()
+        });
+        (parquet.join(), text)
     });
     let parquet = match parquet {
         Ok(parquet) => parquet,
@@ -75,13 +85,10 @@ pub fn write(dir: &Path, generator: &Generator) -> anyhow::Result<WrittenFiles> 
     };
     // The Parquet thread's error explains a text side that stopped because it went away.
     let parquet = parquet?;
-    result?;
-    let mut datasets = Vec::with_capacity(writers.len());
-    for (writer, (parquet, parquet_columns)) in writers.into_iter().zip(parquet) {
-        let mut written = writer.finish()?;
+    let mut datasets = text?;
+    for (written, (parquet, parquet_columns)) in datasets.iter_mut().zip(parquet) {
         written.parquet = parquet;
         written.parquet_columns = parquet_columns;
-        datasets.push(written);
     }
     Ok(WrittenFiles {
         datasets,
@@ -101,7 +108,7 @@ fn write_text(
 ) -> anyhow::Result<()> {
     let mut failure: Option<anyhow::Error> = None;
     let mut last_report = Instant::now();
-    let mut cells = Vec::new();
+    let mut cells = Cells::default();
     let mut path = String::new();
     let mut start = 0;
     while start < customers {
@@ -189,11 +196,41 @@ struct DatasetWriter {
     rows_path: PathBuf,
     rows: BufWriter<File>,
     columns: Vec<String>,
-    column_of: HashMap<String, usize>,
+    column_of: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     /// `(first row, width)`: rows from `first row` on have `width` cells (widths only grow).
     widths: Vec<(u64, usize)>,
     records: u64,
-    row: Vec<Option<String>>,
+    /// The row being written: for each column, 1 + the index of its cell, or 0 when empty.
+    row: Vec<usize>,
+}
+
+/// The leaves of one record: `(column, where its text is in text)`.
+#[derive(Default)]
+struct Cells {
+    text: String,
+    cells: Vec<(usize, Range<usize>)>,
+}
+
+/// FNV-1a, for the short column paths looked up once per leaf (SipHash is slower for them).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 impl DatasetWriter {
@@ -214,7 +251,7 @@ impl DatasetWriter {
             rows_path,
             csv_path,
             columns: Vec::new(),
-            column_of: HashMap::new(),
+            column_of: HashMap::default(),
             widths: Vec::new(),
             records: 0,
             row: Vec::new(),
@@ -224,13 +261,14 @@ impl DatasetWriter {
     fn append(
         &mut self,
         value: &Value,
-        cells: &mut Vec<(usize, String)>,
+        cells: &mut Cells,
         path: &mut String,
     ) -> anyhow::Result<()> {
         serde_json::to_writer(&mut self.json_lines, value)?;
         self.json_lines.write_all(b"\n")?;
 
-        cells.clear();
+        cells.text.clear();
+        cells.cells.clear();
         path.clear();
         self.flatten(value, path, cells);
         let width = self.columns.len();
@@ -238,16 +276,17 @@ impl DatasetWriter {
             self.widths.push((self.records, width));
         }
         self.row.clear();
-        self.row.resize(width, None);
-        for (column, text) in cells.drain(..) {
-            self.row[column] = Some(text);
+        self.row.resize(width, 0);
+        for (index, (column, _)) in cells.cells.iter().enumerate() {
+            self.row[*column] = index + 1;
         }
         for (i, cell) in self.row.iter().enumerate() {
             if i > 0 {
                 self.rows.write_all(b",")?;
             }
-            if let Some(text) = cell {
-                write_cell(&mut self.rows, text)?;
+            if *cell > 0 {
+                let range = cells.cells[cell - 1].1.clone();
+                write_cell(&mut self.rows, &cells.text[range])?;
             }
         }
         self.rows.write_all(b"\n")?;
@@ -255,20 +294,9 @@ impl DatasetWriter {
         Ok(())
     }
 
-    /// Every leaf of `value` as `(column, text)`; new paths become new columns.
-    fn flatten(&mut self, value: &Value, path: &mut String, cells: &mut Vec<(usize, String)>) {
-        let mut leaf = |this: &mut DatasetWriter, path: &str, text: String| {
-            let column = match this.column_of.get(path) {
-                Some(column) => *column,
-                None => {
-                    this.columns.push(path.to_owned());
-                    this.column_of
-                        .insert(path.to_owned(), this.columns.len() - 1);
-                    this.columns.len() - 1
-                }
-            };
-            cells.push((column, text));
-        };
+    /// Every leaf of `value` as a cell; new paths become new columns.
+    fn flatten(&mut self, value: &Value, path: &mut String, cells: &mut Cells) {
+        let start = cells.text.len();
         match value {
             Value::Object(object) => {
                 for (key, child) in object {
@@ -280,21 +308,38 @@ impl DatasetWriter {
                     self.flatten(child, path, cells);
                     path.truncate(length);
                 }
+                return;
             }
             Value::Array(items) => {
                 for (index, child) in items.iter().enumerate() {
                     let length = path.len();
-                    path.push('.');
-                    path.push_str(&index.to_string());
+                    // Writing to a String cannot fail.
+                    let _ = write!(path, ".{index}");
                     self.flatten(child, path, cells);
                     path.truncate(length);
                 }
+                return;
             }
-            Value::String(text) => leaf(self, path, text.clone()),
-            Value::Number(number) => leaf(self, path, number.to_string()),
-            Value::Bool(flag) => leaf(self, path, flag.to_string()),
-            Value::Null => {}
+            Value::String(text) => cells.text.push_str(text),
+            Value::Number(number) => {
+                let _ = write!(cells.text, "{number}");
+            }
+            Value::Bool(flag) => cells.text.push_str(if *flag { "true" } else { "false" }),
+            Value::Null => return,
         }
+        let column = self.column(path);
+        cells.cells.push((column, start..cells.text.len()));
+    }
+
+    /// The column of a leaf's path, a new one the first time the path is met.
+    fn column(&mut self, path: &str) -> usize {
+        if let Some(column) = self.column_of.get(path) {
+            return *column;
+        }
+        self.columns.push(path.to_owned());
+        self.column_of
+            .insert(path.to_owned(), self.columns.len() - 1);
+        self.columns.len() - 1
     }
 
     /// Writes the CSV: the header, then every row padded to the final width.

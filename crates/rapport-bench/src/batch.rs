@@ -1,5 +1,5 @@
-//! The batch scenario: writes JSON Lines and CSV files of profile records and JSON Lines of
-//! events, sends each through the batch API, and times each from completion to success.
+//! The batch scenario: writes JSON Lines, CSV and Parquet files of profile records and JSON Lines
+//! of events, sends each through the batch API, and times each from completion to success.
 
 use std::io::Write;
 use std::path::Path;
@@ -192,64 +192,47 @@ async fn parquet_dataset(address: &str) -> anyhow::Result<String> {
         .to_owned())
 }
 
-/// Writes CRM rows with nested groups (person.name, personalEmail, homeAddress, loyalty).
+/// Writes CRM rows with nested groups (person.name, personalEmail, homeAddress, loyalty), every
+/// field required, through Rapport's XDM-to-Parquet writer.
 fn write_parquet(path: &Path, profiles: std::ops::Range<usize>) -> anyhow::Result<u64> {
-    use std::sync::Arc;
+    use rapport::xdm_parquet::ParquetRecordWriter;
+    use xdm::{Field, ObjectField};
 
-    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
-    use parquet::schema::parser::parse_message_type;
-
-    let schema = parse_message_type(
-        "message crm {
-            required group person { required group name { required binary firstName (UTF8); required binary lastName (UTF8); } }
-            required group personalEmail { required binary address (UTF8); }
-            required group homeAddress { required binary city (UTF8); required binary countryCode (UTF8); }
-            required group loyalty { required binary tier (UTF8); required double points; }
-        }",
-    )?;
-    let mut writer = SerializedFileWriter::new(
-        std::fs::File::create(path)?,
-        Arc::new(schema),
-        Arc::new(WriterProperties::builder().build()),
-    )?;
-    let ids: Vec<usize> = profiles.collect();
-    for chunk in ids.chunks(50_000) {
-        let text = |f: &dyn Fn(usize) -> String| -> Vec<ByteArray> {
-            chunk
-                .iter()
-                .map(|p| ByteArray::from(f(*p).as_str()))
-                .collect()
-        };
-        let columns: Vec<Vec<ByteArray>> = vec![
-            text(&|_| "Customer".to_owned()),
-            text(&|p| format!("Number {p}")),
-            text(&crate::load::email),
-            text(&|_| "Seattle".to_owned()),
-            text(&|_| "US".to_owned()),
-            text(&|p| ["bronze", "silver", "gold"][p % 3].to_owned()),
-        ];
-        let points: Vec<f64> = chunk.iter().map(|p| (p % 5000) as f64).collect();
-        let mut group = writer.next_row_group()?;
-        for values in &columns {
-            let mut column = group
-                .next_column()?
-                .ok_or_else(|| anyhow::anyhow!("schema has fewer columns"))?;
-            column
-                .typed::<ByteArrayType>()
-                .write_batch(values, None, None)?;
-            column.close()?;
-        }
-        let mut column = group
-            .next_column()?
-            .ok_or_else(|| anyhow::anyhow!("schema has fewer columns"))?;
-        column
-            .typed::<DoubleType>()
-            .write_batch(&points, None, None)?;
-        column.close()?;
-        group.close()?;
+    let text = Field::string;
+    let group = |fields: &[(&str, Field)]| {
+        let object = fields.iter().fold(ObjectField::new(), |o, (name, field)| {
+            o.with_required(name, field.clone())
+        });
+        Field::object(object)
+    };
+    let schema = ObjectField::new()
+        .with_required(
+            "person",
+            group(&[(
+                "name",
+                group(&[("firstName", text()), ("lastName", text())]),
+            )]),
+        )
+        .with_required("personalEmail", group(&[("address", text())]))
+        .with_required(
+            "homeAddress",
+            group(&[("city", text()), ("countryCode", text())]),
+        )
+        .with_required(
+            "loyalty",
+            group(&[("tier", text()), ("points", Field::number())]),
+        );
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut writer = ParquetRecordWriter::new(file, &schema)?;
+    for p in profiles {
+        let tier = ["bronze", "silver", "gold"][p % 3];
+        writer.write(&json!({
+            "person": {"name": {"firstName": "Customer", "lastName": format!("Number {p}")}},
+            "personalEmail": {"address": crate::load::email(p)},
+            "homeAddress": {"city": "Seattle", "countryCode": "US"},
+            "loyalty": {"tier": tier, "points": (p % 5000) as f64},
+        }))?;
     }
-    writer.close()?;
+    writer.finish()?.flush()?;
     Ok(std::fs::metadata(path)?.len())
 }

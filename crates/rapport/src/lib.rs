@@ -6,6 +6,7 @@ pub mod demo;
 pub mod http;
 pub mod options;
 pub mod state;
+pub mod xdm_parquet;
 
 use std::sync::Arc;
 

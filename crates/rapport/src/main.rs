@@ -35,7 +35,7 @@ enum Command {
     },
     /// Loads a demo retailer (customers, devices, web and app sessions, email campaigns, support
     /// calls and a few hard cases), prints lookup URLs of interesting customers, and serves;
-    /// with --out, only writes the demo's files (JSON Lines and CSV).
+    /// with --out, only writes the demo's files (JSON Lines, CSV and Parquet).
     Demo {
         #[command(flatten)]
         options: ServeOptions,

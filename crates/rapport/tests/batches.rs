@@ -8,80 +8,10 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use rapport::options::ServeOptions;
+use rapport::xdm_parquet::ParquetRecordWriter;
 
-use crate::common::{assert_problem, only_entity, TestServer};
-
-const IMPORT: &str = "/data/foundation/import/batches";
-
-async fn create_batch(server: &TestServer, body: Value) -> String {
-    let reply = server.post(IMPORT, body).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    assert_eq!(reply.body["status"], json!("loading"));
-    reply.body["id"].as_str().expect("id").to_owned()
-}
-
-async fn put_file(server: &TestServer, batch: &str, dataset: &str, name: &str, bytes: Vec<u8>) {
-    let reply = server
-        .send_raw(
-            Method::PUT,
-            &format!("{IMPORT}/{batch}/datasets/{dataset}/files/{name}"),
-            bytes,
-            &[("content-type", "application/octet-stream")],
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-}
-
-async fn complete(server: &TestServer, batch: &str) {
-    let reply = server
-        .post(&format!("{IMPORT}/{batch}?action=COMPLETE"), json!({}))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-}
-
-/// Waits until the batch is final; returns its catalog representation.
-async fn wait_final(server: &TestServer, batch: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = server
-            .get(&format!("/data/foundation/catalog/batches/{batch}"))
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        let state = reply.body[batch].clone();
-        if matches!(
-            state["status"].as_str(),
-            Some("success" | "failed" | "aborted")
-        ) {
-            return state;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "batch {batch} did not finish: {state}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Creates, uploads, completes and waits for one batch.
-async fn run_batch(
-    server: &TestServer,
-    dataset: &str,
-    format: Value,
-    extra: Value,
-    files: Vec<(&str, Vec<u8>)>,
-) -> (String, Value) {
-    let mut body = json!({"datasetId": dataset, "inputFormat": format});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    let batch = create_batch(server, body).await;
-    for (name, bytes) in files {
-        put_file(server, &batch, dataset, name, bytes).await;
-    }
-    complete(server, &batch).await;
-    let state = wait_final(server, &batch).await;
-    (batch, state)
-}
+use crate::common::batch::{complete, create_batch, put_file, run_batch, wait_final, IMPORT};
+use crate::common::{assert_problem, only_entity, TestServer, PROFILE_GROUPS};
 
 fn crm_line(i: usize) -> String {
     json!({"identityMap": {"CRMID": [{"id": format!("CRM-{i}"), "primary": true}], "Email": [{"id": format!("p{i}@example.com")}]}, "person": {"name": {"firstName": format!("Person {i}")}}, "loyalty": {"tier": "gold", "points": i as f64}})
@@ -543,55 +473,21 @@ async fn a_batch_interrupted_by_a_restart_is_processed_again_and_lands_once() {
     assert_eq!(total, 20_000, "every event once, none twice");
 }
 
-/// Writes a Parquet file of CRM rows with nested groups (no identityMap: the email column is the
-/// schema's primary identity through a descriptor, as in a typical CRM export).
-fn crm_parquet(path: &std::path::Path, rows: &[(&str, &str, f64)]) {
-    use std::sync::Arc;
-
-    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
-    use parquet::schema::parser::parse_message_type;
-
-    let schema = parse_message_type(
-        "message crm {
-            required group person { required group name { required binary firstName (UTF8); } }
-            required group personalEmail { required binary address (UTF8); }
-            required group loyalty { required double points; }
-        }",
-    )
-    .expect("schema");
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer = SerializedFileWriter::new(
-        file,
-        Arc::new(schema),
-        Arc::new(WriterProperties::builder().build()),
-    )
-    .expect("writer");
-    let mut group = writer.next_row_group().expect("row group");
-    let names: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.0)).collect();
-    let emails: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.1)).collect();
-    let points: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    for column in 0..3 {
-        let mut out = group.next_column().expect("column").expect("one left");
-        match column {
-            0 => out
-                .typed::<ByteArrayType>()
-                .write_batch(&names, None, None)
-                .expect("names"),
-            1 => out
-                .typed::<ByteArrayType>()
-                .write_batch(&emails, None, None)
-                .expect("emails"),
-            _ => out
-                .typed::<DoubleType>()
-                .write_batch(&points, None, None)
-                .expect("points"),
-        };
-        out.close().expect("close column");
+/// A Parquet file of CRM rows with nested columns, from the company's profile schema (no
+/// identityMap: the email column is the schema's primary identity through a descriptor, as in a
+/// typical CRM export).
+fn crm_parquet(rows: &[(&str, &str, f64)]) -> Vec<u8> {
+    let groups: Vec<&xdm::FieldGroup> = PROFILE_GROUPS
+        .iter()
+        .map(|name| xdm::standard_field_group(name).expect("a standard field group"))
+        .collect();
+    let fields = xdm::compose(xdm::Class::Profile, &groups).expect("the profile schema");
+    let mut writer = ParquetRecordWriter::new(Vec::new(), &fields).expect("writer");
+    for (first_name, email, points) in rows {
+        let record = json!({"person": {"name": {"firstName": first_name}}, "personalEmail": {"address": email}, "loyalty": {"points": points}});
+        writer.write(&record).expect("a record of the schema");
     }
-    group.close().expect("close group");
-    writer.close().expect("close file");
+    writer.finish().expect("the file")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -606,21 +502,16 @@ async fn a_parquet_file_with_nested_columns_lands_through_an_identity_descriptor
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("crm.parquet");
-    crm_parquet(
-        &path,
-        &[
-            ("Ada", "ada@example.com", 10.5),
-            ("Grace", "grace@example.com", 99.0),
-        ],
-    );
+    let file = crm_parquet(&[
+        ("Ada", "ada@example.com", 10.5),
+        ("Grace", "grace@example.com", 99.0),
+    ]);
     let (_, state) = run_batch(
         &server,
         &company.crm,
         json!({"format": "parquet"}),
         json!({}),
-        vec![("crm.parquet", std::fs::read(&path).expect("read"))],
+        vec![("crm.parquet", file)],
     )
     .await;
     assert_eq!(state["status"], json!("success"), "{state}");

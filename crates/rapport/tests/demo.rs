@@ -1,7 +1,10 @@
 //! The demo company (`rapport demo`): a small demo loaded through the engine and checked through
-//! the router, hard case by hard case; the generator's determinism; the files of `--out`.
+//! the router, hard case by hard case; the generator's determinism; the files of `--out`, and
+//! their Parquet files loading through the batch API exactly like their JSON Lines.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::Path;
 
 use axum::http::StatusCode;
 use rapport::demo::generator::{
@@ -9,8 +12,10 @@ use rapport::demo::generator::{
     OVER_LIMIT_DEVICES, PLACEHOLDER_EMAIL,
 };
 use rapport::demo::{self, DemoOptions, DemoSummary};
-use serde_json::Value;
+use rapport_types::SandboxName;
+use serde_json::{json, Value};
 
+use crate::common::batch::run_batch;
 use crate::common::{encode, only_entity, TestServer};
 
 const SEED: u64 = 7;
@@ -439,6 +444,22 @@ fn demo_generation_is_deterministic() {
     }
 }
 
+/// Every record of a Parquet file, as the batch path reads it.
+fn parquet_records(path: &Path) -> Vec<Value> {
+    let mut values = Vec::new();
+    formats::read_file(
+        path,
+        &formats::InputFormat::Parquet,
+        &formats::NoColumnTypes,
+        &mut |row| {
+            values.push(row.value.expect("a good row"));
+            ControlFlow::Continue(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    values
+}
+
 /// The number of cells of a CSV line (quotes respected).
 fn csv_cells(line: &str) -> usize {
     let mut cells = 1;
@@ -484,6 +505,14 @@ fn demo_files_have_a_line_per_record() {
             assert_eq!(csv_cells(line), header.len(), "{line}");
         }
         assert!(header.contains(&"identityMap.Email.0.id") || !file.dataset.is_profile());
+
+        // The Parquet file reads back, through the batch reader, as exactly the records.
+        let parquet = parquet_records(&file.parquet);
+        assert_eq!(parquet.len(), expected.len(), "{}", file.parquet.display());
+        for (value, record) in parquet.iter().zip(&expected) {
+            assert_eq!(value, &record.value, "{}", file.parquet.display());
+        }
+        assert!(file.parquet_columns >= header.len() / 2, "{file:?}");
     }
     let crm = std::fs::read_to_string(dir.path().join("crm-customers.csv")).expect("csv");
     let header = crm.lines().next().expect("header");
@@ -506,4 +535,94 @@ fn demo_files_have_a_line_per_record() {
         .file_name()
         .to_string_lossy()
         .starts_with('.')));
+}
+
+/// `rapport demo --out` (the command line's code path) writes a Parquet file per dataset that
+/// loads through the batch API exactly like the JSON Lines beside it: every batch lands every
+/// record, and every customer's merged profile and events are the same either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_parquet_files_load_like_their_json_lines() {
+    // Fewer customers than the other tests: every batch is loaded twice, in a debug build.
+    const CUSTOMERS: u64 = 100;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = DemoOptions {
+        customers: CUSTOMERS,
+        seed: SEED,
+        out: Some(dir.path().to_owned()),
+    };
+    let report = tokio::task::spawn_blocking(move || demo::write_files(&out))
+        .await
+        .expect("join")
+        .expect("the files are written");
+    let generator = Generator::new(SEED, CUSTOMERS).expect("generator");
+    let mut counts = [0u64; 5];
+    for record in all_records(&generator) {
+        counts[record.dataset.index()] += 1;
+    }
+    for dataset in DemoDataset::ALL {
+        for extension in ["jsonl", "csv", "parquet"] {
+            let name = format!("{}.{extension}", dataset.file_stem());
+            assert!(report.contains(&name), "{name} in {report}");
+        }
+    }
+
+    let from_json_lines = TestServer::start();
+    let from_parquet = TestServer::start();
+    for (server, extension, format) in [
+        (&from_json_lines, "jsonl", "json"),
+        (&from_parquet, "parquet", "parquet"),
+    ] {
+        let datasets = demo::setup::ensure(
+            &server.engine(),
+            &SandboxName::default_sandbox(),
+            &generator,
+        )
+        .expect("the demo's datasets");
+        for dataset in DemoDataset::ALL {
+            let name = format!("{}.{extension}", dataset.file_stem());
+            let bytes = std::fs::read(dir.path().join(&name)).expect("the file");
+            let (_, state) = run_batch(
+                server,
+                datasets.id(dataset),
+                json!({ "format": format }),
+                json!({}),
+                vec![(name.as_str(), bytes)],
+            )
+            .await;
+            assert_eq!(state["status"], json!("success"), "{name}: {state}");
+            assert_eq!(
+                state["metrics"]["outputRecordCount"],
+                json!(counts[dataset.index()]),
+                "{name}: {state}"
+            );
+            assert_eq!(
+                state["metrics"]["failedRecordCount"],
+                json!(0),
+                "{name}: {state}"
+            );
+        }
+    }
+
+    let mut events = 0;
+    for customer in 0..CUSTOMERS {
+        let id = crm_id(customer);
+        let profile = from_json_lines.entity("CRMID", &id).await;
+        assert_eq!(profile, from_parquet.entity("CRMID", &id).await, "{id}");
+        assert!(
+            profile["person"]["name"]["lastName"].is_string(),
+            "{id}: {profile}"
+        );
+        let query = "orderby=timestamp&limit=100";
+        let (from_lines, _) = from_json_lines.all_events("CRMID", &id, query).await;
+        let (from_columns, _) = from_parquet.all_events("CRMID", &id, query).await;
+        let entities = |children: &[Value]| -> Vec<(Value, Value)> {
+            children
+                .iter()
+                .map(|c| (c["entityId"].clone(), c["entity"].clone()))
+                .collect()
+        };
+        assert_eq!(entities(&from_lines), entities(&from_columns), "{id}");
+        events += from_lines.len();
+    }
+    assert!(events > CUSTOMERS as usize * 10, "{events} events compared");
 }

@@ -34,7 +34,7 @@ pub struct DemoOptions {
     /// The generator's seed: the same seed gives the same company, record for record
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Only write the datasets into this directory as JSON Lines and CSV, then exit (no server)
+    /// Only write the datasets into this directory as JSON Lines, CSV and Parquet, then exit (no server)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

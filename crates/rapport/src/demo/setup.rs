@@ -84,6 +84,27 @@ const SCHEMAS: &[(&str, &str, &[&str], &[DemoDataset])] = &[
     ),
 ];
 
+/// The field tree of `dataset`'s schema, composed from its class and standard field groups as the
+/// engine composes it (`--out` writes Parquet from it without an engine).
+pub fn fields(dataset: DemoDataset) -> anyhow::Result<xdm::ObjectField> {
+    let Some((title, class, groups, _)) = SCHEMAS.iter().find(|s| s.3.contains(&dataset)) else {
+        anyhow::bail!("no demo schema holds {}", dataset.name());
+    };
+    let class_id = format!("{}{class}", xdm::STANDARD_ID_PREFIX);
+    let Some(class) = xdm::Class::from_id(&class_id) else {
+        anyhow::bail!("the demo schema \"{title}\" names an unknown class {class_id}");
+    };
+    let groups = groups
+        .iter()
+        .map(|name| {
+            xdm::standard_field_group(name).ok_or_else(|| {
+                anyhow::anyhow!("the demo schema \"{title}\" names an unknown field group {name}")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    xdm::compose(class, &groups).map_err(|e| anyhow::anyhow!("composing \"{title}\": {e}"))
+}
+
 fn engine_error(error: engine::Error) -> anyhow::Error {
     anyhow::anyhow!("{error}")
 }

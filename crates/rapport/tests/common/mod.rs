@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod process;
 pub mod wire;
 

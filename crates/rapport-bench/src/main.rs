@@ -46,6 +46,9 @@ pub struct Args {
     /// Where to write the JSON summary
     #[arg(long, default_value = "target/bench-results.json")]
     pub json_out: PathBuf,
+    /// The segments scenario's largest definition count (50 or 500): 50 skips the 500 phase
+    #[arg(long, default_value_t = 500)]
+    pub max_definitions: usize,
     /// Port for the server under test
     #[arg(long, default_value_t = 18_181)]
     pub port: u16,

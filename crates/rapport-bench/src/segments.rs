@@ -212,9 +212,13 @@ pub async fn run(
         .unwrap_or(0);
 
     let rate_50 = streaming_rate(args, address, setup, &mut next_event).await?;
-    define_up_to(&mut connection, &mut have, &mut ids, 500).await?;
-    settle(&mut connection).await?;
-    let rate_500 = streaming_rate(args, address, setup, &mut next_event).await?;
+    let rate_500 = if args.max_definitions >= 500 {
+        define_up_to(&mut connection, &mut have, &mut ids, 500).await?;
+        settle(&mut connection).await?;
+        streaming_rate(args, address, setup, &mut next_event).await?
+    } else {
+        f64::NAN
+    };
 
     let micros = |rate: f64| 1e6 / rate;
     let markdown = format!(

@@ -220,7 +220,13 @@ impl SegmentIndex {
                 }
             })
             .collect();
-        // `ordered` is in dependency order, so one forward pass reaches every user.
+        self.with_users(&mut mask);
+        mask
+    }
+
+    /// Adds to a mask every definition that uses a selected one through `inSegment`.
+    /// `ordered` is in dependency order, so one forward pass reaches every user.
+    fn with_users(&self, mask: &mut [bool]) {
         for i in 0..mask.len() {
             if mask[i] {
                 for &user in &self.users[i] {
@@ -228,7 +234,6 @@ impl SegmentIndex {
                 }
             }
         }
-        mask
     }
 
     /// Restricts a mask to the given definitions and everything using them.
@@ -238,13 +243,7 @@ impl SegmentIndex {
             .iter()
             .map(|s| ids.contains(&s.definition.id))
             .collect();
-        for i in 0..mask.len() {
-            if mask[i] {
-                for &user in &self.users[i] {
-                    mask[user] = true;
-                }
-            }
-        }
+        self.with_users(&mut mask);
         mask
     }
 }

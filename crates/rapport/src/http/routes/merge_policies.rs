@@ -140,22 +140,11 @@ async fn bulk_get(
     Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let Some(ids) = body.get("ids").and_then(Value::as_array) else {
-        return Err(ApiError::new(
-            Code::MissingParameter,
-            "/ids: required, an array of {\"id\": ...}",
-        ));
-    };
+    let ids = super::bulk_ids(&body, MAX_LIMIT as usize)?;
     let catalog = state.engine.sandbox(&sandbox)?;
     let mut results = Map::new();
-    for (i, item) in ids.iter().enumerate() {
-        let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidParameter,
-                format!("/ids/{i}/id: expected a string"),
-            )
-        })?;
-        let value = match catalog.merge_policy(id) {
+    for id in ids {
+        let value = match catalog.merge_policy(&id) {
             Some(policy) => policy.to_json(sandbox.as_str()),
             None => ApiError::new(
                 Code::MergePolicyNotFound,
@@ -163,7 +152,7 @@ async fn bulk_get(
             )
             .body(),
         };
-        results.insert(id.to_owned(), value);
+        results.insert(id, value);
     }
     Ok(json(StatusCode::MULTI_STATUS, &json!({"results": results})))
 }

@@ -55,6 +55,36 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 /// A JSON response from bytes that are already encoded.
+/// The ids of a `bulk-get` body (`{"ids": [{"id": ...}, ...]}`), at most `max` of them.
+pub fn bulk_ids(body: &Value, max: usize) -> ApiResult<Vec<String>> {
+    let Some(items) = body.get("ids").and_then(Value::as_array) else {
+        return Err(ApiError::new(
+            Code::MissingParameter,
+            "/ids: required, an array of {\"id\": ...}",
+        ));
+    };
+    if items.len() > max {
+        return Err(ApiError::new(
+            Code::TooManyItems,
+            format!("/ids: {} ids, at most {max}", items.len()),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item.get("id") {
+            Some(Value::String(id)) => Ok(id.clone()),
+            _ => Err(ApiError::new(
+                Code::InvalidParameter,
+                format!(
+                    "/ids/{i}/id: expected a string, found {}",
+                    crate::http::extract::shown(item)
+                ),
+            )),
+        })
+        .collect()
+}
+
 pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(

@@ -183,34 +183,15 @@ async fn bulk_get(
     Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let Some(ids) = body.get("ids").and_then(Value::as_array) else {
-        return Err(ApiError::new(
-            Code::MissingParameter,
-            "/ids: required, an array of {\"id\": ...}",
-        ));
-    };
-    if ids.len() > MAX_LIMIT {
-        return Err(ApiError::new(
-            Code::TooManyItems,
-            format!("/ids: {} ids, at most {MAX_LIMIT}", ids.len()),
-        ));
-    }
+    let ids = super::bulk_ids(&body, MAX_LIMIT)?;
     let catalog = state.engine.sandbox(&sandbox)?;
     let mut results = Map::new();
-    for (i, item) in ids.iter().enumerate() {
-        let Some(id) = item.get("id").and_then(Value::as_str) else {
-            return Err(ApiError::new(
-                Code::InvalidParameter,
-                format!("/ids/{i}/id: expected a string, found {}", shown(item)),
-            ));
+    for id in ids {
+        let entry = match definitions::existing(&catalog, &id) {
+            Ok(definition) => with_state(definition.to_json(sandbox.as_str()), &catalog, &id),
+            Err(error) => ApiError::from(error).body(),
         };
-        let entry = match definitions::existing(&catalog, id) {
-            Ok(definition) => with_state(definition.to_json(sandbox.as_str()), &catalog, id),
-            Err(error) => {
-                json!({"status": 404, "code": Code::SegmentNotFound.name(), "message": error.to_string()})
-            }
-        };
-        results.insert(id.to_owned(), entry);
+        results.insert(id, entry);
     }
     Ok(json(
         StatusCode::MULTI_STATUS,

@@ -13,8 +13,8 @@ use regex::RegexBuilder;
 use crate::error::CompileError;
 use crate::ir::Seg;
 use crate::ir::{
-    AggKind, Anchor, ArithOp, Base, BoundSpec, ChainNode, Clause, Coll, Const, ElemFn, Like, Node,
-    Part, PathNode, SetOp, Step, StrOp, TimeCond,
+    AggKind, Anchor, ArithOp, Base, BoundSpec, ChainNode, Clause, Coll, Const, CountCmp, ElemFn,
+    Like, Node, Part, PathNode, SetOp, Step, StrOp, TimeCond, TypeGuard,
 };
 use crate::text::like_pattern;
 use crate::timeutil::{self, parse_time, Bound, DAY};
@@ -237,6 +237,31 @@ fn regex(e: &Expr, pattern: &str) -> R<regex::Regex> {
         })
 }
 
+/// `count() op k` (or `k op count()`) with a number literal `k`: how far to count.
+fn count_cmp(op: CmpOp, lhs: &Node, rhs: &Node) -> Option<CountCmp> {
+    let (k, op, count_on_left) = match (lhs.unwrap_explained(), rhs.unwrap_explained()) {
+        (Node::Count(_), Node::Const(k)) => (k, op, true),
+        (Node::Const(k), Node::Count(_)) => (k, mirror(op), false),
+        _ => return None,
+    };
+    let k = match k {
+        Const::Int(i) => *i as f64,
+        Const::Num(x) => *x,
+        _ => return None,
+    };
+    let limit = if k < 0.0 {
+        1
+    } else {
+        (k.floor() as usize).saturating_add(1)
+    };
+    Some(CountCmp {
+        count_on_left,
+        op,
+        k,
+        limit,
+    })
+}
+
 /// The event types a condition on an element restricts it to: `eventType = "x"`,
 /// `eventType.equals("x")` (case-sensitive), `eventType in [...]`, and their `and` / `or`.
 fn restriction(n: &Node, elem: Base) -> Option<BTreeSet<String>> {
@@ -253,6 +278,7 @@ fn restriction(n: &Node, elem: Base) -> Option<BTreeSet<String>> {
             op: CmpOp::Eq,
             lhs,
             rhs,
+            ..
         } => {
             if is_type(lhs) {
                 literal(rhs)
@@ -559,15 +585,22 @@ impl<'s, 'c> Compiler<'s, 'c> {
                     let cond = self.cond(&cl.cond);
                     self.inner -= 1;
                     let cond = cond?;
+                    let mut guard = None;
                     if raw {
                         let r = if forall {
                             None
                         } else {
+                            guard = TypeGuard::of(&cond, Base::Var(var));
                             restriction(&cond, Base::Var(var))
                         };
                         self.event_uses.push(r);
                     }
-                    out.push(Clause { var, coll, cond });
+                    out.push(Clause {
+                        var,
+                        coll,
+                        cond,
+                        guard,
+                    });
                 }
                 self.vars.truncate(saved);
                 Typed::bool(Node::Quant {
@@ -719,24 +752,29 @@ impl<'s, 'c> Compiler<'s, 'c> {
             Node::Elem(base) if matches!(obj.ty, Ty::Event) && name == "timestamp" => {
                 Node::EventTs(base)
             }
-            Node::Elem(base) => Node::Path(Box::new(PathNode {
+            Node::Elem(base) => Node::Path(Box::new(PathNode::new(
                 base,
-                segs: vec![Seg::new(name)].into_boxed_slice(),
-                dep_len: usize::from(!key),
-                keyed: key,
-            })),
-            Node::Path(mut p) => {
-                let mut segs = std::mem::take(&mut p.segs).into_vec();
+                vec![Seg::new(name)].into_boxed_slice(),
+                usize::from(!key),
+                key,
+            ))),
+            Node::Path(p) => {
+                let mut segs = p.segs.into_vec();
                 segs.push(Seg::new(name));
-                p.segs = segs.into_boxed_slice();
-                if !p.keyed {
+                let (mut dep_len, mut keyed) = (p.dep_len, p.keyed);
+                if !keyed {
                     if key {
-                        p.keyed = true;
+                        keyed = true;
                     } else {
-                        p.dep_len += 1;
+                        dep_len += 1;
                     }
                 }
-                Node::Path(p)
+                Node::Path(Box::new(PathNode::new(
+                    p.base,
+                    segs.into_boxed_slice(),
+                    dep_len,
+                    keyed,
+                )))
             }
             Node::Get { object, segs } => {
                 let mut segs = segs.into_vec();
@@ -768,13 +806,17 @@ impl<'s, 'c> Compiler<'s, 'c> {
                 let c = self.cond(cond)?;
                 self.inner -= 1;
                 self.levels.pop();
-                if raw {
+                let guard = if raw {
                     self.event_uses.push(restriction(&c, Base::Level(0)));
-                }
+                    TypeGuard::of(&c, Base::Level(0))
+                } else {
+                    None
+                };
                 Ok((
                     Coll::Filter {
                         source: Box::new(source),
                         cond: c,
+                        guard,
                     },
                     elem,
                     false,
@@ -823,14 +865,18 @@ impl<'s, 'c> Compiler<'s, 'c> {
         let c = self.cond(cond)?;
         self.inner -= 1;
         self.vars.pop();
-        if raw {
+        let guard = if raw {
             self.event_uses.push(restriction(&c, Base::Var(id)));
-        }
+            TypeGuard::of(&c, Base::Var(id))
+        } else {
+            None
+        };
         Ok((
             Coll::VarFilter {
                 source: Box::new(source),
                 var: id,
                 cond: c,
+                guard,
             },
             elem,
             false,
@@ -1430,10 +1476,12 @@ impl<'s, 'c> Compiler<'s, 'c> {
         let l = self.expr(lhs)?;
         let r = self.expr(rhs)?;
         let (l, r) = self.coerce(e, l, r, lhs, rhs)?;
+        let count = count_cmp(op, &l, &r);
         Ok(Typed::bool(Node::Cmp {
             op,
             lhs: Box::new(l),
             rhs: Box::new(r),
+            count,
         }))
     }
 

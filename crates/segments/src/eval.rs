@@ -1,7 +1,8 @@
 //! Evaluating the compiled program on one subject at one instant, recording the earliest
-//! instant at which any time-dependent part it looked at changes value.
+//! instant at which any time-dependent part it looked at changes value; and the work several
+//! evaluations on one subject share ([`Shared`]: the events' types, the paths read).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::rc::Rc;
 
@@ -9,8 +10,8 @@ use pql::{CmpOp, Unit};
 use serde_json::Value;
 
 use crate::ir::{
-    AggKind, Anchor, ArithOp, Base, BoundSpec, ChainNode, Clause, Coll, Const, ElemFn, EventField,
-    Like, Node, Part, Seg, SetOp, TimeCond,
+    AggKind, Anchor, ArithOp, Base, BoundSpec, ChainNode, Clause, Coll, CountCmp, ElemFn,
+    EventField, Like, Node, Part, PathNode, Seg, SetOp, TimeCond, TypeGuard,
 };
 use crate::text::{like_match, like_pattern, str_test};
 use crate::timeutil::{
@@ -18,17 +19,216 @@ use crate::timeutil::{
     SECOND,
 };
 use crate::value::{cmp_holds, compare, equal, from_json, order, Val};
-use crate::Subject;
+use crate::{EventRef, Subject};
+
+/// An event whose `eventType` is missing or null.
+const MISSING: u32 = u32::MAX;
+/// An event whose `eventType` is neither a string nor null, or a string beyond the first
+/// [`NAMES`] distinct ones: conditions on it are evaluated in full.
+const OTHER: u32 = u32::MAX - 1;
+/// The most distinct event types numbered (the bits of a mask).
+const NAMES: usize = 64;
+
+/// Each event's `eventType`, read once for several evaluations: the distinct strings, and per
+/// event the position of its own among them (or [`MISSING`], [`OTHER`]).
+pub(crate) struct EventTypes<'a> {
+    ids: Vec<u32>,
+    names: Vec<&'a str>,
+    /// Whether some event is [`OTHER`].
+    other: bool,
+}
+
+impl<'a> EventTypes<'a> {
+    pub(crate) fn new(events: &'a [EventRef<'a>]) -> EventTypes<'a> {
+        let mut names: Vec<&'a str> = Vec::new();
+        let mut other = false;
+        let ids = events
+            .iter()
+            .map(|e| match field(e.value, "eventType") {
+                Some(Value::String(s)) => match names.iter().position(|n| *n == s.as_str()) {
+                    Some(i) => i as u32,
+                    None if names.len() < NAMES => {
+                        names.push(s);
+                        names.len() as u32 - 1
+                    }
+                    None => {
+                        other = true;
+                        OTHER
+                    }
+                },
+                None | Some(Value::Null) => MISSING,
+                Some(_) => {
+                    other = true;
+                    OTHER
+                }
+            })
+            .collect();
+        EventTypes { ids, names, other }
+    }
+
+    /// The positions of `types` among the names, as bits.
+    fn mask(&self, types: &[Box<str>]) -> u64 {
+        let mut mask = 0u64;
+        for t in types {
+            if let Some(i) = self.names.iter().position(|n| *n == &**t) {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+}
+
+/// What evaluations of several definitions on one subject share: each event's type, and the
+/// values of the paths read so far on each event and on the profile (when known).
+pub(crate) struct Shared<'e> {
+    events: &'e [EventRef<'e>],
+    profile: Option<&'e Value>,
+    types: EventTypes<'e>,
+    paths: RefCell<PathColumns<'e>>,
+}
+
+/// Per path read (by [`crate::ir::path_key`]), one slot per event and one for the profile.
+struct PathColumns<'e> {
+    keys: Vec<u32>,
+    slots: Vec<Option<Slot<'e>>>,
+}
+
+/// What a path (whose first field is an ordinary one) reads on an event or the profile.
+#[derive(Clone, Copy)]
+pub(crate) enum Slot<'e> {
+    Missing,
+    Found(&'e Value),
+    /// The path goes through an array: its value is collected from the items, each time.
+    Walk,
+}
+
+/// The value of key `k` of an object: a small object (all in one node of its B-tree) is
+/// scanned comparing lengths first, which spares most string comparisons.
+fn get<'v>(m: &'v serde_json::Map<String, Value>, k: &str) -> Option<&'v Value> {
+    if m.len() > 11 {
+        return m.get(k);
+    }
+    m.iter()
+        .find(|(key, _)| key.len() == k.len() && key.as_bytes() == k.as_bytes())
+        .map(|(_, v)| v)
+}
+
+/// Field `k` of `v` when it is an object.
+fn field<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    match v {
+        Value::Object(m) => get(m, k),
+        _ => None,
+    }
+}
+
+/// Follows `segs` through objects from `v`.
+fn resolve<'v>(mut v: &'v Value, segs: &[Seg]) -> Slot<'v> {
+    for seg in segs {
+        v = match v {
+            Value::Object(m) => match get(m, &seg.name) {
+                Some(x) => x,
+                None => return Slot::Missing,
+            },
+            Value::Array(_) => return Slot::Walk,
+            _ => return Slot::Missing,
+        };
+    }
+    Slot::Found(v)
+}
+
+impl<'e> Shared<'e> {
+    pub(crate) fn new(profile: Option<&'e Value>, events: &'e [EventRef<'e>]) -> Shared<'e> {
+        Shared {
+            events,
+            profile,
+            types: EventTypes::new(events),
+            paths: RefCell::new(PathColumns {
+                keys: Vec::new(),
+                slots: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// [`Shared`] as an evaluation sees it: a trait, so that the lifetime its cells fix need not be
+/// the evaluation's.
+pub(crate) trait SharedView<'a> {
+    fn events(&self) -> &'a [EventRef<'a>];
+    fn profile(&self) -> Option<&'a Value>;
+    fn types(&self) -> &EventTypes<'a>;
+    /// What `segs` (with key `key`) reads on event `i`, or on the profile when `i` is the
+    /// number of events.
+    fn path(&self, key: u32, i: usize, segs: &[Seg]) -> Slot<'a>;
+}
+
+impl<'e: 'a, 'a> SharedView<'a> for Shared<'e> {
+    fn events(&self) -> &'a [EventRef<'a>] {
+        self.events
+    }
+
+    fn profile(&self) -> Option<&'a Value> {
+        self.profile
+    }
+
+    fn types(&self) -> &EventTypes<'a> {
+        &self.types
+    }
+
+    fn path(&self, key: u32, i: usize, segs: &[Seg]) -> Slot<'a> {
+        let n = self.events.len() + 1;
+        let c = self.paths.borrow();
+        if let Some(col) = c.keys.iter().position(|k| *k == key) {
+            if let Some(Some(slot)) = c.slots.get(col * n + i) {
+                return *slot;
+            }
+        }
+        drop(c);
+        self.read(key, i, segs)
+    }
+}
+
+impl<'e> Shared<'e> {
+    /// Reads `segs` on event `i` (or the profile) and keeps it.
+    #[inline(never)]
+    fn read(&self, key: u32, i: usize, segs: &[Seg]) -> Slot<'e> {
+        let n = self.events.len() + 1;
+        let slot = match (self.events.get(i), self.profile) {
+            (Some(e), _) => resolve(e.value, segs),
+            (None, Some(profile)) => resolve(profile, segs),
+            (None, None) => Slot::Walk,
+        };
+        let mut c = self.paths.borrow_mut();
+        let col = match c.keys.iter().position(|k| *k == key) {
+            Some(col) => col,
+            None => {
+                c.keys.push(key);
+                let len = c.slots.len();
+                c.slots.resize(len + n, None);
+                c.keys.len() - 1
+            }
+        };
+        if let Some(s) = c.slots.get_mut(col * n + i) {
+            *s = Some(slot);
+        }
+        slot
+    }
+}
 
 /// The evaluation context: the subject, the instant, and the earliest change seen so far.
 pub(crate) struct Cx<'a> {
     subject: &'a Subject<'a>,
     /// Each event's `eventType`, when read once for several definitions.
-    event_types: Option<&'a [Option<&'a Value>]>,
+    types: Option<&'a EventTypes<'a>>,
+    /// The work shared with other evaluations on the subject.
+    shared: Option<&'a (dyn SharedView<'a> + 'a)>,
+    /// Whether `shared` holds the profile's paths.
+    shared_profile: bool,
     pub(crate) now: i64,
     next: Cell<i64>,
     /// Bounds that do not depend on the data, computed once.
-    bounds: [Cell<Option<SlotState>>; CACHED_BOUNDS],
+    bounds: RefCell<[Option<SlotState>; CACHED_BOUNDS]>,
+    /// How many of `bounds` may have been computed.
+    used: Cell<usize>,
 }
 
 /// A cached bound and the smallest target it has yet to reach (loose, strict): the instant a
@@ -38,6 +238,8 @@ pub(crate) struct Cx<'a> {
 struct SlotState {
     bound: Bound,
     prepared: Prepared,
+    /// `bound.moves()`.
+    moves: bool,
     pending: [i64; 2],
 }
 
@@ -111,16 +313,6 @@ fn part_of(part: Part, t: i64) -> i64 {
         Part::Year => year,
         Part::Month => month,
         Part::Day => day,
-    }
-}
-
-fn mirror(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
     }
 }
 
@@ -269,33 +461,108 @@ impl<'a> Cx<'a> {
     pub(crate) fn new(subject: &'a Subject<'a>, now: i64) -> Cx<'a> {
         Cx {
             subject,
-            event_types: None,
+            types: None,
+            shared: None,
+            shared_profile: false,
             now,
             next: Cell::new(i64::MAX),
-            bounds: [const { Cell::new(None) }; CACHED_BOUNDS],
+            bounds: RefCell::new([None; CACHED_BOUNDS]),
+            used: Cell::new(0),
         }
     }
 
-    /// A context reading `eventType` from `types` (one per event of the subject).
-    pub(crate) fn with_event_types(mut self, types: &'a [Option<&'a Value>]) -> Cx<'a> {
-        self.event_types = Some(types);
+    /// A context using the work shared with other evaluations, when it was done on the
+    /// subject's events (otherwise it does not use it).
+    pub(crate) fn with_shared(mut self, shared: &'a (dyn SharedView<'a> + 'a)) -> Cx<'a> {
+        if std::ptr::eq(shared.events(), self.subject.events) {
+            self.types = Some(shared.types());
+            self.shared = Some(shared);
+            self.shared_profile = shared
+                .profile()
+                .is_some_and(|p| std::ptr::eq(p, self.subject.profile));
+        }
         self
     }
 
-    /// The `eventType` of an event of the subject, from the shared list when there is one.
-    fn event_type(&self, ev: &'a crate::EventRef<'a>) -> Option<&'a Value> {
-        if let Some(types) = self.event_types {
-            let events = self.subject.events;
-            let offset = (ev as *const crate::EventRef as usize)
-                .wrapping_sub(events.as_ptr() as usize)
-                / std::mem::size_of::<crate::EventRef>().max(1);
-            if let (Some(e), Some(t)) = (events.get(offset), types.get(offset)) {
-                if std::ptr::eq(e, ev) {
-                    return *t;
+    /// The position of an event of the subject.
+    fn event_index(&self, ev: &'a EventRef<'a>) -> Option<usize> {
+        let events = self.subject.events;
+        let i = (ev as *const EventRef as usize).wrapping_sub(events.as_ptr() as usize)
+            / std::mem::size_of::<EventRef>().max(1);
+        events.get(i).filter(|e| std::ptr::eq(*e, ev)).map(|_| i)
+    }
+
+    /// The `eventType` of an event of the subject, from the shared table when there is one.
+    fn event_type(&self, ev: &'a EventRef<'a>) -> Val<'a> {
+        if let Some(types) = self.types {
+            if let Some(i) = self.event_index(ev) {
+                match types.ids[i] {
+                    MISSING => return Val::Null,
+                    OTHER => {}
+                    id => return Val::Str(types.names[id as usize]),
                 }
             }
         }
-        ev.value.get("eventType")
+        field(ev.value, "eventType").map_or(Val::Null, from_json)
+    }
+
+    /// `segs` from an event of the subject, from the shared cache when there is one.
+    fn event_path(&self, ev: &'a EventRef<'a>, key: u32, segs: &'a [Seg]) -> Val<'a> {
+        if let (Some(shared), Some(EventField::Other)) =
+            (self.shared, segs.first().map(|s| s.event_field))
+        {
+            if let Some(i) = self.event_index(ev) {
+                match shared.path(key, i, segs) {
+                    Slot::Missing => return Val::Null,
+                    Slot::Found(v) => return from_json(v),
+                    Slot::Walk => {}
+                }
+            }
+        }
+        self.walk(Val::Event(ev), segs)
+    }
+
+    /// Calls `f`, in order, on the events that may pass a condition with `guard`, with whether
+    /// the type test is known to hold (`false` when the event's `eventType` is neither a string
+    /// nor missing: the whole condition must decide), until `f` returns false; returns whether
+    /// it went through all of them. The others fail the condition.
+    fn guarded_events(
+        &self,
+        guard: &TypeGuard,
+        mut f: impl FnMut(&'a EventRef<'a>, bool) -> bool,
+    ) -> bool {
+        let events = self.subject.events;
+        let Some(types) = self.types else {
+            return events.iter().all(|e| match field(e.value, "eventType") {
+                Some(Value::String(s)) => !guard.types.iter().any(|t| **t == **s) || f(e, true),
+                None | Some(Value::Null) => true,
+                Some(_) => f(e, false),
+            });
+        };
+        let mask = types.mask(&guard.types);
+        if mask == 0 && !types.other {
+            return true;
+        }
+        events.iter().zip(&types.ids).all(|(e, &id)| match id {
+            MISSING => true,
+            OTHER => f(e, false),
+            id => (mask >> id) & 1 == 0 || f(e, true),
+        })
+    }
+
+    /// Whether `cond`, guarded by `guard`, holds in `env`; `typed` when the type test is
+    /// known to hold, so that only the rest of the condition is evaluated (in its order).
+    fn passes(&self, guard: &TypeGuard, cond: &'a Node, typed: bool, env: &Env<'_, 'a>) -> bool {
+        if !typed {
+            return self.truth(cond, env);
+        }
+        match (guard.conjunct, cond) {
+            (Some(skip), Node::And(items)) => items
+                .iter()
+                .enumerate()
+                .all(|(i, n)| i == skip || self.truth(n, env)),
+            _ => true,
+        }
     }
 
     pub(crate) fn root_env<'e>(&self) -> Env<'e, 'a> {
@@ -307,12 +574,11 @@ impl<'a> Cx<'a> {
     }
 
     pub(crate) fn next_change(&self) -> Option<i64> {
-        for cell in &self.bounds {
-            if let Some(state) = cell.get() {
-                for (strict, target) in [(false, state.pending[0]), (true, state.pending[1])] {
-                    if target != i64::MAX {
-                        self.reach(&state.bound, &state.prepared, target, strict);
-                    }
+        let bounds = self.bounds.borrow();
+        for state in bounds[..self.used.get()].iter().flatten() {
+            for (strict, target) in [(false, state.pending[0]), (true, state.pending[1])] {
+                if target != i64::MAX {
+                    self.reach(&state.bound, &state.prepared, target, strict);
                 }
             }
         }
@@ -336,19 +602,39 @@ impl<'a> Cx<'a> {
 
     /// A bound at this evaluation, from the cache when it has a slot.
     fn prepared(&self, bound: &Bound, slot: Option<u8>) -> Prepared {
-        let Some(cell) = slot.and_then(|s| self.bounds.get(usize::from(s))) else {
+        let Some(i) = slot.map(usize::from).filter(|i| *i < CACHED_BOUNDS) else {
             return bound.prepare(self.now);
         };
-        if let Some(state) = cell.get() {
+        if let Some(state) = &self.bounds.borrow()[i] {
             return state.prepared;
         }
         let prepared = bound.prepare(self.now);
-        cell.set(Some(SlotState {
+        self.bounds.borrow_mut()[i] = Some(SlotState {
             bound: *bound,
             prepared,
+            moves: bound.moves(),
             pending: [i64::MAX; 2],
-        }));
+        });
+        self.used.set(self.used.get().max(i + 1));
         prepared
+    }
+
+    /// For a cached bound already computed: its value, having recorded (as
+    /// [`Cx::watch`]) that the result depends on when it reaches `target`.
+    fn watch_cached(&self, slot: u8, target: i64, strict: bool) -> Option<i64> {
+        let mut bounds = self.bounds.borrow_mut();
+        let state = bounds.get_mut(usize::from(slot))?.as_mut()?;
+        let value = state.prepared.value;
+        let reached = if strict {
+            value > target
+        } else {
+            value >= target
+        };
+        let i = usize::from(strict);
+        if state.moves && !reached && target < state.pending[i] {
+            state.pending[i] = target;
+        }
+        Some(value)
     }
 
     /// Records that the result depends on when `bound` reaches `target` (passes it when
@@ -362,13 +648,12 @@ impl<'a> Cx<'a> {
         if !bound.moves() || reached {
             return;
         }
-        match slot.and_then(|s| self.bounds.get(usize::from(s))) {
-            Some(cell) => {
-                if let Some(mut state) = cell.get() {
+        match slot.map(usize::from).filter(|i| *i < CACHED_BOUNDS) {
+            Some(i) => {
+                if let Some(state) = &mut self.bounds.borrow_mut()[i] {
                     let i = usize::from(strict);
                     if target < state.pending[i] {
                         state.pending[i] = target;
-                        cell.set(Some(state));
                     }
                 }
             }
@@ -389,18 +674,15 @@ impl<'a> Cx<'a> {
     fn walk(&self, mut cur: Val<'a>, segs: &'a [Seg]) -> Val<'a> {
         for (i, seg) in segs.iter().enumerate() {
             cur = match cur {
-                Val::Json(Value::Object(m)) => match m.get(&*seg.name) {
+                Val::Json(Value::Object(m)) => match get(m, &seg.name) {
                     Some(v) => from_json(v),
                     None => return Val::Null,
                 },
                 Val::Event(ev) => match seg.event_field {
                     EventField::Timestamp => Val::Time(ev.timestamp_ms),
                     EventField::Id => Val::Str(ev.id),
-                    EventField::EventType => match self.event_type(ev) {
-                        Some(v) => from_json(v),
-                        None => return Val::Null,
-                    },
-                    EventField::Other => match ev.value.get(&*seg.name) {
+                    EventField::EventType => self.event_type(ev),
+                    EventField::Other => match field(ev.value, &seg.name) {
                         Some(v) => from_json(v),
                         None => return Val::Null,
                     },
@@ -443,18 +725,40 @@ impl<'a> Cx<'a> {
                 Val::Json(Value::Object(o)) => o.values().all(|v| f(from_json(v))),
                 v => v.each_item(f),
             },
-            Coll::Filter { source, cond } => {
+            Coll::Filter {
+                source,
+                cond,
+                guard: Some(g),
+            } if matches!(**source, Coll::Events) => self.guarded_events(g, |e, typed| {
+                !self.passes(g, cond, typed, &env.with_level(Val::Event(e))) || f(Val::Event(e))
+            }),
+            Coll::VarFilter {
+                source,
+                var,
+                cond,
+                guard: Some(g),
+            } if matches!(**source, Coll::Events) => self.guarded_events(g, |e, typed| {
+                !self.passes(g, cond, typed, &env.with_var(*var, Val::Event(e))) || f(Val::Event(e))
+            }),
+            Coll::Filter { source, cond, .. } => {
+                let mut keep = |x: Val<'a>| !self.truth(cond, &env.with_level(x.clone())) || f(x);
                 match &**source {
                     Coll::Events => self.subject.events.iter().all(|e| {
                         !self.truth(cond, &env.with_level(Val::Event(e))) || f(Val::Event(e))
                     }),
+                    Coll::Value(n) => match self.eval(n, env) {
+                        Val::Json(Value::Object(o)) => o.values().all(|v| keep(from_json(v))),
+                        v => v.each_item(keep),
+                    },
                     _ => self.each(source, env, &mut |x| {
                         let keep = self.truth(cond, &env.with_level(x.clone()));
                         !keep || f(x)
                     }),
                 }
             }
-            Coll::VarFilter { source, var, cond } => self.each(source, env, &mut |x| {
+            Coll::VarFilter {
+                source, var, cond, ..
+            } => self.each(source, env, &mut |x| {
                 let keep = self.truth(cond, &env.with_var(*var, x.clone()));
                 !keep || f(x)
             }),
@@ -466,7 +770,21 @@ impl<'a> Cx<'a> {
         match c {
             Coll::Events => self.subject.events.len(),
             Coll::Value(n) => self.eval(n, env).count(),
-            Coll::Filter { source, cond } if matches!(**source, Coll::Events) => {
+            Coll::Filter {
+                source,
+                cond,
+                guard: Some(g),
+            } if matches!(**source, Coll::Events) => {
+                let mut k = 0;
+                self.guarded_events(g, |e, typed| {
+                    if self.passes(g, cond, typed, &env.with_level(Val::Event(e))) {
+                        k += 1;
+                    }
+                    k < limit
+                });
+                k
+            }
+            Coll::Filter { source, cond, .. } if matches!(**source, Coll::Events) => {
                 let mut k = 0;
                 for e in self.subject.events {
                     if self.truth(cond, &env.with_level(Val::Event(e))) {
@@ -492,30 +810,15 @@ impl<'a> Cx<'a> {
     /// `count() op k` (or `k op count()`), counting only as far as the comparison needs: once
     /// the count passes `k`, more elements cannot change the result (and the elements counted
     /// carry their own instants of change).
-    fn count_cmp(
-        &self,
-        op: CmpOp,
-        lhs: &'a Node,
-        rhs: &'a Node,
-        env: &Env<'_, 'a>,
-    ) -> Option<bool> {
-        let (c, k, op) = match (lhs.unwrap_explained(), rhs.unwrap_explained()) {
-            (Node::Count(c), Node::Const(k)) => (c, k, op),
-            (Node::Const(k), Node::Count(c)) => (c, k, mirror(op)),
-            _ => return None,
-        };
-        let k = match k {
-            Const::Int(i) => *i as f64,
-            Const::Num(x) => *x,
-            _ => return None,
-        };
-        let limit = if k < 0.0 {
-            1
-        } else {
-            (k.floor() as usize).saturating_add(1)
-        };
-        let n = self.count(c, env, limit);
-        Some(compare(op, &Val::Int(n as i64), &Val::Num(k)))
+    fn count_cmp(&self, cc: &CountCmp, lhs: &'a Node, rhs: &'a Node, env: &Env<'_, 'a>) -> bool {
+        let side = if cc.count_on_left { lhs } else { rhs };
+        match side.unwrap_explained() {
+            Node::Count(c) => {
+                let n = self.count(c, env, cc.limit);
+                compare(cc.op, &Val::Int(n as i64), &Val::Num(cc.k))
+            }
+            _ => false,
+        }
     }
 
     fn collect(&self, c: &'a Coll, env: &Env<'_, 'a>) -> Vec<Val<'a>> {
@@ -558,8 +861,62 @@ impl<'a> Cx<'a> {
         first.unwrap_or(Val::Null)
     }
 
-    /// Evaluates a node to a value.
+    /// Evaluates a node to a value: the common cases here, the others in
+    /// [`Cx::eval_other`], which keeps the frame of this one small.
     pub(crate) fn eval(&self, n: &'a Node, env: &Env<'_, 'a>) -> Val<'a> {
+        match n {
+            Node::Const(c) => c.val(),
+            Node::Path(p) => self.path(p, env),
+            Node::Explained(b) => self.eval(&b.1, env),
+            _ => self.eval_other(n, env),
+        }
+    }
+
+    /// The instant of a value (an event's `timestamp` read directly).
+    fn time_of(&self, n: &'a Node, env: &Env<'_, 'a>) -> Option<i64> {
+        if let Node::EventTs(b) = n {
+            let elem = match b {
+                Base::Level(k) => env.level(*k),
+                Base::Var(id) => env.var(*id),
+                Base::Root => None,
+            };
+            if let Some(Val::Event(e)) = elem {
+                return Some(e.timestamp_ms);
+            }
+        }
+        self.eval(n, env).as_time()
+    }
+
+    /// The value of a path.
+    fn path(&self, p: &'a PathNode, env: &Env<'_, 'a>) -> Val<'a> {
+        let start = match p.base {
+            Base::Root => {
+                if let (Some(shared), true) = (self.shared, self.shared_profile) {
+                    match shared.path(p.key, self.subject.events.len(), &p.segs) {
+                        Slot::Missing => return Val::Null,
+                        Slot::Found(v) => return from_json(v),
+                        Slot::Walk => {}
+                    }
+                }
+                from_json(self.subject.profile)
+            }
+            Base::Level(k) => match env.level(k) {
+                Some(&Val::Event(e)) => return self.event_path(e, p.key, &p.segs),
+                Some(&Val::Json(v)) => Val::Json(v),
+                Some(other) => other.clone(),
+                None => Val::Null,
+            },
+            Base::Var(id) => match env.var(id) {
+                Some(&Val::Event(e)) => return self.event_path(e, p.key, &p.segs),
+                Some(other) => other.clone(),
+                None => Val::Null,
+            },
+        };
+        self.walk(start, &p.segs)
+    }
+
+    #[inline(never)]
+    fn eval_other(&self, n: &'a Node, env: &Env<'_, 'a>) -> Val<'a> {
         match n {
             Node::Const(c) => c.val(),
             Node::List(items) => Val::List(
@@ -569,19 +926,7 @@ impl<'a> Cx<'a> {
                     .collect::<Vec<_>>()
                     .into(),
             ),
-            Node::Path(p) => {
-                let start = match p.base {
-                    Base::Root => from_json(self.subject.profile),
-                    Base::Level(k) => match env.level(k) {
-                        Some(&Val::Event(e)) => Val::Event(e),
-                        Some(&Val::Json(v)) => Val::Json(v),
-                        Some(other) => other.clone(),
-                        None => Val::Null,
-                    },
-                    Base::Var(_) => self.base(p.base, env),
-                };
-                self.walk(start, &p.segs)
-            }
+            Node::Path(p) => self.path(p, env),
             Node::EventTs(b) => match self.base(*b, env) {
                 Val::Event(e) => Val::Time(e.timestamp_ms),
                 Val::Json(Value::Object(m)) => m.get("timestamp").map_or(Val::Null, from_json),
@@ -790,8 +1135,25 @@ impl<'a> Cx<'a> {
         v.text().is_some_and(|s| f(&s))
     }
 
-    /// Evaluates a condition.
+    /// Evaluates a condition: the common cases here, the others in [`Cx::truth_other`].
     pub(crate) fn truth(&self, n: &'a Node, env: &Env<'_, 'a>) -> bool {
+        match n {
+            Node::Explained(b) => self.truth(&b.1, env),
+            Node::Not(x) => !self.truth(x, env),
+            Node::And(items) => items.iter().all(|i| self.truth(i, env)),
+            Node::Or(items) => items.iter().any(|i| self.truth(i, env)),
+            Node::Cmp {
+                op,
+                lhs,
+                rhs,
+                count: None,
+            } => compare(*op, &self.eval(lhs, env), &self.eval(rhs, env)),
+            _ => self.truth_other(n, env),
+        }
+    }
+
+    #[inline(never)]
+    fn truth_other(&self, n: &'a Node, env: &Env<'_, 'a>) -> bool {
         match n {
             Node::Explained(b) => self.truth(&b.1, env),
             Node::Const(c) => c.val().truthy(),
@@ -799,8 +1161,13 @@ impl<'a> Cx<'a> {
             Node::And(items) => items.iter().all(|i| self.truth(i, env)),
             Node::Or(items) => items.iter().any(|i| self.truth(i, env)),
             Node::NonEmpty(c) => !self.each(c, env, &mut |_| false),
-            Node::Cmp { op, lhs, rhs } => match self.count_cmp(*op, lhs, rhs, env) {
-                Some(b) => b,
+            Node::Cmp {
+                op,
+                lhs,
+                rhs,
+                count,
+            } => match count {
+                Some(cc) => self.count_cmp(cc, lhs, rhs, env),
                 None => compare(*op, &self.eval(lhs, env), &self.eval(rhs, env)),
             },
             Node::TimeCmp {
@@ -908,7 +1275,7 @@ impl<'a> Cx<'a> {
                 }
             }
             Node::Chain(c) => self.chain(c, env, None),
-            Node::Occurs { subject, cond } => match self.eval(subject, env).as_time() {
+            Node::Occurs { subject, cond } => match self.time_of(subject, env) {
                 Some(ts) => self.time_cond(cond, ts, env),
                 None => false,
             },
@@ -921,6 +1288,12 @@ impl<'a> Cx<'a> {
         let Some((first, rest)) = clauses.split_first() else {
             return true;
         };
+        if let (Coll::Events, Some(g)) = (&first.coll, &first.guard) {
+            return !self.guarded_events(g, |e, typed| {
+                let inner = env.with_var(first.var, Val::Event(e));
+                !(self.passes(g, &first.cond, typed, &inner) && self.exists(rest, &inner))
+            });
+        }
         !self.each(&first.coll, env, &mut |x| {
             let inner = env.with_var(first.var, x);
             !(self.truth(&first.cond, &inner) && self.exists(rest, &inner))
@@ -1015,36 +1388,69 @@ impl<'a> Cx<'a> {
 
     /// Whether `ts` is inside the window, recording when that changes.
     pub(crate) fn time_cond(&self, cond: &'a TimeCond, ts: i64, env: &Env<'_, 'a>) -> bool {
-        let Some(bases) = self.anchors(cond, env) else {
-            return false;
-        };
-        let bound = |s: &BoundSpec| Bound {
-            base: bases[s.anchor],
-            end: s.end,
-            shift: s.shift,
-            unit: s.unit,
+        // Anchors read from the data are computed first (a null one fails the condition);
+        // the others only when a bound is not cached yet.
+        let dynamic = cond.anchors.iter().any(|a| matches!(a, Anchor::Dyn { .. }));
+        let bases = if dynamic {
+            match self.anchors(cond, env) {
+                Some(bases) => Some(bases),
+                None => return false,
+            }
+        } else {
+            None
         };
         let inside = 'inside: {
             if let Some(s) = &cond.lower {
-                let b = bound(s);
-                let p = self.prepared(&b, s.slot);
                 // ts >= v turns false once v passes ts; ts > v once v reaches it.
-                self.watch(&b, &p, s.slot, ts, s.inclusive);
-                if (s.inclusive && ts < p.value) || (!s.inclusive && ts <= p.value) {
+                let v = self.window_bound(cond, s, bases, ts, s.inclusive);
+                if (s.inclusive && ts < v) || (!s.inclusive && ts <= v) {
                     break 'inside false;
                 }
             }
             if let Some(s) = &cond.upper {
-                let b = bound(s);
-                let p = self.prepared(&b, s.slot);
                 // ts <= v turns true once v reaches ts; ts < v once v passes it.
-                self.watch(&b, &p, s.slot, ts, !s.inclusive);
-                if (s.inclusive && ts > p.value) || (!s.inclusive && ts >= p.value) {
+                let v = self.window_bound(cond, s, bases, ts, !s.inclusive);
+                if (s.inclusive && ts > v) || (!s.inclusive && ts >= v) {
                     break 'inside false;
                 }
             }
             true
         };
         inside != cond.negate
+    }
+
+    /// A bound of a window at this evaluation, having recorded that the result depends on when
+    /// it reaches `ts` (passes it when `strict`). `bases` are the anchors when some is read
+    /// from the data; otherwise they are all known at compile time.
+    fn window_bound(
+        &self,
+        cond: &TimeCond,
+        s: &BoundSpec,
+        bases: Option<[timeutil::Base; 2]>,
+        ts: i64,
+        strict: bool,
+    ) -> i64 {
+        // A bound with a slot has a compile-time anchor.
+        if let Some(slot) = s.slot {
+            if let Some(v) = self.watch_cached(slot, ts, strict) {
+                return v;
+            }
+        }
+        let base = match bases {
+            Some(bases) => bases[s.anchor],
+            None => match cond.anchors.get(s.anchor) {
+                Some(Anchor::Static(b)) => *b,
+                _ => timeutil::Base::Fixed { start: 0, end: 0 },
+            },
+        };
+        let b = Bound {
+            base,
+            end: s.end,
+            shift: s.shift,
+            unit: s.unit,
+        };
+        let p = self.prepared(&b, s.slot);
+        self.watch(&b, &p, s.slot, ts, strict);
+        p.value
     }
 }

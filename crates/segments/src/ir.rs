@@ -2,6 +2,9 @@
 //! parsed (dates to epoch milliseconds), regular expressions compiled, functions chosen, time
 //! windows turned into bounds, variables numbered.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
 use pql::{CmpOp, Unit};
 use regex::Regex;
 
@@ -71,6 +74,35 @@ pub(crate) struct PathNode {
     pub segs: Box<[Seg]>,
     pub dep_len: usize,
     pub keyed: bool,
+    /// [`path_key`] of `segs`.
+    pub key: u32,
+}
+
+impl PathNode {
+    pub(crate) fn new(base: Base, segs: Box<[Seg]>, dep_len: usize, keyed: bool) -> PathNode {
+        PathNode {
+            base,
+            key: path_key(&segs),
+            segs,
+            dep_len,
+            keyed,
+        }
+    }
+}
+
+/// A number for a path, the same for equal paths in every definition compiled by the process:
+/// evaluations of several definitions on one subject keep what they read of each event under
+/// it ([`crate::SharedWork`]).
+pub(crate) fn path_key(segs: &[Seg]) -> u32 {
+    type Keys = Mutex<HashMap<Box<[Box<str>]>, u32>>;
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    let names: Box<[Box<str>]> = segs.iter().map(|s| s.name.clone()).collect();
+    let mut keys = KEYS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+    *keys.entry(names).or_insert(next)
 }
 
 /// Something iterated: the events, an array value, or a filtered collection.
@@ -81,13 +113,35 @@ pub(crate) enum Coll {
     /// An array-valued expression.
     Value(Node),
     /// `source[cond]`: `cond` is evaluated with the element as a new level.
-    Filter { source: Box<Coll>, cond: Node },
+    Filter {
+        source: Box<Coll>,
+        cond: Node,
+        guard: Option<TypeGuard>,
+    },
     /// `select X from source where cond`, `source.filter((X) => cond)`.
     VarFilter {
         source: Box<Coll>,
         var: u32,
         cond: Node,
+        guard: Option<TypeGuard>,
     },
+}
+
+/// The `eventType` test of a condition on an event (`eventType = "x"`, `eventType in [...]`,
+/// `eventType.equals("x")`), alone or as one conjunct of an `and`: decided first, from the
+/// event types read once per subject, so that only the events of those types are visited.
+/// An event whose type is not one of `types` fails the condition at every instant, whatever
+/// the rest of it would say, so skipping it changes neither the result nor what the
+/// evaluation depends on.
+#[derive(Debug)]
+pub(crate) struct TypeGuard {
+    /// The test holds for an event whose `eventType` is a string exactly when it is one of
+    /// these; never when it is missing; for another kind of value the whole condition is
+    /// evaluated.
+    pub types: Box<[Box<str>]>,
+    /// The position of the test in the condition's `and`, or `None` when the test is the
+    /// whole condition.
+    pub conjunct: Option<usize>,
 }
 
 /// What an aggregation evaluates on each element.
@@ -197,6 +251,20 @@ pub(crate) struct Clause {
     pub var: u32,
     pub coll: Coll,
     pub cond: Node,
+    /// For `exists` over the events: the `eventType` test of `cond`.
+    pub guard: Option<TypeGuard>,
+}
+
+/// `count() op k` with a literal `k` (either side), recognised at compile time: counting stops
+/// once `limit` elements are found, as more cannot change the result.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CountCmp {
+    /// Whether the count is the left operand.
+    pub count_on_left: bool,
+    /// The operator with the count on the left.
+    pub op: CmpOp,
+    pub k: f64,
+    pub limit: usize,
 }
 
 /// A compiled expression.
@@ -234,6 +302,8 @@ pub(crate) enum Node {
         op: CmpOp,
         lhs: Box<Node>,
         rhs: Box<Node>,
+        /// Set when one side is a `count()` and the other a number literal.
+        count: Option<CountCmp>,
     },
     /// `value op bound`, the bound moving with the evaluation time (`now`, `today`...).
     TimeCmp {
@@ -472,7 +542,7 @@ impl Coll {
         match self {
             Coll::Events => {}
             Coll::Value(n) => f(n),
-            Coll::Filter { source, cond } | Coll::VarFilter { source, cond, .. } => {
+            Coll::Filter { source, cond, .. } | Coll::VarFilter { source, cond, .. } => {
                 source.visit_children(f);
                 f(cond);
             }
@@ -505,5 +575,203 @@ impl TimeCond {
                 f(node);
             }
         }
+    }
+}
+
+impl TypeGuard {
+    /// The guard of `cond`, a condition on the event `elem` (a filter level or a variable).
+    pub(crate) fn of(cond: &Node, elem: Base) -> Option<TypeGuard> {
+        if let Some(types) = type_test(cond, elem) {
+            return Some(TypeGuard {
+                types,
+                conjunct: None,
+            });
+        }
+        let Node::And(items) = cond else {
+            return None;
+        };
+        items.iter().enumerate().find_map(|(i, item)| {
+            type_test(item, elem).map(|types| TypeGuard {
+                types,
+                conjunct: Some(i),
+            })
+        })
+    }
+}
+
+/// The types `n` accepts when it tests the `eventType` of `elem` against string literals and
+/// holds, for an event whose `eventType` is a string, exactly when that string is one of them:
+/// `eventType = "x"` (either side), `eventType in ["x", "y"]`, `eventType.equals("x")`
+/// (case-sensitive).
+fn type_test(n: &Node, elem: Base) -> Option<Box<[Box<str>]>> {
+    let is_type = |x: &Node| {
+        matches!(x, Node::Path(p)
+            if p.base == elem && p.segs.len() == 1 && p.segs[0].event_field == EventField::EventType)
+    };
+    let literal = |x: &Node| match x {
+        Node::Const(Const::Str(s)) => Some(Box::from([s.clone()])),
+        _ => None,
+    };
+    match n {
+        Node::Cmp {
+            op: CmpOp::Eq,
+            lhs,
+            rhs,
+            ..
+        } => {
+            if is_type(lhs) {
+                literal(rhs)
+            } else if is_type(rhs) {
+                literal(lhs)
+            } else {
+                None
+            }
+        }
+        Node::StrTest {
+            op: StrOp::Equals,
+            negate: false,
+            subject,
+            arg,
+            case_sensitive,
+        } if is_type(subject) && matches!(**case_sensitive, Node::Const(Const::Bool(true))) => {
+            literal(arg)
+        }
+        Node::In {
+            negate: false,
+            needle,
+            hay,
+        } if is_type(needle) => match &**hay {
+            Node::Const(Const::List(items)) => items
+                .iter()
+                .map(|c| match c {
+                    Const::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(text: &str) -> crate::Definition {
+        let profile = xdm::compose(xdm::Class::Profile, &[]).unwrap();
+        let event = xdm::compose(
+            xdm::Class::ExperienceEvent,
+            &[xdm::standard_field_group("experienceevent-commerce").unwrap()],
+        )
+        .unwrap();
+        let ctx = crate::SchemaContext {
+            profile: &profile,
+            event: &event,
+            segment_exists: &|_| false,
+        };
+        crate::compile(text, &ctx).unwrap()
+    }
+
+    /// The type guards of a definition's filters and `exists` clauses over the events.
+    fn guards(text: &str) -> Vec<Option<(Vec<String>, Option<usize>)>> {
+        let def = compile(text);
+        let mut out = Vec::new();
+        let show = |g: &Option<TypeGuard>| {
+            g.as_ref()
+                .map(|g| (g.types.iter().map(|t| t.to_string()).collect(), g.conjunct))
+        };
+        def.root.visit(&mut |n| {
+            let colls: Vec<&Coll> = match n {
+                Node::Count(c) | Node::NonEmpty(c) | Node::Agg { coll: c, .. } => vec![&**c],
+                Node::Quant { clauses, .. } => {
+                    for c in clauses.iter() {
+                        if matches!(c.coll, Coll::Events) {
+                            out.push(show(&c.guard));
+                        }
+                    }
+                    clauses.iter().map(|c| &c.coll).collect()
+                }
+                _ => Vec::new(),
+            };
+            for c in colls {
+                if let Coll::Filter { source, guard, .. } | Coll::VarFilter { source, guard, .. } =
+                    c
+                {
+                    if matches!(**source, Coll::Events) {
+                        out.push(show(guard));
+                    }
+                }
+            }
+        });
+        out
+    }
+
+    fn some(types: &[&str], conjunct: Option<usize>) -> Option<(Vec<String>, Option<usize>)> {
+        Some((types.iter().map(|t| t.to_string()).collect(), conjunct))
+    }
+
+    #[test]
+    fn event_type_tests_become_guards() {
+        assert_eq!(
+            guards(r#"xEvent[eventType = "a"].count() > 0"#),
+            [some(&["a"], None)]
+        );
+        assert_eq!(
+            guards(r#"xEvent[timestamp occurs <= 1 days before now and "a" = eventType]"#),
+            [some(&["a"], Some(1))]
+        );
+        assert_eq!(
+            guards(
+                r#"xEvent[eventType in ["a", "b"] and commerce.order.priceTotal > 1].count() > 0"#
+            ),
+            [some(&["a", "b"], Some(0))]
+        );
+        assert_eq!(
+            guards(r#"xEvent[eventType.equals("a")].sum(commerce.order.priceTotal) > 0"#),
+            [some(&["a"], None)]
+        );
+        assert_eq!(
+            guards(r#"exists E from xEvent where (E.eventType = "a" and E.timestamp > now)"#),
+            [some(&["a"], Some(0))]
+        );
+        assert_eq!(
+            guards(r#"(select X from xEvent where X.eventType = "a").count() > 0"#),
+            [some(&["a"], None)]
+        );
+    }
+
+    #[test]
+    fn other_tests_are_not_guards() {
+        for text in [
+            r#"xEvent[eventType = "a" or eventType = "b"].count() > 0"#,
+            r#"xEvent[eventType != "a"].count() > 0"#,
+            r#"xEvent[not (eventType = "a")].count() > 0"#,
+            r#"xEvent[eventType.equals("a", false)].count() > 0"#,
+            r#"xEvent[eventType in ["a", 1]].count() > 0"#,
+            r#"xEvent[eventType like "a%"].count() > 0"#,
+            r#"forall E from xEvent where (E.eventType = "a")"#,
+        ] {
+            assert!(guards(text).iter().all(Option::is_none), "{text}");
+        }
+    }
+
+    #[test]
+    fn equal_paths_have_equal_keys() {
+        let a = PathNode::new(
+            Base::Level(0),
+            [Seg::new("a"), Seg::new("b")].into(),
+            2,
+            false,
+        );
+        let b = PathNode::new(Base::Root, [Seg::new("a"), Seg::new("b")].into(), 2, false);
+        let c = PathNode::new(
+            Base::Level(0),
+            [Seg::new("a"), Seg::new("c")].into(),
+            2,
+            false,
+        );
+        assert_eq!(a.key, b.key);
+        assert_ne!(a.key, c.key);
     }
 }

@@ -96,10 +96,21 @@
 //! # Performance
 //!
 //! Evaluation borrows from the profile and the events (no JSON is cloned), counts and sums over
-//! filters without building lists, stops counting once `count() > k` is decided, reads the
-//! events' `timestamp` from [`EventRef::timestamp_ms`], and computes each window bound once per
-//! evaluation. [`evaluate_all`] also reads each event's `eventType` once for all the definitions
-//! it evaluates; prefer it when several definitions are evaluated on the same subject.
+//! filters without building lists, stops counting once `count() > k` is decided (how far to
+//! count is worked out at compile time), reads the events' `timestamp` from
+//! [`EventRef::timestamp_ms`], and computes each window bound once per evaluation. A condition
+//! on the events that tests their `eventType` against literals (`xEvent[eventType = "x" and
+//! ...]`, `eventType in [...]`, `eventType.equals("x")`, in a filter, `select` or `exists`) has
+//! that test decided first, wherever it stands in its `and`: the events of other types are not
+//! visited.
+//!
+//! [`SharedWork`] is the work that depends only on the subject, done once for all the
+//! definitions evaluated on it ([`Definition::evaluate_shared`], [`evaluate_all`]): each
+//! event's `eventType` is read and numbered, so that the filters above go straight to the events
+//! of their types, and the value of each path read on an event (and, with
+//! [`SharedWork::with_profile`], on the profile) is kept for the next definition that reads it
+//! (equal paths have the same number in every definition the process compiles). Use it whenever
+//! several definitions are evaluated on the same subject: on write, in segment jobs.
 //!
 //! # When the result may change
 //!
@@ -110,7 +121,8 @@
 //! actually flips (re-evaluating then is harmless), never later. Only what the evaluation looked
 //! at counts: in `a and b` with `a` false, `b` is not evaluated and cannot matter until `a`
 //! changes, whose own instant is counted; in `count() > k`, once `k + 1` elements matched the
-//! rest cannot make it false. Windows move with `now` exactly (to the millisecond); month and
+//! rest cannot make it false; an event whose `eventType` a filter's type test rejects is not
+//! looked at (it fails the filter at every instant). Windows move with `now` exactly (to the millisecond); month and
 //! year windows are solved on the calendar (checked, with a bisection on their monotone bounds
 //! as a fallback). `now` used as a plain value (neither compared with a date nor an `occurs`
 //! anchor) changes every millisecond, and is reported so.
@@ -152,55 +164,54 @@ pub fn compile_expr(expr: &pql::Expr, ctx: &SchemaContext) -> Result<Definition,
 }
 
 /// Evaluates several definitions on one subject at `now_ms` (as [`Definition::evaluate`] each),
-/// sharing the work that depends only on the subject: each event's `eventType` is read once
-/// for all of them. Use it when a change to a profile re-evaluates all affected definitions,
-/// and in batch evaluation.
+/// sharing the work that depends only on the subject ([`SharedWork::with_profile`]). Use it
+/// when a change to a profile re-evaluates all affected definitions, and in batch evaluation.
 pub fn evaluate_all<'d>(
     definitions: impl IntoIterator<Item = &'d Definition>,
     subject: &Subject,
     now_ms: i64,
 ) -> Vec<Outcome> {
-    let types: Vec<Option<&serde_json::Value>> = subject
-        .events
-        .iter()
-        .map(|e| e.value.get("eventType"))
-        .collect();
+    let shared = SharedWork::with_profile(subject.profile, subject.events);
     definitions
         .into_iter()
-        .map(|d| {
-            let cx = eval::Cx::new(subject, now_ms).with_event_types(&types);
-            let qualified = cx.truth(&d.root, &cx.root_env());
-            Outcome {
-                qualified,
-                next_change_ms: cx.next_change(),
-            }
-        })
+        .map(|d| d.evaluate_shared(subject, &shared, now_ms))
         .collect()
 }
 
 /// Work that depends only on the subject, done once and shared by the evaluations of several
-/// definitions on it ([`Definition::evaluate_shared`]): each event's `eventType`.
+/// definitions on it ([`Definition::evaluate_shared`]): each event's `eventType`, numbered, so
+/// that a filter on the type (`xEvent[eventType = "x" and ...]`) visits only the events of
+/// that type, and the values of the paths read so far on each event (and on the profile), so
+/// that the next definition reading one does not look it up again. It holds nothing that
+/// depends on the evaluation time. Its cache makes it `Send` but not `Sync`: one thread uses
+/// it.
 pub struct SharedWork<'a> {
-    types: Vec<Option<&'a serde_json::Value>>,
+    shared: eval::Shared<'a>,
 }
 
 impl<'a> SharedWork<'a> {
-    /// Reads what several evaluations of `events` share.
+    /// Shares the work on `events`; profile fields are read by each evaluation.
     pub fn new(events: &'a [EventRef<'a>]) -> SharedWork<'a> {
         SharedWork {
-            types: events.iter().map(|e| e.value.get("eventType")).collect(),
+            shared: eval::Shared::new(None, events),
+        }
+    }
+
+    /// Shares the work on `events` and on `profile`.
+    pub fn with_profile(profile: &'a serde_json::Value, events: &'a [EventRef<'a>]) -> Self {
+        SharedWork {
+            shared: eval::Shared::new(Some(profile), events),
         }
     }
 }
 
 impl Definition {
     /// [`Definition::evaluate`] with the work shared across definitions done once; the result
-    /// is the same. `shared` must come from `subject.events`.
+    /// is the same. `shared` is used only if it was made from this very `subject.events` slice
+    /// (and, for the profile, this very `subject.profile`); otherwise the evaluation does all
+    /// its work itself.
     pub fn evaluate_shared(&self, subject: &Subject, shared: &SharedWork, now_ms: i64) -> Outcome {
-        if shared.types.len() != subject.events.len() {
-            return self.evaluate(subject, now_ms);
-        }
-        let cx = eval::Cx::new(subject, now_ms).with_event_types(&shared.types);
+        let cx = eval::Cx::new(subject, now_ms).with_shared(&shared.shared);
         let qualified = cx.truth(&self.root, &cx.root_env());
         Outcome {
             qualified,

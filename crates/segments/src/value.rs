@@ -239,6 +239,34 @@ pub(crate) fn equal(a: &Val, b: &Val) -> bool {
 /// compares true; two lists are compared whole (`=` and `!=` only). Values of kinds that do
 /// not compare are unequal.
 pub(crate) fn compare(op: CmpOp, a: &Val, b: &Val) -> bool {
+    // The common cases first, with the result the general rules below give them.
+    match (a, b) {
+        (Val::Str(x), Val::Str(y)) => {
+            return match op {
+                CmpOp::Eq => x == y,
+                CmpOp::Ne => x != y,
+                _ => cmp_holds(op, x.cmp(y)),
+            }
+        }
+        (Val::Int(x), Val::Int(y)) => return cmp_holds(op, x.cmp(y)),
+        (Val::Time(x), Val::Time(y)) => return cmp_holds(op, x.cmp(y)),
+        (Val::Num(x), Val::Num(y)) => {
+            return x
+                .partial_cmp(y)
+                .map_or(op == CmpOp::Ne, |o| cmp_holds(op, o))
+        }
+        (Val::Int(x), Val::Num(y)) => {
+            return (*x as f64)
+                .partial_cmp(y)
+                .map_or(op == CmpOp::Ne, |o| cmp_holds(op, o))
+        }
+        (Val::Num(x), Val::Int(y)) => {
+            return x
+                .partial_cmp(&(*y as f64))
+                .map_or(op == CmpOp::Ne, |o| cmp_holds(op, o))
+        }
+        _ => {}
+    }
     if a.is_null() || b.is_null() {
         return false;
     }

@@ -1,6 +1,7 @@
 //! Integration tests for the `segments` crate: the table of expressions over fixture customers,
 //! compile errors with positions, when results change as time passes (with a property test),
-//! dependencies, explanations, and a workload of 50 definitions over 100 events.
+//! dependencies, explanations, a workload of 50 definitions over 100 events, the server
+//! benchmark's mix, and evaluation sharing work across definitions.
 
 mod segments {
     mod deps;
@@ -9,6 +10,8 @@ mod segments {
     mod fixtures;
     mod next_change;
     mod perf;
+    mod server_mix;
+    mod shared;
     mod table;
     mod workload;
 }

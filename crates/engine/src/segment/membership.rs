@@ -234,7 +234,7 @@ pub fn evaluate<'e>(
     let opted_out = opted_out_of_marketing(profile);
     let empty: [segments::EventRef<'e>; 0] = [];
     let events = events.unwrap_or(&empty);
-    let shared = segments::SharedWork::new(events);
+    let shared = segments::SharedWork::with_profile(profile, events);
     for (i, segment) in index.ordered.iter().enumerate() {
         if !mask.get(i).copied().unwrap_or(false) {
             continue;

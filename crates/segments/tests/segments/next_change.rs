@@ -194,6 +194,8 @@ const DEFS: &[&str] = &[
     "not (xEvent[timestamp occurs <= 1 year before now])",
     r#"xEvent[eventType = "p" and timestamp occurs <= 36 hours after yesterday].count() > 0"#,
     r#"let N = (xEvent[timestamp occurs this month].count()) in (N > 1 and N < 4)"#,
+    r#"xEvent[timestamp occurs <= 5 days before now and eventType = "p"].count() >= 2"#,
+    r#"exists E from xEvent where (E.timestamp occurs < 2 days before now and E.eventType in ["v"])"#,
 ];
 
 proptest! {
@@ -224,6 +226,8 @@ proptest! {
         let f = Fixture::new(json!({}), evs);
         let d = def(DEFS[which]);
         let o = f.eval(&d, now);
+        let shared = f.with(|s| d.evaluate_shared(s, &segments::SharedWork::new(s.events), now));
+        prop_assert_eq!(shared, o, "{} shared", DEFS[which]);
         let horizon = o.next_change_ms.unwrap_or(now + 800 * DAY);
         prop_assert!(horizon > now);
         let mut times: Vec<i64> = probes

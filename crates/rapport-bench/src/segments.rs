@@ -144,6 +144,28 @@ async fn streaming_rate(
     Ok(rates[rates.len() / 2])
 }
 
+/// Records per uploaded file: each stays well under the 256 MB of a single upload.
+const FILE_RECORDS: usize = 400_000;
+
+/// Sends `total` JSON Lines records made by `make` as batches of at most `FILE_RECORDS`.
+async fn upload_in_files(
+    address: &str,
+    dataset: &str,
+    dir: &Path,
+    name: &str,
+    total: usize,
+    make: impl Fn(usize) -> String,
+) -> anyhow::Result<()> {
+    for (part, start) in (0..total).step_by(FILE_RECORDS).enumerate() {
+        let path = dir.join(format!("{name}-{part}.jsonl"));
+        let end = (start + FILE_RECORDS).min(total);
+        write_lines(&path, None, (start..end).map(&make))?;
+        run_one(address, dataset, json!({"format": "json"}), &path).await?;
+        std::fs::remove_file(&path)?;
+    }
+    Ok(())
+}
+
 pub struct SegmentReport {
     pub json: Value,
     pub markdown: String,
@@ -158,29 +180,12 @@ pub async fn run(
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     let load_started = Instant::now();
-    let crm = dir.join("crm.jsonl");
-    write_lines(&crm, None, (0..n).map(crm_entity))?;
-    run_one(address, &setup.crm_dataset, json!({"format": "json"}), &crm).await?;
-    // Files of at most FILE_EVENTS events: a single upload takes at most 256 MB.
-    const FILE_EVENTS: usize = 500_000;
-    let total = n * per;
-    for (part, start) in (0..total).step_by(FILE_EVENTS).enumerate() {
-        let events = dir.join(format!("events-{part}.jsonl"));
-        let end = (start + FILE_EVENTS).min(total);
-        write_lines(
-            &events,
-            None,
-            (start..end).map(|i| event_entity(i % n, i / n)),
-        )?;
-        run_one(
-            address,
-            &setup.event_dataset,
-            json!({"format": "json"}),
-            &events,
-        )
-        .await?;
-        std::fs::remove_file(&events)?;
-    }
+    // Files of at most FILE_RECORDS records: a single upload takes at most 256 MB.
+    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
+    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
+        event_entity(i % n, i / n)
+    })
+    .await?;
     let load_seconds = load_started.elapsed().as_secs_f64();
     let mut next_event = per;
 

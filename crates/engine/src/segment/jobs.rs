@@ -731,20 +731,11 @@ impl Shared {
             if cancel.load(Ordering::SeqCst) {
                 break;
             }
-            let (sender, receiver) = crossbeam_channel::bounded(1);
-            self.writer
-                .send(Job::Reevaluate {
-                    sandbox: job.sandbox.clone(),
-                    profiles: chunk.iter().map(|id| (*id, None)).collect(),
-                    trigger: Trigger::Definitions(ids.clone()),
-                    reply: Box::new(move |r| {
-                        let _ = sender.send(r);
-                    }),
-                })
-                .map_err(|_| Error::internal("the writer stopped"))?;
-            receiver
-                .recv()
-                .map_err(|_| Error::internal("the writer stopped"))??;
+            self.reevaluate_in_writer(
+                &job.sandbox,
+                chunk.iter().map(|id| (*id, None)).collect(),
+                Trigger::Definitions(ids.clone()),
+            )?;
             metrics.updated_profiles += chunk.len() as u64;
         }
         metrics.segmentation_end_ms = Some(now_ms());
@@ -893,6 +884,30 @@ impl Shared {
         Ok(tally)
     }
 
+    /// Has the writer evaluate these profiles again in its transaction, and waits for the commit.
+    fn reevaluate_in_writer(
+        &self,
+        sandbox: &SandboxName,
+        profiles: Vec<(ProfileId, Option<i64>)>,
+        trigger: Trigger,
+    ) -> Result<()> {
+        let (sender, receiver) = crossbeam_channel::bounded(1);
+        self.writer
+            .send(Job::Reevaluate {
+                sandbox: sandbox.clone(),
+                profiles,
+                trigger,
+                reply: Box::new(move |r| {
+                    let _ = sender.send(r);
+                }),
+            })
+            .map_err(|_| Error::internal("the writer stopped"))?;
+        receiver
+            .recv()
+            .map_err(|_| Error::internal("the writer stopped"))??;
+        Ok(())
+    }
+
     /// Wakes every tick and hands profiles whose next check is due to the writer.
     fn run_schedule(&self) {
         while !self.stopped() {
@@ -939,20 +954,7 @@ impl Shared {
                 return Ok(());
             }
             let count = due.len();
-            let (sender, receiver) = crossbeam_channel::bounded(1);
-            self.writer
-                .send(Job::Reevaluate {
-                    sandbox: sandbox.clone(),
-                    profiles: due,
-                    trigger: Trigger::Time,
-                    reply: Box::new(move |r| {
-                        let _ = sender.send(r);
-                    }),
-                })
-                .map_err(|_| Error::internal("the writer stopped"))?;
-            receiver
-                .recv()
-                .map_err(|_| Error::internal("the writer stopped"))??;
+            self.reevaluate_in_writer(sandbox, due, Trigger::Time)?;
             if count < WRITER_CHUNK {
                 return Ok(());
             }

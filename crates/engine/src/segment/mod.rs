@@ -42,16 +42,9 @@ pub fn reevaluate(
         // No definitions (the job that follows a deletion clears what is left).
         return Ok(None);
     }
-    let previous = membership::load(&*txn, sandbox, profile_id)?;
     let mask = index.affected(trigger);
-    let events = membership::load_needed(
-        &*txn,
-        sandbox,
-        profile_id,
-        &membership::events_needed(index, &mask),
-    )?;
-    let refs = events.as_ref().map(LoadedEvents::refs);
-    let evaluated = membership::evaluate(index, &mask, profile, refs.as_deref(), &previous, now_ms);
+    let (previous, evaluated) =
+        evaluate_stored(&*txn, index, &mask, sandbox, profile_id, profile, now_ms)?;
     let rendered = evaluated.memberships.to_json(now_ms);
     if evaluated.memberships != previous {
         membership::store(
@@ -63,6 +56,29 @@ pub fn reevaluate(
         )?;
     }
     Ok(Some(rendered))
+}
+
+/// Evaluates the definitions `mask` selects over a profile's stored memberships and the events
+/// they need; returns the memberships before and after.
+fn evaluate_stored(
+    txn: &dyn WriteTxn,
+    index: &SegmentIndex,
+    mask: &[bool],
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    profile: &Value,
+    now_ms: i64,
+) -> Result<(Memberships, membership::Evaluated)> {
+    let previous = membership::load(txn, sandbox, profile_id)?;
+    let events = membership::load_needed(
+        txn,
+        sandbox,
+        profile_id,
+        &membership::events_needed(index, mask),
+    )?;
+    let refs = events.as_ref().map(LoadedEvents::refs);
+    let evaluated = membership::evaluate(index, mask, profile, refs.as_deref(), &previous, now_ms);
+    Ok((previous, evaluated))
 }
 
 /// After an event was stored without the profile's view being rebuilt: re-evaluates the
@@ -112,15 +128,8 @@ pub fn patch_view(
     let Some(entity) = view.get("entity") else {
         return Ok(false);
     };
-    let previous = membership::load(&*txn, sandbox, profile_id)?;
-    let events = membership::load_needed(
-        &*txn,
-        sandbox,
-        profile_id,
-        &membership::events_needed(index, &mask),
-    )?;
-    let refs = events.as_ref().map(LoadedEvents::refs);
-    let evaluated = membership::evaluate(index, &mask, entity, refs.as_deref(), &previous, now_ms);
+    let (previous, evaluated) =
+        evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
     // What the view shows changes only with the memberships themselves (or when it never
     // showed them: a view built before the first definition existed).
     let rendered = (evaluated.memberships.segments != previous.segments

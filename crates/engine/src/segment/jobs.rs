@@ -597,9 +597,25 @@ impl Shared {
                     self.wake.wait_for(&mut state, Duration::from_millis(500));
                 }
             };
-            match work {
-                Work::Job(id) => self.run_job(&id),
-                Work::Preview(id, program) => self.run_preview(&id, &program),
+            // The jobs thread outlives a bug in one job: the job is marked failed, the next runs.
+            let run = std::panic::AssertUnwindSafe(|| match &work {
+                Work::Job(id) => self.run_job(id),
+                Work::Preview(id, program) => self.run_preview(id, program),
+            });
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!("a segment job or preview panicked");
+                match &work {
+                    Work::Job(id) => {
+                        self.update_job(id, |job| {
+                            job.status = JobStatus::Failed;
+                            job.error = Some("the job stopped on an internal error".into());
+                        });
+                    }
+                    Work::Preview(id, _) => self.update_preview(id, |p| {
+                        p.state = PreviewState::Failed;
+                        p.error = Some("the preview stopped on an internal error".into());
+                    }),
+                }
             }
         }
     }

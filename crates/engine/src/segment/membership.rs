@@ -247,7 +247,18 @@ pub fn evaluate<'e>(
                 events,
                 in_segment: &in_segment,
             };
-            segment.program.evaluate_shared(&subject, &shared, now_ms)
+            // Evaluation runs in the writer: a bug in it must cost one membership, never the
+            // writer thread. A panicking definition counts as not qualifying, and is logged.
+            let evaluation = std::panic::AssertUnwindSafe(|| {
+                segment.program.evaluate_shared(&subject, &shared, now_ms)
+            });
+            std::panic::catch_unwind(evaluation).unwrap_or_else(|_| {
+                tracing::error!(segment = %id, "evaluating a segment definition panicked; it counts as not qualifying");
+                segments::Outcome {
+                    qualified: false,
+                    next_change_ms: None,
+                }
+            })
         };
         let qualified = outcome.qualified && !(segment.definition.exclude_opt_out && opted_out);
         match outcome.next_change_ms {

@@ -1280,6 +1280,7 @@ impl<'a> Cx<'a> {
                 None => false,
             },
             Node::InSegment(id) => (self.subject.in_segment)(id),
+            Node::Truthy(x) => self.eval(x, env).truthy(),
             _ => self.eval(n, env).truthy(),
         }
     }

@@ -10,6 +10,7 @@ mod segments {
     mod fixtures;
     mod next_change;
     mod perf;
+    mod regressions;
     mod server_mix;
     mod shared;
     mod table;

@@ -194,9 +194,6 @@ impl SegmentIndex {
     /// Which definitions `trigger` may change, as a mask over `ordered`: those reading what
     /// changed, and every definition using one of them through `inSegment`.
     pub fn affected(&self, trigger: &Trigger) -> Vec<bool> {
-        if let Trigger::Definitions(ids) = trigger {
-            return self.only(ids);
-        }
         let mut mask: Vec<bool> = self
             .ordered
             .iter()
@@ -238,12 +235,6 @@ impl SegmentIndex {
 
     /// Restricts a mask to the given definitions and everything using them.
     pub fn only(&self, ids: &BTreeSet<String>) -> Vec<bool> {
-        let mut mask: Vec<bool> = self
-            .ordered
-            .iter()
-            .map(|s| ids.contains(&s.definition.id))
-            .collect();
-        self.with_users(&mut mask);
-        mask
+        self.affected(&Trigger::Definitions(ids.clone()))
     }
 }

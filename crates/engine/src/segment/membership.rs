@@ -3,7 +3,6 @@
 //! the moment time alone will change them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use rapport_types::{ProfileId, SandboxName};
 use serde::{Deserialize, Serialize};
@@ -97,7 +96,7 @@ pub fn load(
 pub struct LoadedEvents {
     pub ids: Vec<String>,
     pub timestamps: Vec<i64>,
-    pub values: Vec<Arc<Value>>,
+    pub values: Vec<Value>,
 }
 
 /// A stored event borrowed from the store's bytes: the same encoding as [`StoredEvent`].
@@ -121,8 +120,8 @@ struct TypeOnly<'a> {
 }
 
 /// Parses stored JSON for evaluation (a stored record is valid JSON; anything else reads as null).
-pub fn parse_json(json: &[u8]) -> Arc<Value> {
-    Arc::new(serde_json::from_slice(json).unwrap_or(Value::Null))
+pub fn parse_json(json: &[u8]) -> Value {
+    serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
 impl LoadedEvents {

@@ -27,7 +27,7 @@ pub use membership::{LoadedEvents, Membership, Memberships, Status};
 
 /// Re-evaluates the definitions `trigger` may affect for a profile whose merged attributes are
 /// `profile`, stores the memberships, and returns the `segmentMembership` object its view
-/// carries (`None` when the sandbox has no definitions and the profile no memberships).
+/// carries (`None` when the sandbox has no definitions).
 pub fn reevaluate(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
@@ -121,7 +121,7 @@ pub fn patch_view(
         return Ok(true);
     }
     let key = keys::profile(sandbox, profile_id);
-    let view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+    let mut view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
         Some((stamp, json)) if stamp == catalog.view_stamp => membership::parse_json(json),
         _ => return Ok(false),
     };
@@ -145,7 +145,6 @@ pub fn patch_view(
         )?;
     }
     if let Some(rendered) = rendered {
-        let mut view = Value::clone(&view);
         if let Some(Value::Object(object)) = view.get_mut("entity") {
             object.insert("segmentMembership".into(), rendered);
         }

@@ -439,6 +439,7 @@ impl Engine {
             sandbox,
             profile_id,
             &Some(None),
+            &segment::membership::Decoding::everything(),
         )?
         else {
             return Err(Error::user(

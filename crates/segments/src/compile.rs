@@ -73,6 +73,37 @@ struct Compiler<'s, 'c> {
     /// arguments, chain steps) enclose the node being compiled: explanations do not look
     /// inside them, so their nodes carry no text.
     inner: u32,
+    /// What the definition reads by name, for [`crate::EventFields`].
+    reads: Reads,
+}
+
+/// Every field step and every use of a variable or level, to tell which field names a
+/// definition reads and which values it uses whole. Expressions are told apart by address
+/// (the tree outlives the compilation).
+#[derive(Default)]
+struct Reads {
+    /// `(expression, field name, whether its value is structured)` for each step.
+    steps: Vec<(*const Expr, String, bool)>,
+    /// Variables and levels holding structured values (not events), by expression.
+    elems: Vec<*const Expr>,
+    /// Expressions whose value was stepped into (`a` of `a.b`).
+    stepped: std::collections::HashSet<*const Expr>,
+}
+
+impl Reads {
+    fn fields(&self) -> Option<crate::EventFields> {
+        if self.elems.iter().any(|e| !self.stepped.contains(e)) {
+            return None;
+        }
+        let mut fields = crate::EventFields::default();
+        for (e, name, structured) in &self.steps {
+            if *structured && !self.stepped.contains(e) {
+                fields.whole.insert(name.clone());
+            }
+            fields.names.insert(name.clone());
+        }
+        Some(fields)
+    }
 }
 
 /// Compiles a definition: the top level must be a condition.
@@ -90,6 +121,7 @@ pub(crate) fn compile_with(expr: &Expr, ctx: &SchemaContext, condition: bool) ->
         event_uses: Vec::new(),
         slots: 0,
         inner: 0,
+        reads: Reads::default(),
     };
     let body = match &expr.kind {
         ExprKind::Lambda { params, body } => {
@@ -375,6 +407,7 @@ impl<'s, 'c> Compiler<'s, 'c> {
             None
         };
         d.time_relative = self.time_relative;
+        d.event_fields = self.reads.fields();
         d
     }
 
@@ -496,6 +529,9 @@ impl<'s, 'c> Compiler<'s, 'c> {
                 let base = if index == 0 {
                     Base::Root
                 } else {
+                    if self.levels[index].is_structured() {
+                        self.reads.elems.push(e);
+                    }
                     Base::Level(n as u32)
                 };
                 Typed::new(Node::Elem(base), self.levels[index].clone())
@@ -706,7 +742,12 @@ impl<'s, 'c> Compiler<'s, 'c> {
         if let Some((_, b)) = self.vars.iter().rev().find(|(n, _)| n == name) {
             return Ok(match b {
                 Binding::Profile => Typed::new(Node::Elem(Base::Root), Ty::Profile),
-                Binding::Slot(id, ty) => Typed::new(Node::Elem(Base::Var(*id)), ty.clone()),
+                Binding::Slot(id, ty) => {
+                    if ty.is_structured() {
+                        self.reads.elems.push(e);
+                    }
+                    Typed::new(Node::Elem(Base::Var(*id)), ty.clone())
+                }
             });
         }
         if name == "xEvent" {
@@ -747,6 +788,12 @@ impl<'s, 'c> Compiler<'s, 'c> {
                 ))
             }
         };
+        if !std::ptr::eq(e, object) {
+            self.reads.stepped.insert(object);
+        }
+        self.reads
+            .steps
+            .push((e, name.to_owned(), ty.is_structured()));
         let key = matches!(obj.ty, Ty::Map(_));
         let node = match obj.node {
             Node::Elem(base) if matches!(obj.ty, Ty::Event) && name == "timestamp" => {

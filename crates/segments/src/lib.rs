@@ -132,6 +132,7 @@ mod error;
 mod eval;
 mod explain;
 mod ir;
+mod projection;
 mod text;
 mod timeutil;
 mod types;
@@ -141,6 +142,7 @@ use std::collections::BTreeSet;
 
 pub use error::CompileError;
 pub use explain::{Compared, ExplainNode, Explanation, MatchedEvent, MAX_MATCHED_EVENTS};
+pub use projection::{EventProjection, PathProjection};
 
 /// The schemas names are resolved against, and the segments `inSegment` may name.
 pub struct SchemaContext<'a> {
@@ -252,6 +254,21 @@ pub struct Dependencies {
     pub segments: BTreeSet<String>,
     /// Whether the result may change as time passes with the same data.
     pub time_relative: bool,
+    /// The field names read on events; `None` when some structured value (an object of an
+    /// event, a map) is used through a variable, so whole events are needed.
+    pub event_fields: Option<EventFields>,
+}
+
+/// Field names read on events, at any depth: enough to decode only what a definition can see
+/// ([`EventProjection`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFields {
+    /// Every field name stepped through (`commerce`, `order`, `priceTotal`), and map keys read
+    /// by name.
+    pub names: BTreeSet<String>,
+    /// Names whose structured value is used whole (`productListItems` filtered, an object
+    /// compared): everything under them is needed.
+    pub whole: BTreeSet<String>,
 }
 
 /// What a definition is evaluated on.

@@ -92,6 +92,17 @@ fn builtin(name: &str, owner: Schema) -> Option<Ty<'static>> {
 }
 
 impl<'s> Ty<'s> {
+    /// Whether a value of this type has parts that a reader of its fields would not name: an
+    /// object, a map, an unknown value, or an array of those. Events and the profile are not
+    /// values of this kind (an event as a value is its id and timestamp).
+    pub(crate) fn is_structured(&self) -> bool {
+        match self {
+            Ty::Any | Ty::Object(..) | Ty::Map(_) => true,
+            Ty::Array(item) => item.is_structured(),
+            _ => false,
+        }
+    }
+
     /// The type of a schema field.
     pub(crate) fn of_field(field: &'s Field, owner: Schema) -> Ty<'s> {
         match &field.ty {

@@ -39,6 +39,8 @@ pub struct SegmentIndex {
     users: Vec<Vec<usize>>,
     /// Each definition's position in `ordered`, by id.
     positions: std::collections::HashMap<String, usize>,
+    /// What evaluating them decodes of a profile's view and events.
+    pub decoding: super::membership::Decoding,
 }
 
 impl std::fmt::Debug for SegmentIndex {
@@ -179,6 +181,7 @@ impl SegmentIndex {
             .enumerate()
             .map(|(i, s)| (s.definition.id.clone(), i))
             .collect();
+        index.decoding = super::membership::Decoding::of(index.ordered.iter().map(|s| &*s.program));
         index
     }
 

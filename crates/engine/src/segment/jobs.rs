@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use store::{Direction, ReadTxn, Scan, Store, Table};
 
 use super::index::{SegmentIndex, Trigger};
-use super::membership::{self, LoadedEvents, Memberships};
+use super::membership::{self, Decoding, LoadedEvents, Memberships};
 use crate::catalog::{now_ms, Catalog, SandboxCatalog};
 use crate::error::{Error, Result};
 use crate::ingest::Job;
@@ -521,16 +521,17 @@ impl ProfileForEvaluation {
         sandbox: &SandboxName,
         profile_id: ProfileId,
         needed: &Option<Option<BTreeSet<String>>>,
+        decoding: &Decoding,
     ) -> Result<Option<ProfileForEvaluation>> {
         let key = keys::profile(sandbox, profile_id);
         let view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
             Some((stamp, json)) if stamp == catalog.view_stamp => {
-                serde_json::from_slice(json).map_err(Error::internal)?
+                decoding.view.parse(json).map_err(Error::internal)?
             }
             _ => return Ok(None),
         };
         let memberships = membership::load(txn, sandbox, profile_id)?;
-        let events = membership::load_needed(txn, sandbox, profile_id, needed)?;
+        let events = membership::load_needed(txn, sandbox, profile_id, needed, decoding)?;
         Ok(Some(ProfileForEvaluation {
             view,
             memberships,
@@ -776,8 +777,14 @@ impl Shared {
             if i % 256 == 0 && (cancel.load(Ordering::SeqCst) || self.stopped()) {
                 break;
             }
-            let Some(profile) =
-                ProfileForEvaluation::read(txn.as_ref(), catalog, sandbox, *profile_id, needed)?
+            let Some(profile) = ProfileForEvaluation::read(
+                txn.as_ref(),
+                catalog,
+                sandbox,
+                *profile_id,
+                needed,
+                &index.decoding,
+            )?
             else {
                 // No current view: the writer builds it and evaluates everything.
                 partial.stale.push(*profile_id);
@@ -861,14 +868,21 @@ impl Shared {
         let profiles = live_profiles(txn.as_ref(), sandbox)?;
         let deps = program.dependencies();
         let needed = deps.reads_events.then(|| deps.event_types.clone());
+        let decoding = Decoding::of([program]);
         let now = now_ms();
         let mut tally = PreviewTally::default();
         for profile_id in profiles {
             if self.stopped() {
                 break;
             }
-            let Some(profile) =
-                ProfileForEvaluation::read(txn.as_ref(), &catalog, sandbox, profile_id, &needed)?
+            let Some(profile) = ProfileForEvaluation::read(
+                txn.as_ref(),
+                &catalog,
+                sandbox,
+                profile_id,
+                &needed,
+                &decoding,
+            )?
             else {
                 continue;
             };

@@ -112,26 +112,64 @@ struct StoredEventRef<'a> {
     json: &'a [u8],
 }
 
-/// Just the `eventType` of an event, read without building the whole tree.
-#[derive(serde::Deserialize)]
-struct TypeOnly<'a> {
-    #[serde(rename = "eventType", borrow)]
-    event_type: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// Parses stored JSON for evaluation (a stored record is valid JSON; anything else reads as null).
 pub fn parse_json(json: &[u8]) -> Value {
     serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
+/// How much of a profile's stored view and events an evaluation decodes: what its definitions
+/// read, and nothing else (see [`segments::PathProjection`]), plus whether the view shows
+/// memberships at all.
+#[derive(Debug, Clone)]
+pub struct Decoding {
+    /// The prepared view (`{"entity": {...}}`): the profile fields read, and the marketing
+    /// consent that `excludeOptOut` looks at.
+    pub view: segments::PathProjection,
+    pub events: segments::EventProjection,
+}
+
+impl Decoding {
+    /// What any of `programs` may read.
+    pub fn of<'d>(
+        programs: impl IntoIterator<Item = &'d segments::Definition> + Clone,
+    ) -> Decoding {
+        Decoding {
+            view: segments::PathProjection::of_profile(programs.clone(), &["consents.marketing"])
+                .with_present("segmentMembership")
+                .under("entity"),
+            events: segments::EventProjection::of(programs),
+        }
+    }
+
+    /// Everything (explanations show what they compared).
+    pub fn everything() -> Decoding {
+        Decoding {
+            view: segments::PathProjection::everything(),
+            events: segments::EventProjection::everything(),
+        }
+    }
+
+    /// Parses a stored view (anything that is not JSON reads as null).
+    pub fn parse_view(&self, json: &[u8]) -> Value {
+        self.view.parse(json).unwrap_or(Value::Null)
+    }
+}
+
+impl Default for Decoding {
+    fn default() -> Decoding {
+        Decoding::everything()
+    }
+}
+
 impl LoadedEvents {
-    /// Reads a profile's events; with `types`, only the events of those types are decoded (the
-    /// definitions being evaluated cannot see the others).
+    /// Reads a profile's events through `decoding`; with `types`, only the events of those
+    /// types are kept (the definitions being evaluated cannot see the others).
     pub fn load(
         txn: &(impl ReadTxn + ?Sized),
         sandbox: &SandboxName,
         profile_id: ProfileId,
         types: Option<&BTreeSet<String>>,
+        decoding: &Decoding,
     ) -> Result<LoadedEvents> {
         let mut loaded = LoadedEvents {
             ids: Vec::new(),
@@ -153,16 +191,17 @@ impl LoadedEvents {
                         return store::Scan::Stop;
                     }
                 };
+                let value = decoding.events.parse(event.json).unwrap_or(Value::Null);
                 if let Some(types) = types {
-                    let wanted = serde_json::from_slice::<TypeOnly>(event.json)
-                        .ok()
-                        .and_then(|t| t.event_type)
-                        .is_some_and(|t| types.contains(t.as_ref()));
+                    let wanted = value
+                        .get("eventType")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| types.contains(t));
                     if !wanted {
                         return store::Scan::Continue;
                     }
                 }
-                loaded.values.push(parse_json(event.json));
+                loaded.values.push(value);
                 loaded.ids.push(event.event_id.to_owned());
                 loaded.timestamps.push(event.timestamp_ms);
                 store::Scan::Continue
@@ -381,10 +420,13 @@ pub fn load_needed(
     sandbox: &SandboxName,
     profile_id: ProfileId,
     needed: &Option<Option<BTreeSet<String>>>,
+    decoding: &Decoding,
 ) -> Result<Option<LoadedEvents>> {
     match needed {
         None => Ok(None),
-        Some(types) => LoadedEvents::load(txn, sandbox, profile_id, types.as_ref()).map(Some),
+        Some(types) => {
+            LoadedEvents::load(txn, sandbox, profile_id, types.as_ref(), decoding).map(Some)
+        }
     }
 }
 

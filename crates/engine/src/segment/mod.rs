@@ -75,6 +75,7 @@ fn evaluate_stored(
         sandbox,
         profile_id,
         &membership::events_needed(index, mask),
+        &index.decoding,
     )?;
     let refs = events.as_ref().map(LoadedEvents::refs);
     let evaluated = membership::evaluate(index, mask, profile, refs.as_deref(), &previous, now_ms);
@@ -121,8 +122,10 @@ pub fn patch_view(
         return Ok(true);
     }
     let key = keys::profile(sandbox, profile_id);
-    let mut view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
-        Some((stamp, json)) if stamp == catalog.view_stamp => membership::parse_json(json),
+    // Evaluation reads only what the definitions read of the view; the whole view is parsed
+    // again only to show changed memberships.
+    let view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+        Some((stamp, json)) if stamp == catalog.view_stamp => index.decoding.parse_view(json),
         _ => return Ok(false),
     };
     let Some(entity) = view.get("entity") else {
@@ -145,6 +148,10 @@ pub fn patch_view(
         )?;
     }
     if let Some(rendered) = rendered {
+        let mut view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+            Some((_, json)) => membership::parse_json(json),
+            None => return Ok(false),
+        };
         if let Some(Value::Object(object)) = view.get_mut("entity") {
             object.insert("segmentMembership".into(), rendered);
         }

@@ -116,3 +116,68 @@ fn time_relativity() {
         assert_eq!(deps(pql).time_relative, relative, "{pql}");
     }
 }
+
+#[test]
+fn event_fields_name_every_step_and_what_is_used_whole() {
+    let d = deps(
+        r#"xEvent[commerce.order.priceTotal > 10 and productListItems[SKU = "X"]].count() > 0"#,
+    );
+    let fields = d
+        .event_fields
+        .expect("no variable holds a structured value");
+    assert_eq!(
+        fields.names,
+        set(&["commerce", "order", "priceTotal", "productListItems", "SKU"])
+    );
+    assert_eq!(fields.whole, set(&["productListItems"]));
+
+    let whole = deps(r#"xEvent[commerce.order.keys().count() = 2].count() > 0"#);
+    assert_eq!(whole.event_fields.unwrap().whole, set(&["order"]));
+
+    // A variable bound to an item of an event's array, used as a value: whole events.
+    let d =
+        deps(r#"exists E from xEvent where (exists I from E.productListItems where (I != null))"#);
+    assert_eq!(d.event_fields, None);
+    // An event itself as a value is its id and timestamp: no need for the whole event.
+    let d = deps(r#"exists E from xEvent where (E.web.webPageDetails.name = "Home")"#);
+    assert_eq!(
+        d.event_fields.unwrap().names,
+        set(&["web", "webPageDetails", "name"])
+    );
+}
+
+#[test]
+fn projected_data_evaluates_like_the_whole_data() {
+    let vip = super::fixtures::vip();
+    for (pql, qualifies) in [
+        // Keys and values of an object read it whole.
+        (
+            r#"xEvent[commerce.order.keys().count() = 2].count() = 5"#,
+            true,
+        ),
+        (r#"xEvent[commerce.values().count() = 2].count() = 5"#, true),
+        // Items of an array of objects compared whole.
+        (
+            r#"exists E from xEvent where (exists I from E.productListItems where (I != null and I.quantity = 2))"#,
+            true,
+        ),
+        (
+            r#"xEvent[productListItems[SKU = "SKU-9"]].count() = 3"#,
+            true,
+        ),
+        (
+            r#"xEvent[environment.browserDetails = null].count() = 9"#,
+            false,
+        ),
+        (
+            r#"xEvent[web.webPageDetails.name = "Home"].count() = 1"#,
+            true,
+        ),
+    ] {
+        let def = super::fixtures::def(pql);
+        let whole = vip.eval(&def, super::fixtures::now());
+        assert_eq!(whole.qualified, qualifies, "{pql}");
+        let projected = vip.projected_for(&def).eval(&def, super::fixtures::now());
+        assert_eq!(projected, whole, "{pql}");
+    }
+}

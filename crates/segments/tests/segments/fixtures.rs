@@ -142,6 +142,27 @@ impl Fixture {
     pub fn eval(&self, def: &Definition, now: i64) -> Outcome {
         self.with(|s| def.evaluate(s, now))
     }
+
+    /// The fixture as the store would hand it to `def`: the profile and events decoded through
+    /// the projections of what `def` reads.
+    pub fn projected_for(&self, def: &Definition) -> Fixture {
+        let profile = segments::PathProjection::of_profile([def], &[])
+            .parse(self.profile.to_string().as_bytes())
+            .unwrap();
+        let events = segments::EventProjection::of([def]);
+        Fixture {
+            profile,
+            events: self
+                .events
+                .iter()
+                .map(|(id, ts, v)| {
+                    let value = events.parse(v.to_string().as_bytes()).unwrap();
+                    (id.clone(), *ts, value)
+                })
+                .collect(),
+            segments: self.segments.clone(),
+        }
+    }
 }
 
 /// An event.

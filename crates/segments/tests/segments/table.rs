@@ -368,6 +368,12 @@ fn check(fixture_name: &str, pql: &str, expect: Expect, at: i64) -> Result<(), S
                     "{fixture_name}: {pql}: evaluate_all gave {shared:?}, evaluate {outcome:?}"
                 ));
             }
+            let projected = f.projected_for(&def).eval(&def, at);
+            if projected != outcome {
+                return Err(format!(
+                    "{fixture_name}: {pql}: on what its projections decode {projected:?}, on everything {outcome:?}"
+                ));
+            }
             let got = outcome.qualified;
             let want = matches!(expect, T);
             if got != want {
@@ -379,6 +385,12 @@ fn check(fixture_name: &str, pql: &str, expect: Expect, at: i64) -> Result<(), S
             let def = segments::compile_value(pql, &super::fixtures::ctx())
                 .map_err(|e| format!("{pql}: {e}"))?;
             let got = f.with(|s| def.evaluate_value(s, at));
+            let projected = f.projected_for(&def).with(|s| def.evaluate_value(s, at));
+            if projected != got {
+                return Err(format!(
+                    "{fixture_name}: {pql}: on what its projections decode {projected}, on everything {got}"
+                ));
+            }
             if got != want {
                 return Err(format!("{fixture_name}: {pql}: expected {want}, got {got}"));
             }

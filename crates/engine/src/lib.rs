@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod computed;
 pub mod error;
 pub mod identity;
 pub mod ingest;
@@ -396,6 +397,92 @@ impl Engine {
         self.change(sandbox, |e| segment::definitions::delete(e, id))?;
         self.segment_jobs.create_job(sandbox, None)?;
         Ok(())
+    }
+
+    /// Creates a computed attribute; a published one is backfilled from stored events in the
+    /// background.
+    pub fn create_computed(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<computed::ComputedAttribute> {
+        let attribute = self.change(sandbox, |e| computed::definitions::create(e, body))?;
+        if attribute.publication == computed::Publication::Published {
+            self.backfill(sandbox, &attribute);
+        }
+        Ok(attribute)
+    }
+
+    /// Changes a computed attribute; publishing it, or changing what it computes, backfills it.
+    pub fn patch_computed(
+        &self,
+        sandbox: &SandboxName,
+        id: &str,
+        body: &Value,
+    ) -> Result<computed::ComputedAttribute> {
+        let before = computed::definitions::existing(&*self.sandbox(sandbox)?, id)?;
+        let attribute = self.change(sandbox, |e| computed::definitions::patch(e, id, body))?;
+        let recompute = attribute.computation_stamp() != before.computation_stamp()
+            || attribute.publication != before.publication
+            || attribute.name != before.name;
+        if recompute && attribute.publication == computed::Publication::Published {
+            self.backfill(sandbox, &attribute);
+        }
+        Ok(attribute)
+    }
+
+    /// Deletes a computed attribute; a pass over the profiles removes its values.
+    pub fn delete_computed(&self, sandbox: &SandboxName, id: &str) -> Result<()> {
+        self.change(sandbox, |e| computed::definitions::delete(e, id))?;
+        self.segment_jobs
+            .backfill_computed(sandbox, std::collections::BTreeMap::new());
+        Ok(())
+    }
+
+    fn backfill(&self, sandbox: &SandboxName, attribute: &computed::ComputedAttribute) {
+        self.segment_jobs.backfill_computed(
+            sandbox,
+            std::collections::BTreeMap::from([(attribute.id.clone(), attribute.update_ms)]),
+        );
+    }
+
+    /// A computed attribute in the reference's shape, with how far its backfill went.
+    pub fn computed_json(
+        &self,
+        sandbox: &SandboxName,
+        attribute: &computed::ComputedAttribute,
+    ) -> Result<Value> {
+        let catalog = self.sandbox(sandbox)?;
+        let backfill = self
+            .segment_jobs
+            .backfill_of(sandbox, &attribute.id, attribute.update_ms);
+        let failed = catalog.computed_index.failed.get(&attribute.id);
+        let job = match (attribute.publication, failed, &backfill) {
+            (computed::Publication::Draft, _, _) => "NOT_STARTED",
+            (_, Some(_), _) => "FAILED",
+            (_, None, Some(b)) if b.status == segment::jobs::JobStatus::Failed => "FAILED",
+            (_, None, Some(b)) if b.status != segment::jobs::JobStatus::Succeeded => "PROCESSING",
+            _ => "ENABLED",
+        };
+        let mut value = attribute.to_json(
+            sandbox.as_str(),
+            catalog.tenant_key.trim_start_matches('_'),
+            &Value::String(job.to_owned()),
+        );
+        if let Some(b) = backfill {
+            value["status"]["backfill"] = serde_json::json!({
+                "status": b.status.as_str(),
+                "profilesProcessed": b.profiles_done,
+                "totalProfiles": b.profiles_total,
+                "startTime": b.start_ms,
+                "endTime": b.end_ms,
+                "error": b.error,
+            });
+        }
+        if let Some(reason) = failed {
+            value["status"]["error"] = Value::String(reason.clone());
+        }
+        Ok(value)
     }
 
     /// Segment jobs and previews.

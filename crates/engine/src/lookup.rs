@@ -73,6 +73,8 @@ pub struct ProfileRequest {
     pub fields: Vec<String>,
     /// Another merge policy than the default.
     pub merge_policy_id: Option<String>,
+    /// Whether computed attributes are included (the reference's `withCA=true`).
+    pub with_computed: bool,
 }
 
 /// Looks up one profile; returns its id and the JSON of the entity item.
@@ -112,12 +114,17 @@ pub fn profile(
             return Ok(None);
         };
         if let Some(bytes) = txn.get(Table::Views, &keys::profile(sandbox, profile_id))? {
-            if let Some((stamp, json)) = decode_view(bytes) {
-                if stamp == catalog.view_stamp {
+            if let Some(view) = decode_view(bytes) {
+                if view.stamp == catalog.view_stamp {
+                    let json = if request.with_computed {
+                        view.json.to_vec()
+                    } else {
+                        view.without_computed()
+                    };
                     if request.fields.is_empty() {
-                        return Ok(Some((profile_id, json.to_vec())));
+                        return Ok(Some((profile_id, json)));
                     }
-                    let item: Value = serde_json::from_slice(json).map_err(Error::internal)?;
+                    let item: Value = serde_json::from_slice(&json).map_err(Error::internal)?;
                     return Ok(Some((profile_id, project_item(item, &request.fields))));
                 }
             }
@@ -126,7 +133,19 @@ pub fn profile(
     let Some((profile_id, graph)) = resolve(txn, sandbox, entity)? else {
         return Ok(None);
     };
-    let item = merge_on_read(txn, catalog, sandbox, policy, profile_id, &graph, entity)?;
+    let mut item = merge_on_read(txn, catalog, sandbox, policy, profile_id, &graph, entity)?;
+    if request.with_computed {
+        if let Some(values) = crate::computed::read_values(txn, catalog, sandbox, profile_id)? {
+            if let Some(Value::Object(attributes)) = item.get_mut("entity") {
+                let tenant = attributes
+                    .entry(catalog.tenant_key.clone())
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(tenant) = tenant {
+                    tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values);
+                }
+            }
+        }
+    }
     Ok(Some((profile_id, project_item(item, &request.fields))))
 }
 

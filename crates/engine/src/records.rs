@@ -2,8 +2,9 @@
 
 use rapport_types::ProfileId;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::identity::graph::Graph;
 use crate::identity::IdentityKey;
 
@@ -73,20 +74,250 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     Ok(postcard::from_bytes(bytes)?)
 }
 
-/// A prepared view: the merge policy stamp it was built with, then the JSON bytes.
-pub fn encode_view(stamp: &str, json: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(2 + stamp.len() + json.len());
+/// The layout version of prepared views, part of every view's stamp: a view written in another
+/// layout is stale and gets rebuilt.
+pub const VIEW_LAYOUT: &str = "3";
+
+/// Where a view's computed attributes are: the member to cut when they are not wanted, and the
+/// value to replace when they change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComputedRange {
+    /// `[cut.0, cut.1)` removed leaves valid JSON without the computed attributes.
+    pub cut: (usize, usize),
+    /// The value of `entity._{tenant}.SystemComputedAttributes`.
+    pub value: (usize, usize),
+}
+
+/// A prepared view as stored: the stamp it was built with, the JSON the entity API returns, and
+/// where in that JSON the computed attributes and `entity.segmentMembership` are, so either can
+/// be replaced (or the first left out) without parsing or re-serializing the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredView<'a> {
+    pub stamp: &'a str,
+    pub json: &'a [u8],
+    pub computed: Option<ComputedRange>,
+    /// The byte range of `entity.segmentMembership`'s value in `json`, when it has one.
+    pub membership: Option<(usize, usize)>,
+}
+
+/// A view's JSON with the positions [`StoredView`] keeps.
+pub struct RenderedView {
+    pub json: Vec<u8>,
+    pub computed: Option<ComputedRange>,
+    pub membership: Option<(usize, usize)>,
+}
+
+impl RenderedView {
+    pub fn encode(&self, stamp: &str) -> Vec<u8> {
+        encode_view(stamp, &self.json, self.computed, self.membership)
+    }
+}
+
+impl StoredView<'_> {
+    /// The JSON with new values for the parts given (each must already be in the view).
+    pub fn replace(
+        &self,
+        computed: Option<&[u8]>,
+        membership: Option<&[u8]>,
+    ) -> Option<RenderedView> {
+        let mut json = self.json.to_vec();
+        let mut ranges = (self.computed, self.membership);
+        // Later ranges first, so earlier offsets stay valid; then shift what follows.
+        if let Some(new) = membership {
+            let (start, end) = ranges.1?;
+            json.splice(start..end, new.iter().copied());
+            ranges.1 = Some((start, start + new.len()));
+        }
+        if let Some(new) = computed {
+            let range = ranges.0?;
+            let (start, end) = range.value;
+            json.splice(start..end, new.iter().copied());
+            let delta = new.len() as isize - (end - start) as isize;
+            let shift = |at: usize| (at as isize + delta) as usize;
+            ranges.0 = Some(ComputedRange {
+                cut: (range.cut.0, shift(range.cut.1)),
+                value: (start, start + new.len()),
+            });
+            if let Some((m_start, m_end)) = ranges.1 {
+                if m_start >= end {
+                    ranges.1 = Some((shift(m_start), shift(m_end)));
+                }
+            }
+        }
+        Some(RenderedView {
+            json,
+            computed: ranges.0,
+            membership: ranges.1,
+        })
+    }
+
+    /// The JSON without the computed attributes (the entity API without `withCA=true`).
+    pub fn without_computed(&self) -> Vec<u8> {
+        match self.computed {
+            Some(ComputedRange {
+                cut: (start, end), ..
+            }) => {
+                let mut json = Vec::with_capacity(self.json.len() - (end - start));
+                json.extend_from_slice(&self.json[..start]);
+                json.extend_from_slice(&self.json[end..]);
+                json
+            }
+            None => self.json.to_vec(),
+        }
+    }
+}
+
+fn write_member(json: &mut Vec<u8>, key: &str, value: &Value) -> Result<()> {
+    serde_json::to_writer(&mut *json, key).map_err(Error::internal)?;
+    json.push(b':');
+    serde_json::to_writer(&mut *json, value).map_err(Error::internal)
+}
+
+/// Serializes a view (`{"entity": {...}, ...}`) with `computed` as
+/// `entity._{tenant}.SystemComputedAttributes` (placed first) and `membership` as
+/// `entity.segmentMembership` (placed last), recording where both are; whatever the view holds
+/// at those two places is replaced.
+pub fn render_view(
+    view: &Value,
+    tenant_key: &str,
+    computed: Option<&[u8]>,
+    membership: Option<&[u8]>,
+) -> Result<RenderedView> {
+    const GROUP: &str = crate::computed::definitions::FIELD_GROUP;
+    let empty = serde_json::Map::new();
+    let outer = view.as_object().unwrap_or(&empty);
+    let entity = outer
+        .get("entity")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let tenant = entity
+        .get(tenant_key)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut json = Vec::with_capacity(512);
+    json.extend_from_slice(b"{\"entity\":{");
+    let mut range = None;
+    let tenant_rest: Vec<(&String, &Value)> = tenant
+        .iter()
+        .filter(|(k, _)| computed.is_none() || k.as_str() != GROUP)
+        .collect();
+    let entity_rest: Vec<(&String, &Value)> = entity
+        .iter()
+        .filter(|(k, _)| k.as_str() != "segmentMembership" || membership.is_none())
+        .filter(|(k, _)| computed.is_none() || k.as_str() != tenant_key)
+        .collect();
+    let more_in_entity = !entity_rest.is_empty() || membership.is_some();
+    let mut first = true;
+    if let Some(computed) = computed {
+        let member_start = json.len();
+        serde_json::to_writer(&mut json, tenant_key).map_err(Error::internal)?;
+        json.extend_from_slice(b":{");
+        let group_start = json.len();
+        serde_json::to_writer(&mut json, GROUP).map_err(Error::internal)?;
+        json.push(b':');
+        let value_start = json.len();
+        json.extend_from_slice(computed);
+        let value_end = json.len();
+        let cut = if tenant_rest.is_empty() {
+            json.push(b'}');
+            if more_in_entity {
+                json.push(b',');
+            }
+            (member_start, json.len())
+        } else {
+            json.push(b',');
+            let cut = (group_start, json.len());
+            let mut first_rest = true;
+            for (key, value) in &tenant_rest {
+                if !first_rest {
+                    json.push(b',');
+                }
+                first_rest = false;
+                write_member(&mut json, key, value)?;
+            }
+            json.push(b'}');
+            if more_in_entity {
+                json.push(b',');
+            }
+            cut
+        };
+        range = Some(ComputedRange {
+            cut,
+            value: (value_start, value_end),
+        });
+        first = true; // the comma after the member is written already
+    }
+    for (key, value) in &entity_rest {
+        if !first {
+            json.push(b',');
+        }
+        first = false;
+        write_member(&mut json, key, value)?;
+    }
+    let mut membership_range = None;
+    if let Some(membership) = membership {
+        if !first {
+            json.push(b',');
+        }
+        json.extend_from_slice(b"\"segmentMembership\":");
+        let start = json.len();
+        json.extend_from_slice(membership);
+        membership_range = Some((start, json.len()));
+    }
+    json.push(b'}');
+    for (key, value) in outer.iter().filter(|(k, _)| k.as_str() != "entity") {
+        json.push(b',');
+        write_member(&mut json, key, value)?;
+    }
+    json.push(b'}');
+    Ok(RenderedView {
+        json,
+        computed: range,
+        membership: membership_range,
+    })
+}
+
+/// A stored view's bytes: stamp length (u16), stamp, six u32 (computed cut and value ranges,
+/// membership range; zeros when absent), JSON.
+pub fn encode_view(
+    stamp: &str,
+    json: &[u8],
+    computed: Option<ComputedRange>,
+    membership: Option<(usize, usize)>,
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(26 + stamp.len() + json.len());
     bytes.extend_from_slice(&(stamp.len() as u16).to_be_bytes());
     bytes.extend_from_slice(stamp.as_bytes());
+    let c = computed.unwrap_or(ComputedRange {
+        cut: (0, 0),
+        value: (0, 0),
+    });
+    let m = membership.unwrap_or((0, 0));
+    for at in [c.cut.0, c.cut.1, c.value.0, c.value.1, m.0, m.1] {
+        bytes.extend_from_slice(&(at as u32).to_be_bytes());
+    }
     bytes.extend_from_slice(json);
     bytes
 }
 
-/// Splits a prepared view into (stamp, json).
-pub fn decode_view(bytes: &[u8]) -> Option<(&str, &[u8])> {
+/// Reads a stored view (`None` when the bytes are not one).
+pub fn decode_view(bytes: &[u8]) -> Option<StoredView<'_>> {
     let length = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?) as usize;
     let stamp = std::str::from_utf8(bytes.get(2..2 + length)?).ok()?;
-    Some((stamp, &bytes[2 + length..]))
+    let header = bytes.get(2 + length..2 + length + 24)?;
+    let at = |i: usize| -> Option<usize> {
+        Some(u32::from_be_bytes(header.get(i * 4..i * 4 + 4)?.try_into().ok()?) as usize)
+    };
+    let json = &bytes[2 + length + 24..];
+    let valid = |start: usize, end: usize| end > start && end <= json.len();
+    let (cut, value, member) = ((at(0)?, at(1)?), (at(2)?, at(3)?), (at(4)?, at(5)?));
+    Some(StoredView {
+        stamp,
+        json,
+        computed: (valid(cut.0, cut.1) && valid(value.0, value.1))
+            .then_some(ComputedRange { cut, value }),
+        membership: valid(member.0, member.1).then_some(member),
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +353,80 @@ mod tests {
             encode(&fragment).expect("encode"),
             bytes,
             "the same bytes either way"
+        );
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(json: &[u8]) -> Value {
+        serde_json::from_slice(json).unwrap()
+    }
+
+    #[test]
+    fn parts_are_placed_replaced_and_cut() {
+        for view in [
+            json!({"entity": {"person": {"name": "A \"quoted\" }"}, "_t": {"tags": ["x"]}, "z": [1]}, "entityId": "x"}),
+            json!({"entity": {"person": {"name": "B"}}, "entityId": "y"}),
+            json!({"entity": {}}),
+        ] {
+            let ca = br#"{"spend":{"value":10}}"#;
+            let rendered = render_view(&view, "_t", Some(ca), Some(br#"{"ups":{}}"#)).unwrap();
+            let mut expected = view.clone();
+            expected["entity"]["segmentMembership"] = json!({"ups": {}});
+            if expected["entity"].get("_t").is_none() {
+                expected["entity"]["_t"] = json!({});
+            }
+            expected["entity"]["_t"]["SystemComputedAttributes"] = json!({"spend": {"value": 10}});
+            assert_eq!(parse(&rendered.json), expected);
+
+            let bytes = rendered.encode("stamp");
+            let stored = decode_view(&bytes).unwrap();
+            assert_eq!(stored.stamp, "stamp");
+            let replaced = stored
+                .replace(
+                    Some(br#"{"spend":{"value":12.5},"n":{"value":2}}"#),
+                    Some(br#"{"ups":{"s":{"status":"realized"}}}"#),
+                )
+                .unwrap();
+            expected["entity"]["_t"]["SystemComputedAttributes"] =
+                json!({"spend": {"value": 12.5}, "n": {"value": 2}});
+            expected["entity"]["segmentMembership"] = json!({"ups": {"s": {"status": "realized"}}});
+            assert_eq!(parse(&replaced.json), expected);
+
+            let bytes = replaced.encode("stamp");
+            let stored = decode_view(&bytes).unwrap();
+            let mut without = expected.clone();
+            let tenant = without["entity"]["_t"].as_object_mut().unwrap();
+            tenant.remove("SystemComputedAttributes");
+            if tenant.is_empty() {
+                without["entity"].as_object_mut().unwrap().remove("_t");
+            }
+            assert_eq!(parse(&stored.without_computed()), without);
+            let only_membership = stored.replace(None, Some(b"{}")).unwrap();
+            expected["entity"]["segmentMembership"] = json!({});
+            assert_eq!(parse(&only_membership.json), expected);
+        }
+    }
+
+    #[test]
+    fn a_view_without_parts() {
+        let view = json!({"entity": {"a": 1}, "b": 2});
+        let rendered = render_view(&view, "_t", None, None).unwrap();
+        assert_eq!(parse(&rendered.json), view);
+        let bytes = rendered.encode("s");
+        let stored = decode_view(&bytes).unwrap();
+        assert!(stored.membership.is_none() && stored.computed.is_none());
+        assert!(stored.replace(None, Some(b"{}")).is_none());
+        assert!(stored.replace(Some(b"{}"), None).is_none());
+        assert_eq!(parse(&stored.without_computed()), view);
+        let membership_only = render_view(&view, "_t", None, Some(b"{}")).unwrap();
+        assert_eq!(
+            parse(&membership_only.json)["entity"]["segmentMembership"],
+            json!({})
         );
     }
 }

@@ -106,6 +106,11 @@ codes! {
     SegmentNameTaken => ("segment_name_already_exists", "SEG", 1074, 409, InvalidRequest),
     SegmentJobNotFound => ("segment_job_not_found", "SEG", 1075, 404, InvalidRequest),
     PreviewNotFound => ("preview_not_found", "SEG", 1076, 404, InvalidRequest),
+    ComputedAttributeNotFound => ("computed_attribute_not_found", "CA", 1080, 404, InvalidRequest),
+    InvalidComputedAttribute => ("invalid_computed_attribute", "CA", 1081, 400, InvalidRequest),
+    ComputedAttributeNameTaken => ("computed_attribute_name_already_exists", "CA", 1082, 409, InvalidRequest),
+    ComputedAttributeLimit => ("computed_attribute_limit_reached", "CA", 1083, 422, InvalidRequest),
+    ComputedAttributeInUse => ("computed_attribute_in_use", "CA", 1084, 409, InvalidRequest),
     Internal => ("internal_error", "UPS", 9000, 500, Internal),
     Unavailable => ("service_unavailable", "UPS", 9001, 503, Internal),
 }

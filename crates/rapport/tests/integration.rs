@@ -7,6 +7,7 @@
 mod catalog_effects;
 mod cli_ingest;
 mod common;
+mod computed;
 
 mod bad_input;
 mod batch_lookup;

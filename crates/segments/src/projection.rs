@@ -136,6 +136,15 @@ impl EventProjection {
         EventProjection { names: Some(names) }
     }
 
+    /// Also keeps these field names (dotted paths are split into their names).
+    pub fn also_keep<'n>(&mut self, names: impl IntoIterator<Item = &'n str>) {
+        if let Some(kept) = &mut self.names {
+            for path in names {
+                kept.read.extend(path.split('.').map(Into::into));
+            }
+        }
+    }
+
     /// A projection keeping everything.
     pub fn everything() -> EventProjection {
         EventProjection { names: None }

@@ -30,10 +30,12 @@ pub enum Table {
     Memberships,
     /// (due time, profile id) → nothing: profiles whose memberships change when time passes.
     Schedule,
+    /// Profile id → the running state of its computed attributes.
+    Computed,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Catalog,
         Table::Identities,
         Table::Profiles,
@@ -43,6 +45,7 @@ impl Table {
         Table::Views,
         Table::Memberships,
         Table::Schedule,
+        Table::Computed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Table {
             Table::Views => "views",
             Table::Memberships => "memberships",
             Table::Schedule => "schedule",
+            Table::Computed => "computed",
         }
     }
 }

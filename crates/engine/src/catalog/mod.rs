@@ -36,6 +36,7 @@ pub(crate) mod kind {
     pub const DATASET: &str = "dataset";
     pub const MERGE_POLICY: &str = "mergepolicy";
     pub const SEGMENT: &str = "segment";
+    pub const COMPUTED: &str = "computed";
 }
 
 /// Everything configured in one sandbox.
@@ -53,6 +54,12 @@ pub struct SandboxCatalog {
     pub segments: BTreeMap<String, SegmentDefinition>,
     /// The segment definitions compiled against the current union schemas, rebuilt on every change.
     pub segment_index: Arc<SegmentIndex>,
+    /// Computed attributes, by id.
+    pub computed: BTreeMap<String, crate::computed::ComputedAttribute>,
+    /// The published computed attributes compiled, rebuilt on every change.
+    pub computed_index: Arc<crate::computed::ComputedIndex>,
+    /// `_{tenant}`: the field under which custom fields and computed attributes live.
+    pub tenant_key: String,
     /// Schemas compiled to field trees with their identity fields, rebuilt on every change.
     pub compiled: HashMap<String, Arc<CompiledSchema>>,
     /// What a prepared view must have been built with to be served: the default merge policy's
@@ -61,9 +68,10 @@ pub struct SandboxCatalog {
 }
 
 impl SandboxCatalog {
-    fn with_standard(name: SandboxName) -> SandboxCatalog {
+    fn with_standard(name: SandboxName, settings: &CatalogSettings) -> SandboxCatalog {
         let mut catalog = SandboxCatalog {
             name: Some(name),
+            tenant_key: format!("_{}", settings.tenant_id),
             ..SandboxCatalog::default()
         };
         for namespace in standard_namespaces() {
@@ -81,10 +89,19 @@ impl SandboxCatalog {
         })
     }
 
+    /// Recomputes what is derived from the catalog after a change: the view stamp, the compiled
+    /// computed attributes and segment definitions.
+    fn refresh_indexes(&mut self) {
+        self.refresh_view_stamp();
+        self.computed_index = Arc::new(crate::computed::ComputedIndex::build(self));
+        self.segment_index = Arc::new(SegmentIndex::build(self));
+    }
+
     /// Recomputes `view_stamp` after a change.
     pub(crate) fn refresh_view_stamp(&mut self) {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
+        hasher.update(crate::records::VIEW_LAYOUT.as_bytes());
         if let Some(policy) = self.default_merge_policy() {
             hasher.update(policy.stamp().as_bytes());
         }
@@ -186,7 +203,7 @@ impl Catalog {
             let id = String::from_utf8_lossy(id).into_owned();
             let catalog = sandboxes
                 .entry(sandbox.clone())
-                .or_insert_with(|| SandboxCatalog::with_standard(sandbox.clone()));
+                .or_insert_with(|| SandboxCatalog::with_standard(sandbox.clone(), &settings));
             match kind {
                 b"namespace" => insert(&mut catalog.namespaces, id, &value)?,
                 b"fieldgroup" => insert(&mut catalog.field_groups, id, &value)?,
@@ -195,6 +212,7 @@ impl Catalog {
                 b"dataset" => insert(&mut catalog.datasets, id, &value)?,
                 b"mergepolicy" => insert(&mut catalog.merge_policies, id, &value)?,
                 b"segment" => insert(&mut catalog.segments, id, &value)?,
+                b"computed" => insert(&mut catalog.computed, id, &value)?,
                 _ => {}
             }
         }
@@ -202,8 +220,7 @@ impl Catalog {
         for (name, mut catalog) in sandboxes {
             schemas::restore_parsed_field_groups(&mut catalog, &settings)?;
             schemas::recompile(&mut catalog, &settings)?;
-            catalog.refresh_view_stamp();
-            catalog.segment_index = Arc::new(SegmentIndex::build(&catalog));
+            catalog.refresh_indexes();
             loaded.insert(name, Arc::new(catalog));
         }
         Ok(Catalog {
@@ -224,7 +241,7 @@ impl Catalog {
         if let Some(catalog) = self.sandboxes.read().get(name) {
             return Ok(catalog.clone());
         }
-        let mut catalog = SandboxCatalog::with_standard(name.clone());
+        let mut catalog = SandboxCatalog::with_standard(name.clone(), &self.settings);
         let policy = merge_policies::default_policy(name.as_str());
         catalog.merge_policies.insert(policy.id.clone(), policy);
         catalog.refresh_view_stamp();
@@ -246,7 +263,7 @@ impl Catalog {
         let current = self.sandboxes.read().get(name).cloned();
         let mut catalog = match current {
             Some(existing) => (*existing).clone(),
-            None => SandboxCatalog::with_standard(name.clone()),
+            None => SandboxCatalog::with_standard(name.clone(), &self.settings),
         };
         let mut editor = Editor {
             catalog: &mut catalog,
@@ -259,8 +276,7 @@ impl Catalog {
         let outcome = edit(&mut editor)?;
         let changes = std::mem::take(&mut editor.changes);
         schemas::recompile(&mut catalog, &self.settings)?;
-        catalog.refresh_view_stamp();
-        catalog.segment_index = Arc::new(SegmentIndex::build(&catalog));
+        catalog.refresh_indexes();
         let mut txn = self.store.write()?;
         for change in changes {
             match change {

@@ -621,6 +621,28 @@ pub(crate) fn recompile(catalog: &mut SandboxCatalog, settings: &CatalogSettings
 
 /// The union of every union-enabled schema of a class.
 pub fn union_tree(catalog: &SandboxCatalog, class: Class) -> Result<ObjectField> {
+    let mut tree = stored_union(catalog, class)?;
+    if class == Class::Profile && !catalog.computed.is_empty() {
+        // Computed attributes are profile fields: `_{tenant}.SystemComputedAttributes.<name>`.
+        let event = stored_union(catalog, Class::ExperienceEvent)?;
+        let group = crate::computed::ComputedIndex::schema_fields(catalog, &event);
+        let tenant = tree
+            .properties
+            .entry(catalog.tenant_key.clone())
+            .or_insert_with(|| xdm::Field::new(xdm::FieldType::Object(ObjectField::new())));
+        if let xdm::FieldType::Object(object) = &mut tenant.ty {
+            let mut field = xdm::Field::new(xdm::FieldType::Object(group));
+            field.title = Some("Computed attributes".into());
+            object
+                .properties
+                .insert(crate::computed::FIELD_GROUP.to_owned(), field);
+        }
+    }
+    Ok(tree)
+}
+
+/// The union of the stored schemas of a class that take part in the profile.
+fn stored_union(catalog: &SandboxCatalog, class: Class) -> Result<ObjectField> {
     let trees: Vec<&ObjectField> = catalog
         .compiled
         .values()

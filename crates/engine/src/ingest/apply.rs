@@ -3,10 +3,10 @@
 //!
 //! Every consequence of a write lands in the same transaction as the write.
 
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rapport_types::{ProfileId, SandboxName};
-use serde_json::Value;
 use store::{collect_prefix, Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
@@ -17,7 +17,7 @@ use crate::ingest::prepare::PreparedWrite;
 use crate::keys;
 use crate::merge::{merge_entity, MergeInput};
 use crate::records::{
-    decode, encode, encode_live, encode_view, EventLocation, ProfileRecord, StoredEvent,
+    decode, encode, encode_live, render_view, EventLocation, ProfileRecord, StoredEvent,
     StoredFragment,
 };
 use crate::segment::{self, Trigger};
@@ -309,10 +309,11 @@ pub fn apply_write(
         .ok_or_else(|| Error::internal("primary identity has no profile"))?;
     let mut attributes_changed = structure_changed || split_or_merge;
     let mut new_fragment = None;
+    let mut replaced_event = false;
     if write.to_profile {
         match &write.event {
             Some((event_id, timestamp_ms)) => {
-                store_event(txn, sandbox, target, write, event_id, *timestamp_ms)?
+                replaced_event = store_event(txn, sandbox, target, write, event_id, *timestamp_ms)?
             }
             None => {
                 let fragment = StoredFragment {
@@ -371,6 +372,12 @@ pub fn apply_write(
             sandbox,
             target,
             write.event_type.as_deref(),
+            &crate::computed::NewEvent {
+                id: write.event.as_ref().map_or("", |(id, _)| id.as_str()),
+                timestamp_ms: write.event.as_ref().map_or(0, |(_, at)| *at),
+                json: &write.json,
+                replaced: replaced_event,
+            },
             now,
         )?
     {
@@ -425,11 +432,13 @@ fn store_event(
     write: &PreparedWrite,
     event_id: &str,
     timestamp_ms: i64,
-) -> Result<()> {
+) -> Result<bool> {
     let suffix = keys::event_suffix(&write.dataset_id, event_id);
     let id_key = keys::event_id(sandbox, &write.dataset_id, event_id);
     // The same (dataset, _id) replaces the stored event instead of adding a second one.
+    let mut replaced = false;
     if let Some(bytes) = txn.get(Table::EventIds, &id_key)? {
+        replaced = true;
         let previous: EventLocation = decode(bytes)?;
         if let Some(owner) = lookup_identity(txn, sandbox, &previous.primary)? {
             txn.delete(
@@ -459,7 +468,7 @@ fn store_event(
             primary: write.primary.clone(),
         })?,
     )?;
-    Ok(())
+    Ok(replaced)
 }
 
 /// Reads every fragment of a profile.
@@ -521,7 +530,29 @@ fn write_view(
         focus: None,
     };
     let mut entity = merge_entity(policy, &input);
-    if let Some(memberships) = segment::reevaluate(
+    // Computed attributes first: segment definitions may read them. Anything but a plain
+    // attribute change may have moved events, so their state is rebuilt from the events then.
+    let rebuild = *trigger != Trigger::Attributes;
+    let computed =
+        crate::computed::maintain(txn, catalog, sandbox, profile_id, None, rebuild, now_ms)?;
+    if let Some(Value::Object(attributes)) = entity.get_mut("entity") {
+        attributes.remove("segmentMembership");
+        if let Some(Value::Object(tenant)) = attributes.get_mut(&catalog.tenant_key) {
+            tenant.remove(crate::computed::FIELD_GROUP);
+        }
+        if let Some(values) = &computed {
+            let tenant = attributes
+                .entry(catalog.tenant_key.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(tenant) = tenant {
+                tenant.insert(
+                    crate::computed::FIELD_GROUP.to_owned(),
+                    values.value.clone(),
+                );
+            }
+        }
+    }
+    let memberships = segment::reevaluate(
         txn,
         catalog,
         sandbox,
@@ -529,13 +560,14 @@ fn write_view(
         &entity["entity"],
         trigger,
         now_ms,
-    )? {
-        if let Some(Value::Object(attributes)) = entity.get_mut("entity") {
-            attributes.insert("segmentMembership".into(), memberships);
-        }
-    }
-    let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
-    txn.put(Table::Views, &key, &encode_view(&catalog.view_stamp, &json))?;
+    )?;
+    let rendered = render_view(
+        &entity,
+        &catalog.tenant_key,
+        computed.as_ref().map(|c| c.json.as_slice()),
+        memberships.as_deref(),
+    )?;
+    txn.put(Table::Views, &key, &rendered.encode(&catalog.view_stamp))?;
     Ok(())
 }
 
@@ -566,6 +598,7 @@ pub fn delete_profile(
     txn.delete(Table::Profiles, &prefix)?;
     txn.delete(Table::Views, &prefix)?;
     segment::membership::forget(txn, sandbox, profile_id)?;
+    crate::computed::forget(txn, sandbox, profile_id)?;
     Ok(true)
 }
 

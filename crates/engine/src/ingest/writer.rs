@@ -410,7 +410,7 @@ fn reevaluate_one(
         crate::segment::membership::forget(txn, sandbox, profile_id)?;
         return Ok(false);
     }
-    if !crate::segment::patch_view(txn, catalog, sandbox, profile_id, trigger, now)? {
+    if !crate::segment::patch_view(txn, catalog, sandbox, profile_id, trigger, None, now)? {
         refresh_view(txn, catalog, sandbox, profile_id, &Trigger::Everything, now)?;
     }
     Ok(true)

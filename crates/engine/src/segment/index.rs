@@ -26,6 +26,9 @@ pub enum Trigger {
     Time,
     /// These definitions (a segment job), and every definition using them.
     Definitions(BTreeSet<String>),
+    /// Computed attribute values changed; the payload is the tenant field (`_{tenant}`) they
+    /// live under.
+    Computed(String),
 }
 
 /// The compiled definitions of one sandbox.
@@ -50,6 +53,16 @@ impl std::fmt::Debug for SegmentIndex {
             .field("failed", &self.failed)
             .finish()
     }
+}
+
+/// Whether one dotted path is the other or lies under it (`""` covers everything).
+fn paths_overlap(a: &str, b: &str) -> bool {
+    let under = |long: &str, short: &str| {
+        short.is_empty()
+            || long == short
+            || (long.starts_with(short) && long.as_bytes().get(short.len()) == Some(&b'.'))
+    };
+    under(a, b) || under(b, a)
 }
 
 /// The ids a PQL text uses with `inSegment("...")` (empty when it does not parse).
@@ -217,6 +230,12 @@ impl SegmentIndex {
                     }
                     Trigger::Time => deps.time_relative,
                     Trigger::Definitions(ids) => ids.contains(&segment.definition.id),
+                    Trigger::Computed(tenant) => {
+                        let group = format!("{tenant}.{}", crate::computed::FIELD_GROUP);
+                        deps.profile_fields
+                            .iter()
+                            .any(|path| paths_overlap(path, &group))
+                    }
                 }
             })
             .collect();

@@ -212,12 +212,29 @@ impl PreviewState {
 enum Work {
     Job(String),
     Preview(String, Arc<segments::Definition>),
+    Backfill(SandboxName),
+}
+
+/// A pass over every profile of a sandbox that brings its computed attributes up to date with
+/// their definitions (after one was published, changed or deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    pub status: JobStatus,
+    /// The attributes it computes, with the update time of the definition it computes.
+    pub attributes: BTreeMap<String, i64>,
+    pub profiles_done: u64,
+    pub profiles_total: u64,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub error: Option<String>,
 }
 
 #[derive(Default)]
 struct State {
     jobs: VecDeque<SegmentJob>,
     previews: VecDeque<Preview>,
+    /// The latest backfill of each sandbox, and the one queued after it.
+    backfills: BTreeMap<SandboxName, Vec<Backfill>>,
     queue: VecDeque<Work>,
     cancels: BTreeMap<String, Arc<AtomicBool>>,
 }
@@ -263,6 +280,41 @@ impl SegmentJobs {
             threads.push(thread);
         }
         SegmentJobs { shared, threads }
+    }
+
+    /// Queues a backfill of computed attributes (`attributes`: id → definition update time).
+    /// While one is still queued for the sandbox, later attributes join it.
+    pub fn backfill_computed(&self, sandbox: &SandboxName, attributes: BTreeMap<String, i64>) {
+        let mut state = self.shared.state.lock();
+        let list = state.backfills.entry(sandbox.clone()).or_default();
+        if let Some(queued) = list.iter_mut().find(|b| b.status == JobStatus::Queued) {
+            queued.attributes.extend(attributes);
+            return;
+        }
+        list.retain(|b| b.status == JobStatus::Processing);
+        list.push(Backfill {
+            status: JobStatus::Queued,
+            attributes,
+            profiles_done: 0,
+            profiles_total: 0,
+            start_ms: None,
+            end_ms: None,
+            error: None,
+        });
+        state.queue.push_back(Work::Backfill(sandbox.clone()));
+        self.shared.wake.notify_all();
+    }
+
+    /// The newest backfill that computes this version of an attribute.
+    pub fn backfill_of(&self, sandbox: &SandboxName, id: &str, update_ms: i64) -> Option<Backfill> {
+        let state = self.shared.state.lock();
+        state
+            .backfills
+            .get(sandbox)?
+            .iter()
+            .rev()
+            .find(|b| b.attributes.get(id).is_some_and(|at| *at >= update_ms))
+            .cloned()
     }
 
     /// Queues a job for some definitions (`None`: all).
@@ -525,8 +577,8 @@ impl ProfileForEvaluation {
     ) -> Result<Option<ProfileForEvaluation>> {
         let key = keys::profile(sandbox, profile_id);
         let view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
-            Some((stamp, json)) if stamp == catalog.view_stamp => {
-                decoding.view.parse(json).map_err(Error::internal)?
+            Some(stored) if stored.stamp == catalog.view_stamp => {
+                decoding.view.parse(stored.json).map_err(Error::internal)?
             }
             _ => return Ok(None),
         };
@@ -602,6 +654,7 @@ impl Shared {
             let run = std::panic::AssertUnwindSafe(|| match &work {
                 Work::Job(id) => self.run_job(id),
                 Work::Preview(id, program) => self.run_preview(id, program),
+                Work::Backfill(sandbox) => self.run_backfill(sandbox),
             });
             if std::panic::catch_unwind(run).is_err() {
                 tracing::error!("a segment job or preview panicked");
@@ -616,9 +669,60 @@ impl Shared {
                         p.state = PreviewState::Failed;
                         p.error = Some("the preview stopped on an internal error".into());
                     }),
+                    Work::Backfill(sandbox) => self.update_backfill(sandbox, |b| {
+                        b.status = JobStatus::Failed;
+                        b.error = Some("the backfill stopped on an internal error".into());
+                    }),
                 }
             }
         }
+    }
+
+    /// Edits the running (or else the queued) backfill of a sandbox.
+    fn update_backfill(&self, sandbox: &SandboxName, edit: impl FnOnce(&mut Backfill)) {
+        let mut state = self.state.lock();
+        if let Some(list) = state.backfills.get_mut(sandbox) {
+            let running = list.iter().position(|b| b.status == JobStatus::Processing);
+            let queued = list.iter().position(|b| b.status == JobStatus::Queued);
+            if let Some(i) = running.or(queued) {
+                edit(&mut list[i]);
+            }
+        }
+    }
+
+    /// Brings every profile's computed attributes up to date, in chunks through the writer.
+    fn run_backfill(&self, sandbox: &SandboxName) {
+        self.update_backfill(sandbox, |b| {
+            b.status = JobStatus::Processing;
+            b.start_ms = Some(now_ms());
+        });
+        let outcome = (|| -> Result<()> {
+            let profiles = {
+                let txn = self.store.read()?;
+                live_profiles(txn.as_ref(), sandbox)?
+            };
+            self.update_backfill(sandbox, |b| b.profiles_total = profiles.len() as u64);
+            let tenant = self.catalog.sandbox(sandbox)?.tenant_key.clone();
+            for chunk in profiles.chunks(WRITER_CHUNK) {
+                if self.stopped() {
+                    break;
+                }
+                let profiles = chunk.iter().map(|id| (*id, None)).collect();
+                self.reevaluate_in_writer(sandbox, profiles, Trigger::Computed(tenant.clone()))?;
+                self.update_backfill(sandbox, |b| b.profiles_done += chunk.len() as u64);
+            }
+            Ok(())
+        })();
+        self.update_backfill(sandbox, |b| {
+            b.end_ms = Some(now_ms());
+            match outcome {
+                Ok(()) => b.status = JobStatus::Succeeded,
+                Err(error) => {
+                    b.status = JobStatus::Failed;
+                    b.error = Some(error.to_string());
+                }
+            }
+        });
     }
 
     fn update_job(&self, id: &str, edit: impl FnOnce(&mut SegmentJob)) -> Option<SegmentJob> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rapport_types::{ProfileId, SandboxName};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use store::{ReadTxn, Table, WriteTxn};
 
 use super::index::SegmentIndex;
@@ -52,25 +52,34 @@ pub struct Memberships {
 }
 
 impl Memberships {
-    /// The reference's `segmentMembership` object (`{"ups": {id: {status, lastQualificationTime}}}`),
-    /// leaving out exited memberships older than the retention at `now_ms`.
-    pub fn to_json(&self, now_ms: i64) -> Value {
-        let mut ups = Map::new();
+    /// The reference's `segmentMembership` object (`{"ups": {id: {status, lastQualificationTime}}}`)
+    /// as JSON bytes, leaving out exited memberships older than the retention at `now_ms`.
+    pub fn render(&self, now_ms: i64) -> Vec<u8> {
+        let mut json = Vec::with_capacity(16 + 96 * self.segments.len());
+        json.extend_from_slice(b"{\"ups\":{");
+        let mut first = true;
         for (id, membership) in &self.segments {
             if membership.status == Status::Exited
                 && membership.last_qualification_ms + EXITED_RETENTION_MS < now_ms
             {
                 continue;
             }
-            ups.insert(
-                id.clone(),
-                json!({
-                    "status": membership.status.as_str(),
-                    "lastQualificationTime": format_rfc3339_ms(membership.last_qualification_ms, false),
-                }),
+            if !first {
+                json.push(b',');
+            }
+            first = false;
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut json, id);
+            json.extend_from_slice(b":{\"status\":\"");
+            json.extend_from_slice(membership.status.as_str().as_bytes());
+            json.extend_from_slice(b"\",\"lastQualificationTime\":\"");
+            json.extend_from_slice(
+                format_rfc3339_ms(membership.last_qualification_ms, false).as_bytes(),
             );
+            json.extend_from_slice(b"\"}");
         }
-        json!({ "ups": ups })
+        json.extend_from_slice(b"}}");
+        json
     }
 
     pub fn is_realized(&self, id: &str) -> bool {
@@ -338,7 +347,7 @@ pub fn evaluate<'e>(
     });
     memberships
         .changes_at
-        .retain(|id, _| index.position(id).is_some());
+        .retain(|id, _| id.starts_with('\0') || index.position(id).is_some());
     let changed = memberships.segments != previous.segments;
     Evaluated {
         memberships,
@@ -360,6 +369,24 @@ pub fn next_check(memberships: &Memberships) -> Option<i64> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Sets (or, with `None`, clears) one of a profile's scheduled changes that is not a segment's
+/// (`key` starts with a NUL, as [`crate::computed::SCHEDULE_KEY`]), moving its Schedule entry.
+pub fn set_scheduled_change(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    key: &str,
+    at: Option<i64>,
+) -> Result<()> {
+    let mut memberships = load(&*txn, sandbox, profile_id)?;
+    let previous = memberships.next_check_ms;
+    match at {
+        Some(at) => memberships.changes_at.insert(key.to_owned(), at),
+        None => memberships.changes_at.remove(key),
+    };
+    store(txn, sandbox, profile_id, memberships, previous)
 }
 
 /// Stores memberships and moves the profile's Schedule entry to its next check.

@@ -19,15 +19,15 @@ use store::{Table, WriteTxn};
 use crate::catalog::SandboxCatalog;
 use crate::error::Result;
 use crate::keys;
-use crate::records::{decode_view, encode_view};
+use crate::records::{decode_view, render_view};
 
 pub use definitions::SegmentDefinition;
 pub use index::{SegmentIndex, Trigger};
 pub use membership::{LoadedEvents, Membership, Memberships, Status};
 
 /// Re-evaluates the definitions `trigger` may affect for a profile whose merged attributes are
-/// `profile`, stores the memberships, and returns the `segmentMembership` object its view
-/// carries (`None` when the sandbox has no definitions).
+/// `profile`, stores the memberships, and returns the JSON of the `segmentMembership` object its
+/// view carries (`None` when the sandbox has no definitions).
 pub fn reevaluate(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
@@ -36,7 +36,7 @@ pub fn reevaluate(
     profile: &Value,
     trigger: &Trigger,
     now_ms: i64,
-) -> Result<Option<Value>> {
+) -> Result<Option<Vec<u8>>> {
     let index = &catalog.segment_index;
     if index.is_empty() {
         // No definitions (the job that follows a deletion clears what is left).
@@ -45,7 +45,7 @@ pub fn reevaluate(
     let mask = index.affected(trigger);
     let (previous, evaluated) =
         evaluate_stored(&*txn, index, &mask, sandbox, profile_id, profile, now_ms)?;
-    let rendered = evaluated.memberships.to_json(now_ms);
+    let rendered = evaluated.memberships.render(now_ms);
     if evaluated.memberships != previous {
         membership::store(
             txn,
@@ -82,15 +82,17 @@ fn evaluate_stored(
     Ok((previous, evaluated))
 }
 
-/// After an event was stored without the profile's view being rebuilt: re-evaluates the
-/// definitions reading that event type and patches `segmentMembership` into the view when a
-/// membership changed. Returns false when the view is missing or stale, so the caller rebuilds it.
+/// After an event was stored without the profile's view being rebuilt: brings the computed
+/// attributes up to date with it, re-evaluates the definitions reading that event type (and
+/// those reading computed attributes, when a value moved), and patches the view. Returns false
+/// when the view is missing or stale, so the caller rebuilds it.
 pub fn after_event(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
     sandbox: &SandboxName,
     profile_id: ProfileId,
     event_type: Option<&str>,
+    event: &crate::computed::NewEvent<'_>,
     now_ms: i64,
 ) -> Result<bool> {
     patch_view(
@@ -99,64 +101,145 @@ pub fn after_event(
         sandbox,
         profile_id,
         &Trigger::Event(event_type.map(str::to_owned)),
+        Some(event),
         now_ms,
     )
 }
 
-/// Re-evaluates a profile from its prepared view (no merge): for new events and for time.
-/// Returns false when the view is missing or stale, so the caller rebuilds it.
+/// Re-evaluates a profile from its prepared view (no merge): for new events, for time, for
+/// jobs. Returns false when the view is missing or stale, so the caller rebuilds it.
 pub fn patch_view(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
     sandbox: &SandboxName,
     profile_id: ProfileId,
     trigger: &Trigger,
+    event: Option<&crate::computed::NewEvent<'_>>,
     now_ms: i64,
 ) -> Result<bool> {
+    let key = keys::profile(sandbox, profile_id);
+    let (shows_computed, shows_memberships) =
+        match txn.get(Table::Views, &key)?.and_then(decode_view) {
+            Some(stored) if stored.stamp == catalog.view_stamp => {
+                (stored.computed.is_some(), stored.membership.is_some())
+            }
+            _ => return Ok(false),
+        };
+    let computed =
+        crate::computed::maintain(txn, catalog, sandbox, profile_id, event, false, now_ms)?;
+    // A view showing attributes that all went away is rendered again without them.
+    let drop_computed = computed.is_none() && shows_computed && catalog.computed_index.is_empty();
     let index = &catalog.segment_index;
-    let mask = index.affected(trigger);
+    let mut mask = index.affected(trigger);
+    if computed.is_some() {
+        for (selected, also) in mask
+            .iter_mut()
+            .zip(index.affected(&Trigger::Computed(catalog.tenant_key.clone())))
+        {
+            *selected |= also;
+        }
+    }
     // Time and jobs look even with nothing to evaluate: expired exits and the memberships of
     // deleted definitions go.
     let housekeeping = matches!(trigger, Trigger::Time | Trigger::Definitions(_));
-    if !mask.iter().any(|m| *m) && !housekeeping {
+    // With no definitions left, a view still showing memberships is evaluated once more, which
+    // clears them.
+    let evaluate =
+        (!index.is_empty() || shows_memberships) && (mask.iter().any(|m| *m) || housekeeping);
+    let mut rendered_memberships = None;
+    if evaluate {
+        let bytes = txn
+            .get(Table::Views, &key)?
+            .ok_or_else(|| crate::error::Error::internal("view vanished"))?;
+        let Some(stored) = decode_view(bytes) else {
+            return Ok(false);
+        };
+        // Evaluation reads only what the definitions read of the view.
+        let mut view = index.decoding.parse_view(stored.json);
+        if let (Some(values), Some(Value::Object(entity))) = (&computed, view.get_mut("entity")) {
+            let tenant = entity
+                .entry(catalog.tenant_key.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(tenant) = tenant {
+                tenant.insert(
+                    crate::computed::FIELD_GROUP.to_owned(),
+                    values.value.clone(),
+                );
+            }
+        }
+        let Some(entity) = view.get("entity") else {
+            return Ok(false);
+        };
+        let (previous, evaluated) =
+            evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
+        // What the view shows changes only with the memberships themselves (or when it never
+        // showed them: a view built before the first definition existed).
+        if evaluated.memberships.segments != previous.segments || !shows_memberships {
+            rendered_memberships = Some(evaluated.memberships.render(now_ms));
+        }
+        if evaluated.memberships != previous || *trigger == Trigger::Time {
+            membership::store(
+                txn,
+                sandbox,
+                profile_id,
+                evaluated.memberships,
+                previous.next_check_ms,
+            )?;
+        }
+    }
+    if computed.is_none() && rendered_memberships.is_none() && !drop_computed {
         return Ok(true);
     }
-    let key = keys::profile(sandbox, profile_id);
-    // Evaluation reads only what the definitions read of the view; the whole view is parsed
-    // again only to show changed memberships.
-    let view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
-        Some((stamp, json)) if stamp == catalog.view_stamp => index.decoding.parse_view(json),
-        _ => return Ok(false),
-    };
-    let Some(entity) = view.get("entity") else {
+    let bytes = txn
+        .get(Table::Views, &key)?
+        .ok_or_else(|| crate::error::Error::internal("view vanished"))?;
+    let Some(stored) = decode_view(bytes) else {
         return Ok(false);
     };
-    let (previous, evaluated) =
-        evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
-    // What the view shows changes only with the memberships themselves (or when it never
-    // showed them: a view built before the first definition existed).
-    let rendered = (evaluated.memberships.segments != previous.segments
-        || entity.get("segmentMembership").is_none())
-    .then(|| evaluated.memberships.to_json(now_ms));
-    if evaluated.memberships != previous || *trigger == Trigger::Time {
-        membership::store(
-            txn,
-            sandbox,
-            profile_id,
-            evaluated.memberships,
-            previous.next_check_ms,
-        )?;
-    }
-    if let Some(rendered) = rendered {
-        let mut view = match txn.get(Table::Views, &key)?.and_then(decode_view) {
-            Some((_, json)) => membership::parse_json(json),
-            None => return Ok(false),
-        };
-        if let Some(Value::Object(object)) = view.get_mut("entity") {
-            object.insert("segmentMembership".into(), rendered);
+    let computed_json = computed.as_ref().map(|c| c.json.as_slice());
+    let replaced = match (
+        drop_computed,
+        shows_memberships || rendered_memberships.is_none(),
+    ) {
+        (false, true) if computed.is_none() || stored.computed.is_some() => {
+            stored.replace(computed_json, rendered_memberships.as_deref())
         }
-        let json = serde_json::to_vec(&view).map_err(crate::error::Error::internal)?;
-        txn.put(Table::Views, &key, &encode_view(&catalog.view_stamp, &json))?;
-    }
+        _ => None,
+    };
+    let rendered = match replaced {
+        Some(rendered) => rendered,
+        // The view lacks a part it must now show (or shows one it must not): render it whole.
+        None => {
+            let mut view = membership::parse_json(stored.json);
+            let existing_memberships = stored
+                .membership
+                .map(|(start, end)| stored.json[start..end].to_vec());
+            let memberships = rendered_memberships.or(existing_memberships);
+            let existing_computed = stored
+                .computed
+                .map(|c| stored.json[c.value.0..c.value.1].to_vec());
+            let computed_json = match computed {
+                Some(values) => Some(values.json),
+                None if drop_computed => None,
+                None => existing_computed,
+            };
+            if let Some(Value::Object(entity)) = view.get_mut("entity") {
+                entity.remove("segmentMembership");
+                if let Some(Value::Object(tenant)) = entity.get_mut(&catalog.tenant_key) {
+                    tenant.remove(crate::computed::FIELD_GROUP);
+                    if tenant.is_empty() {
+                        entity.remove(&catalog.tenant_key);
+                    }
+                }
+            }
+            render_view(
+                &view,
+                &catalog.tenant_key,
+                computed_json.as_deref(),
+                memberships.as_deref(),
+            )?
+        }
+    };
+    txn.put(Table::Views, &key, &rendered.encode(&catalog.view_stamp))?;
     Ok(true)
 }

@@ -86,6 +86,7 @@ fn get_profile(
             .get("mergePolicyId")
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
+        with_computed: query.parse("withCA", "true or false")?.unwrap_or(false),
     };
     match state.engine.profile(sandbox, &entity, &request)? {
         Some((profile_id, item)) => {
@@ -313,6 +314,7 @@ fn body_epoch_ms(body: &Value, pointer: &str) -> ApiResult<Option<i64>> {
 struct BodyOptions {
     fields: Vec<String>,
     merge_policy_id: Option<String>,
+    with_computed: bool,
     descending: bool,
     limit: usize,
     start_ms: Option<i64>,
@@ -369,13 +371,15 @@ fn body_options(body: &Value) -> ApiResult<BodyOptions> {
         "/timeFilter/startTime",
         "/timeFilter/endTime",
     )?;
-    match body.get("withCA") {
-        None | Some(Value::Null | Value::Bool(_)) => {}
+    let with_computed = match body.get("withCA") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(with)) => *with,
         Some(other) => return Err(wrong_type("/withCA", "true or false", other)),
-    }
+    };
     Ok(BodyOptions {
         fields,
         merge_policy_id,
+        with_computed,
         descending,
         limit,
         start_ms,
@@ -492,6 +496,7 @@ async fn post_entities(
             let request = ProfileRequest {
                 fields: options.fields,
                 merge_policy_id: options.merge_policy_id,
+                with_computed: options.with_computed,
             };
             let engine = state.engine.clone();
             let found = super::blocking(move || {

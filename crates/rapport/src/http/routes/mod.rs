@@ -2,6 +2,7 @@
 
 mod batches;
 mod collection;
+mod computed;
 mod datasets;
 mod entities;
 mod health;
@@ -35,6 +36,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(identities::router())
         .merge(merge_policies::router())
         .merge(segments::router())
+        .merge(computed::router())
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -1,0 +1,432 @@
+//! Computed attributes: aggregates of a profile's experience events (sum, count, min, max,
+//! most recent over a lookback), kept exact inside the write that changes them and as their
+//! windows slide, shown on the profile under `_{tenant}.SystemComputedAttributes.<name>.value`
+//! and readable by segment definitions.
+//!
+//! Each profile keeps, per attribute, the state of [`state::AttributeState`] in the Computed
+//! table. A new event updates it in place; an event replaced, a merge or split, or a changed
+//! definition rebuilds it from the stored events; the next instant a window lets an event go is
+//! an entry in the Schedule table, so values change on time with no new data.
+
+pub mod definitions;
+pub mod state;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rapport_types::{Code, ProfileId, SandboxName};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use store::{Table, WriteTxn};
+
+use crate::catalog::SandboxCatalog;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::records::{decode, encode};
+
+pub use definitions::{ComputedAttribute, Publication, FIELD_GROUP};
+pub use state::{AttributeState, Entry, Function, Lookback, LookbackUnit, Scalar};
+
+/// The key under which the computed attributes' next change sits among a profile's scheduled
+/// changes (segment ids never start with a NUL).
+pub const SCHEDULE_KEY: &str = "\0computed";
+
+/// One published attribute ready to maintain.
+pub struct CompiledAttribute {
+    pub definition: ComputedAttribute,
+    /// The event filter (`None`: every event).
+    filter: Option<segments::Definition>,
+    /// The aggregated field's path.
+    field: Vec<String>,
+    /// Whether the field is a number in the event schema (`None` for `COUNT`).
+    pub(crate) field_kind: Option<bool>,
+    stamp: u64,
+}
+
+impl CompiledAttribute {
+    /// Compiles an attribute's filter and resolves its field against the sandbox's schemas.
+    pub fn compile(
+        catalog: &SandboxCatalog,
+        attribute: &ComputedAttribute,
+    ) -> Result<CompiledAttribute> {
+        let invalid = |message: String| Error::user(Code::InvalidComputedAttribute, message);
+        let profile = crate::catalog::schemas::union_tree(catalog, xdm::Class::Profile)?;
+        let event = crate::catalog::schemas::union_tree(catalog, xdm::Class::ExperienceEvent)?;
+        let filter = if attribute.filter == "true" {
+            None
+        } else {
+            let context = segments::SchemaContext {
+                profile: &profile,
+                event: &event,
+                segment_exists: &|_| false,
+            };
+            let program = segments::compile(&format!("xEvent[{}]", attribute.filter), &context)
+                .map_err(|e| {
+                    Error::user(
+                        Code::InvalidPql,
+                        format!("/expression/value: the event filter: {e}"),
+                    )
+                })?;
+            let deps = program.dependencies();
+            if deps.time_relative {
+                return Err(invalid(
+                    "/expression/value: the event filter may depend on time only through the lookback (timestamp occurs <= N units before now)".into(),
+                ));
+            }
+            if !deps.profile_fields.is_empty() || !deps.segments.is_empty() {
+                return Err(invalid(
+                    "/expression/value: the event filter may read only the event, not the profile or its segments".into(),
+                ));
+            }
+            Some(program)
+        };
+        let (field, field_kind) = match &attribute.field {
+            None => (Vec::new(), None),
+            Some(path) => {
+                let names: Vec<String> = path.split('.').map(str::to_owned).collect();
+                let mut object = &event;
+                let mut kind = None;
+                for (i, name) in names.iter().enumerate() {
+                    let field = object.properties.get(name).ok_or_else(|| {
+                        invalid(format!(
+                            "/expression/value: unknown event field \"{path}\" (no \"{name}\" in the ExperienceEvent union schema)"
+                        ))
+                    })?;
+                    let last = i + 1 == names.len();
+                    match (&field.ty, last) {
+                        (xdm::FieldType::Object(inner), false) => object = inner,
+                        (xdm::FieldType::Integer { .. } | xdm::FieldType::Number { .. }, true) => {
+                            kind = Some(true)
+                        }
+                        (xdm::FieldType::String(_) | xdm::FieldType::Boolean, true) => {
+                            kind = Some(false)
+                        }
+                        _ => {
+                            return Err(invalid(format!(
+                                "/expression/value: \"{path}\" is not a single value: computed attributes aggregate a number, string or boolean field outside arrays"
+                            )))
+                        }
+                    }
+                }
+                (names, kind)
+            }
+        };
+        Ok(CompiledAttribute {
+            definition: attribute.clone(),
+            filter,
+            field,
+            field_kind,
+            stamp: attribute.computation_stamp(),
+        })
+    }
+
+    /// The entry an event makes, if it matches the filter.
+    fn entry(&self, event: &segments::EventRef<'_>) -> Option<Entry> {
+        if let Some(filter) = &self.filter {
+            let subject = segments::Subject {
+                profile: &Value::Null,
+                events: std::slice::from_ref(event),
+                in_segment: &|_| false,
+            };
+            if !filter.evaluate(&subject, event.timestamp_ms).qualified {
+                return None;
+            }
+        }
+        let mut value = Some(event.value);
+        for name in &self.field {
+            value = value.and_then(|v| v.get(name));
+        }
+        Some(Entry {
+            timestamp_ms: event.timestamp_ms,
+            value: if self.field.is_empty() {
+                Scalar::Missing
+            } else {
+                Scalar::from_json(value)
+            },
+        })
+    }
+}
+
+/// The published attributes of a sandbox, compiled against its current schemas.
+#[derive(Default)]
+pub struct ComputedIndex {
+    pub attributes: Vec<CompiledAttribute>,
+    /// Attributes that no longer compile (a schema changed under them), with the reason.
+    pub failed: BTreeMap<String, String>,
+    /// What maintaining them decodes of an event.
+    events: Option<segments::EventProjection>,
+}
+
+impl std::fmt::Debug for ComputedIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputedIndex")
+            .field("attributes", &self.attributes.len())
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+impl ComputedIndex {
+    pub fn build(catalog: &SandboxCatalog) -> ComputedIndex {
+        let mut index = ComputedIndex::default();
+        for attribute in catalog.computed.values() {
+            if attribute.publication != Publication::Published {
+                continue;
+            }
+            match CompiledAttribute::compile(catalog, attribute) {
+                Ok(compiled) => index.attributes.push(compiled),
+                Err(error) => {
+                    index.failed.insert(attribute.id.clone(), error.to_string());
+                }
+            }
+        }
+        index
+            .attributes
+            .sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+        if !index.attributes.is_empty() {
+            let mut projection = segments::EventProjection::of(
+                index.attributes.iter().filter_map(|a| a.filter.as_ref()),
+            );
+            let fields: Vec<String> = index
+                .attributes
+                .iter()
+                .flat_map(|a| a.field.iter().cloned())
+                .collect();
+            projection.also_keep(fields.iter().map(String::as_str));
+            index.events = Some(projection);
+        }
+        index
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty()
+    }
+
+    /// The schema fields of the values, for the profile union schema.
+    pub fn schema_fields(catalog: &SandboxCatalog, event: &xdm::ObjectField) -> xdm::ObjectField {
+        let mut group = xdm::ObjectField::new();
+        for attribute in catalog.computed.values() {
+            let value = xdm::ObjectField::new().with("value", attribute.value_field(Some(event)));
+            let mut field = xdm::Field::new(xdm::FieldType::Object(value));
+            field.title = Some(attribute.display_name.clone());
+            field.description = attribute.description.clone();
+            group = group.with(&attribute.name, field);
+        }
+        group
+    }
+}
+
+/// The Computed table's value: each attribute's state, under the stamp of the definition it
+/// was computed for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileComputed {
+    pub attributes: BTreeMap<String, (u64, AttributeState)>,
+    /// When the values next change with no new data (mirrored in the Schedule).
+    pub next_change_ms: Option<i64>,
+}
+
+/// An event just stored for a profile.
+pub struct NewEvent<'a> {
+    pub id: &'a str,
+    pub timestamp_ms: i64,
+    pub json: &'a [u8],
+    /// Whether it replaced a stored event with the same `_id` (its old values must go).
+    pub replaced: bool,
+}
+
+/// What maintaining a profile's attributes produced: the values object to show.
+pub struct Values {
+    /// `{"<name>": {"value": ...}, ...}` as JSON bytes.
+    pub json: Vec<u8>,
+    pub value: Value,
+}
+
+fn load(
+    txn: &dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<ProfileComputed> {
+    match txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? {
+        Some(bytes) => decode(bytes),
+        None => Ok(ProfileComputed::default()),
+    }
+}
+
+/// Brings a profile's attributes up to date at `now_ms` — `rebuild` from the stored events,
+/// or from the stored state plus `event` — stores them, moves the schedule, and returns the
+/// values when they may have changed (always with `rebuild`). `None` when the sandbox has no
+/// attributes and the profile held none.
+pub fn maintain(
+    txn: &mut dyn WriteTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    event: Option<&NewEvent<'_>>,
+    rebuild: bool,
+    now_ms: i64,
+) -> Result<Option<Values>> {
+    let index = &catalog.computed_index;
+    let mut stored = load(&*txn, sandbox, profile_id)?;
+    if index.is_empty() && stored.attributes.is_empty() {
+        return Ok(None);
+    }
+    let before = stored.clone();
+    let rebuild = rebuild || event.is_some_and(|e| e.replaced);
+    // Attributes computed for another definition (or never) start again from the events.
+    let stale: BTreeSet<&str> = index
+        .attributes
+        .iter()
+        .filter(|a| {
+            rebuild
+                || stored
+                    .attributes
+                    .get(&a.definition.id)
+                    .is_none_or(|(stamp, _)| *stamp != a.stamp)
+        })
+        .map(|a| a.definition.id.as_str())
+        .collect();
+    let mut changed = stored.attributes.len() != index.attributes.len();
+    stored
+        .attributes
+        .retain(|id, _| index.attributes.iter().any(|a| a.definition.id == *id));
+    if !stale.is_empty() {
+        let wanted: Vec<&CompiledAttribute> = index
+            .attributes
+            .iter()
+            .filter(|a| stale.contains(a.definition.id.as_str()))
+            .collect();
+        let mut states: Vec<AttributeState> = vec![AttributeState::default(); wanted.len()];
+        let projection = index
+            .events
+            .clone()
+            .unwrap_or_else(segments::EventProjection::everything);
+        let decoding = crate::segment::membership::Decoding {
+            view: segments::PathProjection::everything(),
+            events: projection,
+        };
+        let events =
+            crate::segment::LoadedEvents::load(&*txn, sandbox, profile_id, None, &decoding)?;
+        for event in events.refs() {
+            for (attribute, state) in wanted.iter().zip(states.iter_mut()) {
+                if let Some(entry) = attribute.entry(&event) {
+                    state.add(attribute.definition.lookback, entry, now_ms);
+                }
+            }
+        }
+        for (attribute, state) in wanted.into_iter().zip(states) {
+            stored
+                .attributes
+                .insert(attribute.definition.id.clone(), (attribute.stamp, state));
+        }
+        changed = true;
+    } else if let Some(event) = event {
+        let value = index
+            .events
+            .as_ref()
+            .map_or_else(
+                || serde_json::from_slice(event.json),
+                |p| p.parse(event.json),
+            )
+            .unwrap_or(Value::Null);
+        let event = segments::EventRef {
+            id: event.id,
+            timestamp_ms: event.timestamp_ms,
+            value: &value,
+        };
+        for attribute in &index.attributes {
+            if let Some(entry) = attribute.entry(&event) {
+                if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
+                    state.add(attribute.definition.lookback, entry, now_ms);
+                    changed = true;
+                }
+            }
+        }
+    }
+    let mut next = None;
+    for attribute in &index.attributes {
+        if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
+            changed |= state.advance(attribute.definition.lookback, now_ms);
+            let at = state.next_change(attribute.definition.lookback, now_ms);
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    stored.next_change_ms = next;
+    if stored != before {
+        let key = keys::profile(sandbox, profile_id);
+        if stored.attributes.is_empty() {
+            txn.delete(Table::Computed, &key)?;
+        } else {
+            txn.put(Table::Computed, &key, &encode(&stored)?)?;
+        }
+        if before.next_change_ms != next {
+            crate::segment::membership::set_scheduled_change(
+                txn,
+                sandbox,
+                profile_id,
+                SCHEDULE_KEY,
+                next,
+            )?;
+        }
+    }
+    if !changed && !rebuild {
+        return Ok(None);
+    }
+    Ok(Some(render(index, &stored, now_ms)?))
+}
+
+/// The values object of a profile's attributes at `now_ms`; attributes without a value (a
+/// minimum of nothing) are left out.
+fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Result<Values> {
+    let mut object = Map::new();
+    for attribute in &index.attributes {
+        let Some((_, state)) = stored.attributes.get(&attribute.definition.id) else {
+            continue;
+        };
+        let value = state.value(
+            attribute.definition.lookback,
+            attribute.definition.function,
+            now_ms,
+        );
+        if !value.is_null() {
+            let mut inner = Map::new();
+            inner.insert("value".into(), value);
+            object.insert(attribute.definition.name.clone(), Value::Object(inner));
+        }
+    }
+    let value = Value::Object(object);
+    let json = serde_json::to_vec(&value).map_err(Error::internal)?;
+    Ok(Values { json, value })
+}
+
+/// A profile's values as of now, read without writing (lookups under another merge policy).
+pub fn read_values(
+    txn: &dyn store::ReadTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Option<Value>> {
+    let index = &catalog.computed_index;
+    if index.is_empty() {
+        return Ok(None);
+    }
+    let mut stored: ProfileComputed =
+        match txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? {
+            Some(bytes) => decode(bytes)?,
+            None => return Ok(None),
+        };
+    let now_ms = crate::catalog::now_ms();
+    for attribute in &index.attributes {
+        if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
+            state.advance(attribute.definition.lookback, now_ms);
+        }
+    }
+    Ok(Some(render(index, &stored, now_ms)?.value))
+}
+
+/// Removes a profile's attribute state (the profile was deleted or merged away).
+pub fn forget(txn: &mut dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId) -> Result<()> {
+    txn.delete(Table::Computed, &keys::profile(sandbox, profile_id))?;
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! The running state of one computed attribute on one profile, exact as events arrive in any
+//! order and as the lookback window slides, without the profile's history.
+//!
+//! A windowed attribute keeps the matching events inside its window (and any dated in the
+//! future), so its state grows with the window, never with the history; an all-time attribute
+//! keeps one aggregate. Replacing or deleting an event is rare and handled by the caller
+//! rebuilding the state from the stored events ([`AttributeState::rebuild`]).
+
+use chrono::{DateTime, Months, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How a computed attribute aggregates the values of its matching events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Function {
+    Sum,
+    Count,
+    Min,
+    Max,
+    MostRecent,
+}
+
+impl Function {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Function::Sum => "SUM",
+            Function::Count => "COUNT",
+            Function::Min => "MIN",
+            Function::Max => "MAX",
+            Function::MostRecent => "MOST_RECENT",
+        }
+    }
+
+    /// The PQL method that expresses it (`xEvent[...].sum(field)`).
+    pub fn method(self) -> &'static str {
+        match self {
+            Function::Sum => "sum",
+            Function::Count => "count",
+            Function::Min => "min",
+            Function::Max => "max",
+            Function::MostRecent => "mostRecent",
+        }
+    }
+
+    /// Whether the field must be a number.
+    pub fn numeric(self) -> bool {
+        matches!(self, Function::Sum | Function::Min | Function::Max)
+    }
+}
+
+/// The unit of a lookback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LookbackUnit {
+    Hours,
+    Days,
+    Weeks,
+    Months,
+}
+
+impl LookbackUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookbackUnit::Hours => "HOURS",
+            LookbackUnit::Days => "DAYS",
+            LookbackUnit::Weeks => "WEEKS",
+            LookbackUnit::Months => "MONTHS",
+        }
+    }
+}
+
+/// How far back events count: the last `count` units before now (months on the calendar), or
+/// all time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lookback {
+    AllTime,
+    Last { count: u32, unit: LookbackUnit },
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl Lookback {
+    /// The earliest timestamp inside the window at `now_ms` (`None`: all time).
+    pub fn window_start(self, now_ms: i64) -> Option<i64> {
+        let Lookback::Last { count, unit } = self else {
+            return None;
+        };
+        let count = i64::from(count);
+        Some(match unit {
+            LookbackUnit::Hours => now_ms - count * HOUR_MS,
+            LookbackUnit::Days => now_ms - count * 24 * HOUR_MS,
+            LookbackUnit::Weeks => now_ms - count * 7 * 24 * HOUR_MS,
+            LookbackUnit::Months => {
+                let now = DateTime::<Utc>::from_timestamp_millis(now_ms)?;
+                now.checked_sub_months(Months::new(u32::try_from(count).ok()?))?
+                    .timestamp_millis()
+            }
+        })
+    }
+
+    /// The first instant at which an event at `timestamp_ms` is no longer inside the window
+    /// (`None`: never). The window start only moves forward with now, so this is the least
+    /// `now` whose start is past the timestamp.
+    pub fn leaves_at(self, timestamp_ms: i64) -> Option<i64> {
+        let Lookback::Last { count, unit } = self else {
+            return None;
+        };
+        if unit != LookbackUnit::Months {
+            let start_at_ts = self.window_start(timestamp_ms)?;
+            return Some(timestamp_ms + (timestamp_ms - start_at_ts) + 1);
+        }
+        // Calendar months vary in length: search between bounds that surely hold.
+        let (mut low, mut high) = (
+            timestamp_ms,
+            timestamp_ms + (i64::from(count) + 1) * 31 * 24 * HOUR_MS,
+        );
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.window_start(middle) {
+                Some(start) if start > timestamp_ms => high = middle,
+                _ => low = middle + 1,
+            }
+        }
+        Some(low)
+    }
+}
+
+/// A value read from an event's field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Scalar {
+    /// The event matched but has no value in the field (counts for `COUNT` only).
+    Missing,
+    Number(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl Scalar {
+    pub fn from_json(value: Option<&Value>) -> Scalar {
+        match value {
+            Some(Value::Number(n)) => n.as_f64().map_or(Scalar::Missing, Scalar::Number),
+            Some(Value::String(s)) => Scalar::Text(s.clone()),
+            Some(Value::Bool(b)) => Scalar::Bool(*b),
+            _ => Scalar::Missing,
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Scalar::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Scalar::Missing => Value::Null,
+            Scalar::Number(n) => number_json(*n),
+            Scalar::Text(s) => Value::String(s.clone()),
+            Scalar::Bool(b) => Value::Bool(*b),
+        }
+    }
+}
+
+fn number_json(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// One matching event: when it happened, and its field's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub timestamp_ms: i64,
+    pub value: Scalar,
+}
+
+/// Everything folded in of an all-time attribute's events that are not in the future.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub count: u64,
+    pub sum: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The latest event with a value: (timestamp, value).
+    pub latest: Option<(i64, Scalar)>,
+}
+
+impl Aggregate {
+    fn add(&mut self, entry: Entry) {
+        self.count += 1;
+        if let Some(n) = entry.value.number() {
+            self.sum += n;
+            self.min = Some(self.min.map_or(n, |m| m.min(n)));
+            self.max = Some(self.max.map_or(n, |m| m.max(n)));
+        }
+        if entry.value != Scalar::Missing
+            && self
+                .latest
+                .as_ref()
+                .is_none_or(|(at, _)| entry.timestamp_ms >= *at)
+        {
+            self.latest = Some((entry.timestamp_ms, entry.value));
+        }
+    }
+}
+
+/// The state of one attribute on one profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributeState {
+    /// Windowed: the matching events not yet out of the window, in timestamp order. All time:
+    /// the matching events dated in the future, folded into `folded` once their time comes.
+    pub entries: Vec<Entry>,
+    /// All time: the events already folded.
+    pub folded: Aggregate,
+}
+
+impl AttributeState {
+    /// The state of an attribute over `events` (matching events, any order) at `now_ms`.
+    pub fn rebuild(
+        lookback: Lookback,
+        events: impl IntoIterator<Item = Entry>,
+        now_ms: i64,
+    ) -> AttributeState {
+        let mut state = AttributeState::default();
+        for entry in events {
+            state.add(lookback, entry, now_ms);
+        }
+        state
+    }
+
+    /// Adds one matching event (events arrive in any order).
+    pub fn add(&mut self, lookback: Lookback, entry: Entry, now_ms: i64) {
+        match lookback {
+            Lookback::AllTime if entry.timestamp_ms <= now_ms => self.folded.add(entry),
+            _ => {
+                if let Some(start) = lookback.window_start(now_ms) {
+                    if entry.timestamp_ms < start {
+                        return;
+                    }
+                }
+                let at = self
+                    .entries
+                    .partition_point(|e| e.timestamp_ms <= entry.timestamp_ms);
+                self.entries.insert(at, entry);
+            }
+        }
+    }
+
+    /// Drops what the window left behind and folds what is no longer in the future, as of
+    /// `now_ms`. Returns whether anything moved.
+    pub fn advance(&mut self, lookback: Lookback, now_ms: i64) -> bool {
+        match lookback.window_start(now_ms) {
+            Some(start) => {
+                let gone = self.entries.partition_point(|e| e.timestamp_ms < start);
+                self.entries.drain(..gone);
+                gone > 0
+            }
+            None => {
+                let due = self.entries.partition_point(|e| e.timestamp_ms <= now_ms);
+                for entry in self.entries.drain(..due) {
+                    self.folded.add(entry);
+                }
+                due > 0
+            }
+        }
+    }
+
+    /// The attribute's value at `now_ms` (after [`AttributeState::advance`] to `now_ms`):
+    /// `SUM` and `COUNT` of nothing are 0; `MIN`, `MAX` and `MOST_RECENT` of nothing are null.
+    pub fn value(&self, lookback: Lookback, function: Function, now_ms: i64) -> Value {
+        let current = || {
+            let start = lookback.window_start(now_ms).unwrap_or(i64::MIN);
+            self.entries
+                .iter()
+                .filter(move |e| e.timestamp_ms >= start && e.timestamp_ms <= now_ms)
+        };
+        if lookback == Lookback::AllTime {
+            let a = &self.folded;
+            return match function {
+                Function::Sum => number_json(a.sum),
+                Function::Count => Value::from(a.count),
+                Function::Min => a.min.map_or(Value::Null, number_json),
+                Function::Max => a.max.map_or(Value::Null, number_json),
+                Function::MostRecent => a.latest.as_ref().map_or(Value::Null, |(_, v)| v.to_json()),
+            };
+        }
+        let numbers = || current().filter_map(|e| e.value.number());
+        match function {
+            Function::Sum => number_json(numbers().sum()),
+            Function::Count => Value::from(current().count() as u64),
+            Function::Min => numbers().reduce(f64::min).map_or(Value::Null, number_json),
+            Function::Max => numbers().reduce(f64::max).map_or(Value::Null, number_json),
+            Function::MostRecent => current()
+                .rfind(|e| e.value != Scalar::Missing)
+                .map_or(Value::Null, |e| e.value.to_json()),
+        }
+    }
+
+    /// The next instant after `now_ms` at which the value may change with no new event: an
+    /// event leaving the window, or a future-dated event coming due.
+    pub fn next_change(&self, lookback: Lookback, now_ms: i64) -> Option<i64> {
+        let due = self
+            .entries
+            .iter()
+            .find(|e| e.timestamp_ms > now_ms)
+            .map(|e| e.timestamp_ms);
+        let leaving = self
+            .entries
+            .iter()
+            .find(|e| e.timestamp_ms <= now_ms)
+            .and_then(|e| lookback.leaves_at(e.timestamp_ms));
+        [due, leaving]
+            .into_iter()
+            .flatten()
+            .filter(|at| *at > now_ms)
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 24 * HOUR_MS;
+
+    #[test]
+    fn month_windows_follow_the_calendar() {
+        let months = Lookback::Last {
+            count: 1,
+            unit: LookbackUnit::Months,
+        };
+        let march_31 = DateTime::parse_from_rfc3339("2026-03-31T12:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let leaves = months.leaves_at(march_31).unwrap();
+        // On April 30 at noon the window starts March 30 at noon: still inside. It leaves when
+        // the window start passes March 31 noon, at May 1 00:00 (April has no 31st).
+        assert!(months.window_start(leaves).unwrap() > march_31);
+        assert!(months.window_start(leaves - 1).unwrap() <= march_31);
+        let days = Lookback::Last {
+            count: 7,
+            unit: LookbackUnit::Days,
+        };
+        assert_eq!(days.leaves_at(0), Some(7 * DAY + 1));
+        assert_eq!(days.window_start(7 * DAY + 1), Some(1));
+    }
+}

@@ -1,5 +1,6 @@
 //! The engine crate's one integration-test binary: the identity graph held against a simple model.
 
+mod computed_model;
 mod forwarding;
 mod identity_model;
 mod merge_model;

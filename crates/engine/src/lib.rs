@@ -11,6 +11,7 @@ pub mod keys;
 pub mod lookup;
 pub mod merge;
 pub mod records;
+pub mod scores;
 pub mod segment;
 pub mod time;
 
@@ -483,6 +484,37 @@ impl Engine {
             value["status"]["error"] = Value::String(reason.clone());
         }
         Ok(value)
+    }
+
+    /// Queues a training of the built-in models (lifetime value, churn propensity); the run
+    /// scores every profile when it is done.
+    pub fn train_models(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+    ) -> Result<segment::jobs::TrainingRun> {
+        let settings = scores::ScoreSettings::from_json(body)?;
+        Ok(self.segment_jobs.train(sandbox, settings, "api"))
+    }
+
+    /// A training run.
+    pub fn training(&self, sandbox: &SandboxName, id: &str) -> Result<segment::jobs::TrainingRun> {
+        self.segment_jobs.training(sandbox, id).ok_or_else(|| {
+            Error::user(
+                Code::TrainingNotFound,
+                format!("no training run \"{id}\" in this sandbox (runs are kept in memory)"),
+            )
+        })
+    }
+
+    /// The sandbox's trained models with their reports.
+    pub fn models(&self, sandbox: &SandboxName) -> Result<Arc<scores::TrainedModels>> {
+        self.sandbox(sandbox)?.models.clone().ok_or_else(|| {
+            Error::user(
+                Code::ModelsNotTrained,
+                "no models are trained in this sandbox yet: POST /data/rapport/models/train",
+            )
+        })
     }
 
     /// Segment jobs and previews.

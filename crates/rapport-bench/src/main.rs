@@ -4,6 +4,7 @@
 //! the same size), and prints Markdown tables plus a JSON summary.
 
 mod batch;
+mod computed;
 mod load;
 mod measure;
 mod segments;
@@ -23,6 +24,8 @@ pub struct Args {
     /// What to measure: `lookup` (streaming load, then lookups beside the floor), `batch`
     /// (profile records as JSON Lines and CSV, and events as JSON Lines, through the batch API)
     /// or `segments` (a segment job over every profile, and streaming evaluation's cost per event)
+    /// or `computed` (what keeping 25 computed attributes exact costs each ingested event)
+    /// or `models` (training both built-in models and scoring every profile)
     #[arg(long, default_value = "lookup")]
     pub scenario: String,
     /// Profiles to load (each gets one CRM record)
@@ -142,9 +145,21 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
         println!("{}", report.markdown);
         return Ok(json!({"scenario": "segments", "report": report.json}));
     }
+    if args.scenario == "models" {
+        let dir = tempfile::tempdir()?;
+        let report = computed::run_models(args, address, &setup, dir.path()).await?;
+        println!("{}", report.markdown);
+        return Ok(json!({"scenario": "models", "report": report.json}));
+    }
+    if args.scenario == "computed" {
+        let dir = tempfile::tempdir()?;
+        let report = computed::run(args, address, &setup, dir.path()).await?;
+        println!("{}", report.markdown);
+        return Ok(json!({"scenario": "computed", "report": report.json}));
+    }
     anyhow::ensure!(
         args.scenario == "lookup",
-        "--scenario: \"{}\" is not lookup, batch or segments",
+        "--scenario: \"{}\" is not lookup, batch, segments, computed or models",
         args.scenario
     );
     let loaded = load::load(args, address, &setup).await?;

@@ -122,7 +122,7 @@ async fn settle(connection: &mut Connection) -> anyhow::Result<Value> {
 }
 
 /// Median events/s of `ROUNDS` streaming rounds of new events for existing profiles.
-async fn streaming_rate(
+pub(crate) async fn streaming_rate(
     args: &Args,
     address: &str,
     setup: &Setup,
@@ -148,7 +148,7 @@ async fn streaming_rate(
 const FILE_RECORDS: usize = 400_000;
 
 /// Sends `total` JSON Lines records made by `make` as batches of at most `FILE_RECORDS`.
-async fn upload_in_files(
+pub(crate) async fn upload_in_files(
     address: &str,
     dataset: &str,
     dir: &Path,

@@ -111,6 +111,8 @@ codes! {
     ComputedAttributeNameTaken => ("computed_attribute_name_already_exists", "CA", 1082, 409, InvalidRequest),
     ComputedAttributeLimit => ("computed_attribute_limit_reached", "CA", 1083, 422, InvalidRequest),
     ComputedAttributeInUse => ("computed_attribute_in_use", "CA", 1084, 409, InvalidRequest),
+    ModelsNotTrained => ("models_not_trained", "MDL", 1090, 404, InvalidRequest),
+    TrainingNotFound => ("training_not_found", "MDL", 1091, 404, InvalidRequest),
     Internal => ("internal_error", "UPS", 9000, 500, Internal),
     Unavailable => ("service_unavailable", "UPS", 9001, 503, Internal),
 }

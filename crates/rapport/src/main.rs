@@ -47,6 +47,8 @@ enum Command {
     /// Sends files through the batch API of a running server, with progress, and exits non-zero
     /// when the batch fails.
     Ingest(rapport::cli::ingest::IngestOptions),
+    /// Trains the built-in models (lifetime value, churn propensity) on a running server.
+    Models(rapport::cli::models::ModelsOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +59,13 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let code = runtime.block_on(rapport::cli::ingest::run(options))?;
+            std::process::exit(code);
+        }
+        Command::Models(options) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(rapport::cli::models::run(options))?;
             std::process::exit(code);
         }
         Command::Serve { options, config } => (options, config, None),

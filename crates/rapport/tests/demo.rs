@@ -626,3 +626,79 @@ async fn demo_parquet_files_load_like_their_json_lines() {
     }
     assert!(events > CUSTOMERS as usize * 10, "{events} events compared");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_computed_attributes_and_model_scores_are_on_profiles() {
+    let server = TestServer::start();
+    load(&server).await;
+    // Every demo attribute is backfilled...
+    let mut enabled = 0;
+    for _ in 0..600 {
+        let list = server.get("/data/core/ca/attributes?limit=40").await;
+        let attributes = list.body["computedAttributes"]
+            .as_array()
+            .expect("list")
+            .clone();
+        assert_eq!(attributes.len(), demo::computed::DEMO_ATTRIBUTES.len());
+        enabled = attributes
+            .iter()
+            .filter(|a| a["status"]["job"] == "ENABLED")
+            .count();
+        if enabled == attributes.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(enabled, demo::computed::DEMO_ATTRIBUTES.len());
+    // ...and the models are trained, with their reports.
+    let mut models = Value::Null;
+    for _ in 0..600 {
+        let reply = server.get("/data/rapport/models").await;
+        if reply.status == StatusCode::OK {
+            models = reply.body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        models["lifetimeValue"]["report"]["deciles"].is_array(),
+        "{models}"
+    );
+    assert!(
+        models["churn"]["report"]["evaluation"]["auc"].is_number(),
+        "{models}"
+    );
+    // A customer with orders shows both: the attributes, and the lifetime value once scored.
+    let mut shown = Value::Null;
+    'wait: for _ in 0..600 {
+        for n in 1..=20 {
+            let reply = server
+                .get(&format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId=CRM-{n:07}&entityIdNS=CRMID&withCA=true"))
+                .await;
+            if reply.status != StatusCode::OK {
+                continue;
+            }
+            let (_, item) = only_entity(&reply.body);
+            let values = &item["entity"]["_rapport"]["SystemComputedAttributes"];
+            if values["orders"]["value"].as_u64().unwrap_or(0) > 0
+                && values.get("lifetimeValue").is_some()
+            {
+                shown = values.clone();
+                break 'wait;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        shown["lifetimeValue"]["modelVersion"], models["version"],
+        "{shown}"
+    );
+    assert!(
+        shown["lifetimeValue"]["historicalValue"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0,
+        "{shown}"
+    );
+    assert!(shown["spendLastMonth"]["value"].is_number(), "{shown}");
+}

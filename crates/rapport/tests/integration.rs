@@ -21,6 +21,7 @@ mod events_paging;
 mod identity_api;
 mod lookup_validation;
 mod merge_policies;
+mod models;
 mod namespaces;
 mod restart;
 mod sandboxes;

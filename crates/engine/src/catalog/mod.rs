@@ -37,6 +37,7 @@ pub(crate) mod kind {
     pub const MERGE_POLICY: &str = "mergepolicy";
     pub const SEGMENT: &str = "segment";
     pub const COMPUTED: &str = "computed";
+    pub const MODELS: &str = "models";
 }
 
 /// Everything configured in one sandbox.
@@ -60,6 +61,8 @@ pub struct SandboxCatalog {
     pub computed_index: Arc<crate::computed::ComputedIndex>,
     /// `_{tenant}`: the field under which custom fields and computed attributes live.
     pub tenant_key: String,
+    /// The built-in models last trained, with their reports.
+    pub models: Option<Arc<crate::scores::TrainedModels>>,
     /// Schemas compiled to field trees with their identity fields, rebuilt on every change.
     pub compiled: HashMap<String, Arc<CompiledSchema>>,
     /// What a prepared view must have been built with to be served: the default merge policy's
@@ -213,6 +216,12 @@ impl Catalog {
                 b"mergepolicy" => insert(&mut catalog.merge_policies, id, &value)?,
                 b"segment" => insert(&mut catalog.segments, id, &value)?,
                 b"computed" => insert(&mut catalog.computed, id, &value)?,
+                b"models" => {
+                    catalog.models =
+                        Some(Arc::new(serde_json::from_slice(&value).map_err(|e| {
+                            Error::internal(format!("stored models: {e}"))
+                        })?))
+                }
                 _ => {}
             }
         }

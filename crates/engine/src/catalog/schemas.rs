@@ -622,7 +622,7 @@ pub(crate) fn recompile(catalog: &mut SandboxCatalog, settings: &CatalogSettings
 /// The union of every union-enabled schema of a class.
 pub fn union_tree(catalog: &SandboxCatalog, class: Class) -> Result<ObjectField> {
     let mut tree = stored_union(catalog, class)?;
-    if class == Class::Profile && !catalog.computed.is_empty() {
+    if class == Class::Profile && (!catalog.computed.is_empty() || catalog.models.is_some()) {
         // Computed attributes are profile fields: `_{tenant}.SystemComputedAttributes.<name>`.
         let event = stored_union(catalog, Class::ExperienceEvent)?;
         let group = crate::computed::ComputedIndex::schema_fields(catalog, &event);

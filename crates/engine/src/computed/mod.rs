@@ -154,6 +154,8 @@ pub struct ComputedIndex {
     pub failed: BTreeMap<String, String>,
     /// What maintaining them decodes of an event.
     events: Option<segments::EventProjection>,
+    /// The built-in models whose scores are kept beside the attributes.
+    pub models: Option<std::sync::Arc<crate::scores::TrainedModels>>,
 }
 
 impl std::fmt::Debug for ComputedIndex {
@@ -167,7 +169,10 @@ impl std::fmt::Debug for ComputedIndex {
 
 impl ComputedIndex {
     pub fn build(catalog: &SandboxCatalog) -> ComputedIndex {
-        let mut index = ComputedIndex::default();
+        let mut index = ComputedIndex {
+            models: catalog.models.clone(),
+            ..ComputedIndex::default()
+        };
         for attribute in catalog.computed.values() {
             if attribute.publication != Publication::Published {
                 continue;
@@ -197,8 +202,9 @@ impl ComputedIndex {
         index
     }
 
+    /// Whether there is nothing to keep: no attribute and no model.
     pub fn is_empty(&self) -> bool {
-        self.attributes.is_empty()
+        self.attributes.is_empty() && self.models.is_none()
     }
 
     /// The schema fields of the values, for the profile union schema.
@@ -211,6 +217,11 @@ impl ComputedIndex {
             field.description = attribute.description.clone();
             group = group.with(&attribute.name, field);
         }
+        if catalog.models.is_some() {
+            for (name, field) in crate::scores::schema_fields() {
+                group = group.with(name, field);
+            }
+        }
         group
     }
 }
@@ -222,11 +233,14 @@ pub struct ProfileComputed {
     pub attributes: BTreeMap<String, (u64, AttributeState)>,
     /// When the values next change with no new data (mirrored in the Schedule).
     pub next_change_ms: Option<i64>,
+    /// The built-in models' scores.
+    pub scores: Option<crate::scores::ProfileScores>,
 }
 
 /// An event just stored for a profile.
 pub struct NewEvent<'a> {
     pub id: &'a str,
+    pub event_type: Option<&'a str>,
     pub timestamp_ms: i64,
     pub json: &'a [u8],
     /// Whether it replaced a stored event with the same `_id` (its old values must go).
@@ -266,7 +280,7 @@ pub fn maintain(
 ) -> Result<Option<Values>> {
     let index = &catalog.computed_index;
     let mut stored = load(&*txn, sandbox, profile_id)?;
-    if index.is_empty() && stored.attributes.is_empty() {
+    if index.is_empty() && stored.attributes.is_empty() && stored.scores.is_none() {
         return Ok(None);
     }
     let before = stored.clone();
@@ -341,6 +355,30 @@ pub fn maintain(
             }
         }
     }
+    match &index.models {
+        Some(models) => {
+            let stale = stored
+                .scores
+                .as_ref()
+                .is_none_or(|s| s.version != models.version);
+            let relevant = event
+                .is_some_and(|e| crate::scores::History::relevant(&models.settings, e.event_type));
+            if stale || relevant || rebuild {
+                let history =
+                    crate::scores::read_history(&*txn, sandbox, profile_id, &models.settings)?;
+                // Models trained for a given date score as of that date.
+                let at = models.settings.as_of_ms.unwrap_or(now_ms);
+                let scored = crate::scores::score(models, &history, at);
+                changed |= stored.scores.as_ref().map(|s| &s.values) != Some(&scored.values);
+                stored.scores = Some(scored);
+            }
+        }
+        None => {
+            if stored.scores.take().is_some() {
+                changed = true;
+            }
+        }
+    }
     let mut next = None;
     for attribute in &index.attributes {
         if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
@@ -355,7 +393,7 @@ pub fn maintain(
     stored.next_change_ms = next;
     if stored != before {
         let key = keys::profile(sandbox, profile_id);
-        if stored.attributes.is_empty() {
+        if stored.attributes.is_empty() && stored.scores.is_none() {
             txn.delete(Table::Computed, &key)?;
         } else {
             txn.put(Table::Computed, &key, &encode(&stored)?)?;
@@ -394,6 +432,9 @@ fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Resul
             inner.insert("value".into(), value);
             object.insert(attribute.definition.name.clone(), Value::Object(inner));
         }
+    }
+    if let Some(scores) = &stored.scores {
+        object.extend(scores.values());
     }
     let value = Value::Object(object);
     let json = serde_json::to_vec(&value).map_err(Error::internal)?;

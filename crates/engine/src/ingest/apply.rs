@@ -374,6 +374,7 @@ pub fn apply_write(
             write.event_type.as_deref(),
             &crate::computed::NewEvent {
                 id: write.event.as_ref().map_or("", |(id, _)| id.as_str()),
+                event_type: write.event_type.as_deref(),
                 timestamp_ms: write.event.as_ref().map_or(0, |(_, at)| *at),
                 json: &write.json,
                 replaced: replaced_event,

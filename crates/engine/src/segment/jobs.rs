@@ -213,7 +213,29 @@ enum Work {
     Job(String),
     Preview(String, Arc<segments::Definition>),
     Backfill(SandboxName),
+    Train(String),
 }
+
+/// One training of the built-in models: read the histories, fit, store, score every profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRun {
+    pub id: String,
+    pub sandbox: SandboxName,
+    pub settings: crate::scores::ScoreSettings,
+    pub status: JobStatus,
+    /// What it is doing: QUEUED, READING, FITTING, SCORING, DONE.
+    pub phase: &'static str,
+    pub profiles_read: u64,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub model_version: Option<String>,
+    pub error: Option<String>,
+    /// Why it was started: "api" or "schedule".
+    pub source: &'static str,
+}
+
+/// How often models are trained again on their last settings.
+pub const RETRAIN_EVERY_MS: i64 = 7 * 86_400_000;
 
 /// A pass over every profile of a sandbox that brings its computed attributes up to date with
 /// their definitions (after one was published, changed or deleted).
@@ -235,6 +257,7 @@ struct State {
     previews: VecDeque<Preview>,
     /// The latest backfill of each sandbox, and the one queued after it.
     backfills: BTreeMap<SandboxName, Vec<Backfill>>,
+    trainings: VecDeque<TrainingRun>,
     queue: VecDeque<Work>,
     cancels: BTreeMap<String, Arc<AtomicBool>>,
 }
@@ -303,6 +326,46 @@ impl SegmentJobs {
         });
         state.queue.push_back(Work::Backfill(sandbox.clone()));
         self.shared.wake.notify_all();
+    }
+
+    /// Queues a training of the built-in models.
+    pub fn train(
+        &self,
+        sandbox: &SandboxName,
+        settings: crate::scores::ScoreSettings,
+        source: &'static str,
+    ) -> TrainingRun {
+        let run = TrainingRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            sandbox: sandbox.clone(),
+            settings,
+            status: JobStatus::Queued,
+            phase: "QUEUED",
+            profiles_read: 0,
+            start_ms: None,
+            end_ms: None,
+            model_version: None,
+            error: None,
+            source,
+        };
+        let mut state = self.shared.state.lock();
+        state.trainings.push_back(run.clone());
+        while state.trainings.len() > 100 {
+            state.trainings.pop_front();
+        }
+        state.queue.push_back(Work::Train(run.id.clone()));
+        self.shared.wake.notify_all();
+        run
+    }
+
+    /// A training run by id.
+    pub fn training(&self, sandbox: &SandboxName, id: &str) -> Option<TrainingRun> {
+        let state = self.shared.state.lock();
+        state
+            .trainings
+            .iter()
+            .find(|r| r.id == id && r.sandbox == *sandbox)
+            .cloned()
     }
 
     /// The newest backfill that computes this version of an attribute.
@@ -655,6 +718,7 @@ impl Shared {
                 Work::Job(id) => self.run_job(id),
                 Work::Preview(id, program) => self.run_preview(id, program),
                 Work::Backfill(sandbox) => self.run_backfill(sandbox),
+                Work::Train(id) => self.run_training(id),
             });
             if std::panic::catch_unwind(run).is_err() {
                 tracing::error!("a segment job or preview panicked");
@@ -673,8 +737,134 @@ impl Shared {
                         b.status = JobStatus::Failed;
                         b.error = Some("the backfill stopped on an internal error".into());
                     }),
+                    Work::Train(id) => {
+                        self.update_training(id, |r| {
+                            r.status = JobStatus::Failed;
+                            r.error = Some("the training stopped on an internal error".into());
+                        });
+                    }
                 }
             }
+        }
+    }
+
+    fn update_training(
+        &self,
+        id: &str,
+        edit: impl FnOnce(&mut TrainingRun),
+    ) -> Option<TrainingRun> {
+        let mut state = self.state.lock();
+        let run = state.trainings.iter_mut().find(|r| r.id == id)?;
+        edit(run);
+        Some(run.clone())
+    }
+
+    /// Trains the models of a run's sandbox, stores them, and scores every profile. Reading
+    /// happens in one read transaction: ingestion and lookups go on meanwhile.
+    fn run_training(&self, id: &str) {
+        let Some(run) = self.update_training(id, |r| {
+            r.status = JobStatus::Processing;
+            r.phase = "READING";
+            r.start_ms = Some(now_ms());
+        }) else {
+            return;
+        };
+        let outcome = (|| -> Result<String> {
+            let histories = {
+                let txn = self.store.read()?;
+                crate::scores::read_histories(txn.as_ref(), &run.sandbox, &run.settings)?
+            };
+            self.update_training(id, |r| {
+                r.profiles_read = histories.len() as u64;
+                r.phase = "FITTING";
+            });
+            let models = crate::scores::train(&histories, &run.settings, now_ms());
+            drop(histories);
+            let version = models.version.clone();
+            self.catalog.change(&run.sandbox, |editor| {
+                editor.record(crate::catalog::kind::MODELS, "current", &models)?;
+                editor.catalog.models = Some(Arc::new(models));
+                Ok(())
+            })?;
+            self.update_training(id, |r| r.phase = "SCORING");
+            self.backfill_now(&run.sandbox)?;
+            Ok(version)
+        })();
+        self.update_training(id, |r| {
+            r.end_ms = Some(now_ms());
+            match outcome {
+                Ok(version) => {
+                    r.status = JobStatus::Succeeded;
+                    r.phase = "DONE";
+                    r.model_version = Some(version);
+                }
+                Err(error) => {
+                    r.status = JobStatus::Failed;
+                    r.error = Some(error.to_string());
+                }
+            }
+        });
+    }
+
+    /// Scores (and brings computed attributes up to date on) every profile, now.
+    fn backfill_now(&self, sandbox: &SandboxName) -> Result<()> {
+        let profiles = {
+            let txn = self.store.read()?;
+            live_profiles(txn.as_ref(), sandbox)?
+        };
+        let tenant = self.catalog.sandbox(sandbox)?.tenant_key.clone();
+        for chunk in profiles.chunks(WRITER_CHUNK) {
+            if self.stopped() {
+                break;
+            }
+            let profiles = chunk.iter().map(|id| (*id, None)).collect();
+            self.reevaluate_in_writer(sandbox, profiles, Trigger::Computed(tenant.clone()))?;
+        }
+        Ok(())
+    }
+
+    /// Queues a training for every sandbox whose models are older than [`RETRAIN_EVERY_MS`].
+    fn retrain_due(&self) {
+        for sandbox in self.catalog.sandbox_names() {
+            let Ok(catalog) = self.catalog.sandbox(&sandbox) else {
+                continue;
+            };
+            let Some(models) = &catalog.models else {
+                continue;
+            };
+            if models.trained_ms + RETRAIN_EVERY_MS > now_ms() {
+                continue;
+            }
+            let mut state = self.state.lock();
+            let pending = state.trainings.iter().any(|r| {
+                r.sandbox == sandbox
+                    && matches!(r.status, JobStatus::Queued | JobStatus::Processing)
+            });
+            if pending {
+                continue;
+            }
+            // The same choices as last time, on today's data.
+            let settings = crate::scores::ScoreSettings {
+                cutoff_ms: None,
+                as_of_ms: None,
+                ..models.settings.clone()
+            };
+            let run = TrainingRun {
+                id: uuid::Uuid::new_v4().to_string(),
+                sandbox: sandbox.clone(),
+                settings,
+                status: JobStatus::Queued,
+                phase: "QUEUED",
+                profiles_read: 0,
+                start_ms: None,
+                end_ms: None,
+                model_version: None,
+                error: None,
+                source: "schedule",
+            };
+            state.queue.push_back(Work::Train(run.id.clone()));
+            state.trainings.push_back(run);
+            self.wake.notify_all();
         }
     }
 
@@ -1046,6 +1236,7 @@ impl Shared {
     fn run_schedule(&self) {
         while !self.stopped() {
             std::thread::sleep(SCHEDULER_TICK);
+            self.retrain_due();
             for sandbox in self.catalog.sandbox_names() {
                 if let Err(error) = self.run_due(&sandbox) {
                     tracing::error!(%error, sandbox = %sandbox, "scheduled segment evaluation failed");

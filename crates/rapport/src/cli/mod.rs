@@ -1,3 +1,4 @@
 //! Command-line tools that talk to a running server.
 
 pub mod ingest;
+pub mod models;

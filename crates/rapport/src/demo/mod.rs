@@ -7,6 +7,7 @@
 //! graph's first and last sightings, and therefore which link is the most recent, follow the
 //! story and not the order the records happen to be loaded in.
 
+pub mod computed;
 pub mod files;
 pub mod generator;
 pub mod segments;
@@ -92,6 +93,7 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
             if existing.complete {
                 let generator = Generator::new(existing.seed, existing.customers)?;
                 let segments = segments::ensure(engine, &sandbox)?;
+                computed::ensure(engine, &sandbox)?;
                 return Ok(DemoSummary {
                     seed: existing.seed,
                     customers: existing.customers,
@@ -125,6 +127,7 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
     // Defined after loading: one job evaluates them over every customer, and from then on
     // every write keeps them current.
     let segments = segments::ensure(engine, &sandbox)?;
+    computed::ensure(engine, &sandbox)?;
     Ok(DemoSummary {
         seed,
         customers,

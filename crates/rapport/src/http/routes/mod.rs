@@ -8,6 +8,7 @@ mod entities;
 mod health;
 mod identities;
 mod merge_policies;
+mod models;
 mod namespaces;
 mod schemas;
 mod segments;
@@ -37,6 +38,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(merge_policies::router())
         .merge(segments::router())
         .merge(computed::router())
+        .merge(models::router())
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -262,6 +262,12 @@ async fn values_change_before_the_ingestion_is_acknowledged() {
         json!({"name": "biggest", "expression": pql(r#"xEvent[eventType = "commerce.purchases"].max(commerce.order.priceTotal)"#)}),
     )
     .await;
+    // The same computation under another name: each shows it, counted once.
+    attribute(
+        &server,
+        json!({"name": "purchasesToo", "expression": pql(r#"xEvent[eventType = "commerce.purchases"].count()"#)}),
+    )
+    .await;
     attribute(
         &server,
         json!({"name": "lastType", "expression": pql("xEvent.mostRecent(eventType)")}),
@@ -280,7 +286,7 @@ async fn values_change_before_the_ingestion_is_acknowledged() {
     .await;
     assert_eq!(
         values(&server, 1).await,
-        json!({"spend": {"value": 40}, "purchases": {"value": 1}, "biggest": {"value": 40}, "lastType": {"value": "commerce.purchases"}})
+        json!({"spend": {"value": 40}, "purchases": {"value": 1}, "purchasesToo": {"value": 1}, "biggest": {"value": 40}, "lastType": {"value": "commerce.purchases"}})
     );
     // Out of order: an older purchase (outside the 7 days) and a newer page view.
     event(
@@ -315,7 +321,7 @@ async fn values_change_before_the_ingestion_is_acknowledged() {
     .await;
     assert_eq!(
         values(&server, 1).await,
-        json!({"spend": {"value": 42.5}, "purchases": {"value": 3}, "biggest": {"value": 100}, "lastType": {"value": "web.webpagedetails.pageViews"}})
+        json!({"spend": {"value": 42.5}, "purchases": {"value": 3}, "purchasesToo": {"value": 3}, "biggest": {"value": 100}, "lastType": {"value": "web.webpagedetails.pageViews"}})
     );
     // The same event sent again with another total replaces it.
     event(

@@ -11,11 +11,11 @@
 pub mod definitions;
 pub mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rapport_types::{Code, ProfileId, SandboxName};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use store::{Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
@@ -121,28 +121,43 @@ impl CompiledAttribute {
 
     /// The entry an event makes, if it matches the filter.
     fn entry(&self, event: &segments::EventRef<'_>) -> Option<Entry> {
-        if let Some(filter) = &self.filter {
-            let subject = segments::Subject {
-                profile: &Value::Null,
-                events: std::slice::from_ref(event),
-                in_segment: &|_| false,
-            };
-            if !filter.evaluate(&subject, event.timestamp_ms).qualified {
-                return None;
+        self.matches(event).then(|| self.entry_of(event))
+    }
+
+    /// Whether an event passes the filter (its `eventType` is checked first, without
+    /// evaluating, when the filter names the types it accepts).
+    fn matches(&self, event: &segments::EventRef<'_>) -> bool {
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        if let Some(types) = &filter.dependencies().event_types {
+            let event_type = event.value.get("eventType").and_then(Value::as_str);
+            if !event_type.is_some_and(|t| types.contains(t)) {
+                return false;
             }
         }
+        let subject = segments::Subject {
+            profile: &Value::Null,
+            events: std::slice::from_ref(event),
+            in_segment: &|_| false,
+        };
+        filter.evaluate(&subject, event.timestamp_ms).qualified
+    }
+
+    /// The entry of an event that passed the filter.
+    fn entry_of(&self, event: &segments::EventRef<'_>) -> Entry {
         let mut value = Some(event.value);
         for name in &self.field {
             value = value.and_then(|v| v.get(name));
         }
-        Some(Entry {
+        Entry {
             timestamp_ms: event.timestamp_ms,
             value: if self.field.is_empty() {
                 Scalar::Missing
             } else {
                 Scalar::from_json(value)
             },
-        })
+        }
     }
 }
 
@@ -154,6 +169,9 @@ pub struct ComputedIndex {
     pub failed: BTreeMap<String, String>,
     /// What maintaining them decodes of an event.
     events: Option<segments::EventProjection>,
+    /// For each attribute, the first attribute with the same filter: a filter is evaluated
+    /// once per event, whatever the number of attributes sharing it.
+    same_filter: Vec<usize>,
     /// The built-in models whose scores are kept beside the attributes.
     pub models: Option<std::sync::Arc<crate::scores::TrainedModels>>,
 }
@@ -226,11 +244,12 @@ impl ComputedIndex {
     }
 }
 
-/// The Computed table's value: each attribute's state, under the stamp of the definition it
-/// was computed for.
+/// The Computed table's value: each attribute's state, under the stamp of what it computes
+/// ([`ComputedAttribute::computation_stamp`]): a changed definition finds no state and starts
+/// again from the events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProfileComputed {
-    pub attributes: BTreeMap<String, (u64, AttributeState)>,
+    pub attributes: BTreeMap<u64, AttributeState>,
     /// When the values next change with no new data (mirrored in the Schedule).
     pub next_change_ms: Option<i64>,
     /// The built-in models' scores.
@@ -251,7 +270,13 @@ pub struct NewEvent<'a> {
 pub struct Values {
     /// `{"<name>": {"value": ...}, ...}` as JSON bytes.
     pub json: Vec<u8>,
-    pub value: Value,
+}
+
+impl Values {
+    /// The values as a JSON value (for evaluating segments on them).
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
 }
 
 fn load(
@@ -279,34 +304,73 @@ pub fn maintain(
     now_ms: i64,
 ) -> Result<Option<Values>> {
     let index = &catalog.computed_index;
+    // The event's value and which filters it passes, before reading any state: an event no
+    // attribute or model looks at leaves the state as it is (windows closing are the
+    // scheduler's, and a new attribute's backfill reaches every profile).
+    let parsed = match event {
+        Some(e) if !rebuild && !e.replaced && !index.is_empty() => {
+            let value = index
+                .events
+                .as_ref()
+                .map_or_else(|| serde_json::from_slice(e.json), |p| p.parse(e.json))
+                .unwrap_or(Value::Null);
+            let mut passed: Vec<Option<bool>> = vec![None; index.attributes.len()];
+            {
+                let event = segments::EventRef {
+                    id: e.id,
+                    timestamp_ms: e.timestamp_ms,
+                    value: &value,
+                };
+                for (i, attribute) in index.attributes.iter().enumerate() {
+                    let first = index.same_filter.get(i).copied().unwrap_or(i);
+                    if passed[first].is_none() {
+                        passed[first] = Some(attribute.matches(&event));
+                    }
+                }
+            }
+            let scored = index
+                .models
+                .as_ref()
+                .is_some_and(|m| crate::scores::History::relevant(&m.settings, e.event_type));
+            if !scored && passed.iter().all(|p| *p != Some(true)) {
+                return Ok(None);
+            }
+            Some((value, passed))
+        }
+        _ => None,
+    };
     let mut stored = load(&*txn, sandbox, profile_id)?;
     if index.is_empty() && stored.attributes.is_empty() && stored.scores.is_none() {
         return Ok(None);
     }
-    let before = stored.clone();
+    let before_next = stored.next_change_ms;
+    // Whether the stored state must be written back.
+    let mut dirty = false;
     let rebuild = rebuild || event.is_some_and(|e| e.replaced);
     // Attributes computed for another definition (or never) start again from the events.
-    let stale: BTreeSet<&str> = index
+    let stale: Vec<bool> = index
         .attributes
         .iter()
-        .filter(|a| {
-            rebuild
-                || stored
-                    .attributes
-                    .get(&a.definition.id)
-                    .is_none_or(|(stamp, _)| *stamp != a.stamp)
-        })
-        .map(|a| a.definition.id.as_str())
+        .map(|a| rebuild || !stored.attributes.contains_key(&a.stamp))
         .collect();
-    let mut changed = stored.attributes.len() != index.attributes.len();
-    stored
-        .attributes
-        .retain(|id, _| index.attributes.iter().any(|a| a.definition.id == *id));
-    if !stale.is_empty() {
+    let mut changed = stored.attributes.len() != index.attributes.len()
+        || stored
+            .attributes
+            .keys()
+            .any(|stamp| !index.attributes.iter().any(|a| a.stamp == *stamp));
+    if changed {
+        dirty = true;
+        stored
+            .attributes
+            .retain(|stamp, _| index.attributes.iter().any(|a| a.stamp == *stamp));
+    }
+    if stale.iter().any(|s| *s) {
         let wanted: Vec<&CompiledAttribute> = index
             .attributes
             .iter()
-            .filter(|a| stale.contains(a.definition.id.as_str()))
+            .zip(&stale)
+            .filter(|(_, stale)| **stale)
+            .map(|(a, _)| a)
             .collect();
         let mut states: Vec<AttributeState> = vec![AttributeState::default(); wanted.len()];
         let projection = index
@@ -327,31 +391,36 @@ pub fn maintain(
             }
         }
         for (attribute, state) in wanted.into_iter().zip(states) {
-            stored
-                .attributes
-                .insert(attribute.definition.id.clone(), (attribute.stamp, state));
+            stored.attributes.insert(attribute.stamp, state);
         }
         changed = true;
-    } else if let Some(event) = event {
-        let value = index
-            .events
-            .as_ref()
-            .map_or_else(
-                || serde_json::from_slice(event.json),
-                |p| p.parse(event.json),
-            )
-            .unwrap_or(Value::Null);
+        dirty = true;
+    } else if let (Some(event), Some((value, passed))) = (event, &parsed) {
         let event = segments::EventRef {
             id: event.id,
             timestamp_ms: event.timestamp_ms,
-            value: &value,
+            value,
         };
-        for attribute in &index.attributes {
-            if let Some(entry) = attribute.entry(&event) {
-                if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
-                    state.add(attribute.definition.lookback, entry, now_ms);
-                    changed = true;
-                }
+        for (i, attribute) in index.attributes.iter().enumerate() {
+            let first = index.same_filter.get(i).copied().unwrap_or(i);
+            if passed.get(first).copied().flatten() != Some(true) {
+                continue;
+            }
+            // Two attributes computing the same thing share one state: add the event once.
+            if index.attributes[..i]
+                .iter()
+                .any(|a| a.stamp == attribute.stamp)
+            {
+                continue;
+            }
+            if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
+                state.add(
+                    attribute.definition.lookback,
+                    attribute.entry_of(&event),
+                    now_ms,
+                );
+                changed = true;
+                dirty = true;
             }
         }
     }
@@ -371,18 +440,22 @@ pub fn maintain(
                 let scored = crate::scores::score(models, &history, at);
                 changed |= stored.scores.as_ref().map(|s| &s.values) != Some(&scored.values);
                 stored.scores = Some(scored);
+                dirty = true;
             }
         }
         None => {
             if stored.scores.take().is_some() {
                 changed = true;
+                dirty = true;
             }
         }
     }
     let mut next = None;
     for attribute in &index.attributes {
-        if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
-            changed |= state.advance(attribute.definition.lookback, now_ms);
+        if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
+            let moved = state.advance(attribute.definition.lookback, now_ms);
+            changed |= moved;
+            dirty |= moved;
             let at = state.next_change(attribute.definition.lookback, now_ms);
             next = match (next, at) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
@@ -391,14 +464,14 @@ pub fn maintain(
         }
     }
     stored.next_change_ms = next;
-    if stored != before {
+    if dirty || before_next != next {
         let key = keys::profile(sandbox, profile_id);
         if stored.attributes.is_empty() && stored.scores.is_none() {
             txn.delete(Table::Computed, &key)?;
         } else {
             txn.put(Table::Computed, &key, &encode(&stored)?)?;
         }
-        if before.next_change_ms != next {
+        if before_next != next {
             crate::segment::membership::set_scheduled_change(
                 txn,
                 sandbox,
@@ -414,12 +487,14 @@ pub fn maintain(
     Ok(Some(render(index, &stored, now_ms)?))
 }
 
-/// The values object of a profile's attributes at `now_ms`; attributes without a value (a
-/// minimum of nothing) are left out.
+/// The values object of a profile's attributes at `now_ms`, written straight as JSON;
+/// attributes without a value (a minimum of nothing) are left out.
 fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Result<Values> {
-    let mut object = Map::new();
+    let mut json = Vec::with_capacity(32 * (index.attributes.len() + 1));
+    json.push(b'{');
+    let mut first = true;
     for attribute in &index.attributes {
-        let Some((_, state)) = stored.attributes.get(&attribute.definition.id) else {
+        let Some(state) = stored.attributes.get(&attribute.stamp) else {
             continue;
         };
         let value = state.value(
@@ -427,18 +502,31 @@ fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Resul
             attribute.definition.function,
             now_ms,
         );
-        if !value.is_null() {
-            let mut inner = Map::new();
-            inner.insert("value".into(), value);
-            object.insert(attribute.definition.name.clone(), Value::Object(inner));
+        if value.is_null() {
+            continue;
         }
+        if !first {
+            json.push(b',');
+        }
+        first = false;
+        serde_json::to_writer(&mut json, &attribute.definition.name).map_err(Error::internal)?;
+        json.extend_from_slice(b":{\"value\":");
+        serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
+        json.push(b'}');
     }
     if let Some(scores) = &stored.scores {
-        object.extend(scores.values());
+        for (name, value) in scores.values() {
+            if !first {
+                json.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut json, &name).map_err(Error::internal)?;
+            json.push(b':');
+            serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
+        }
     }
-    let value = Value::Object(object);
-    let json = serde_json::to_vec(&value).map_err(Error::internal)?;
-    Ok(Values { json, value })
+    json.push(b'}');
+    Ok(Values { json })
 }
 
 /// A profile's values as of now, read without writing (lookups under another merge policy).
@@ -459,11 +547,11 @@ pub fn read_values(
         };
     let now_ms = crate::catalog::now_ms();
     for attribute in &index.attributes {
-        if let Some((_, state)) = stored.attributes.get_mut(&attribute.definition.id) {
+        if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
             state.advance(attribute.definition.lookback, now_ms);
         }
     }
-    Ok(Some(render(index, &stored, now_ms)?.value))
+    Ok(Some(render(index, &stored, now_ms)?.value()))
 }
 
 /// Removes a profile's attribute state (the profile was deleted or merged away).

@@ -6,7 +6,7 @@
 //! keeps one aggregate. Replacing or deleting an event is rare and handled by the caller
 //! rebuilding the state from the stored events ([`AttributeState::rebuild`]).
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Datelike, Months, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -92,9 +92,16 @@ impl Lookback {
             LookbackUnit::Days => now_ms - count * 24 * HOUR_MS,
             LookbackUnit::Weeks => now_ms - count * 7 * 24 * HOUR_MS,
             LookbackUnit::Months => {
+                // The same day and time `count` months earlier; when that day does not exist
+                // (30 March less a month), the first instant of the month after it, so the
+                // start never moves backwards as time passes.
                 let now = DateTime::<Utc>::from_timestamp_millis(now_ms)?;
-                now.checked_sub_months(Months::new(u32::try_from(count).ok()?))?
-                    .timestamp_millis()
+                let earlier = now.checked_sub_months(Months::new(u32::try_from(count).ok()?))?;
+                if earlier.day() == now.day() {
+                    earlier.timestamp_millis()
+                } else {
+                    first_of_next_month(earlier)?
+                }
             }
         })
     }
@@ -110,20 +117,36 @@ impl Lookback {
             let start_at_ts = self.window_start(timestamp_ms)?;
             return Some(timestamp_ms + (timestamp_ms - start_at_ts) + 1);
         }
-        // Calendar months vary in length: search between bounds that surely hold.
-        let (mut low, mut high) = (
-            timestamp_ms,
-            timestamp_ms + (i64::from(count) + 1) * 31 * 24 * HOUR_MS,
+        // Calendar months: the event leaves one millisecond after the same time `count` months
+        // later; when that day does not exist (31 March plus a month), the date is clamped to
+        // the month's last day, and the event leaves when the following month begins.
+        let at = DateTime::<Utc>::from_timestamp_millis(timestamp_ms)?;
+        let later = at.checked_add_months(Months::new(count))?;
+        let leaves = if later.day() == at.day() {
+            later.timestamp_millis() + 1
+        } else {
+            first_of_next_month(later)?
+        };
+        debug_assert!(
+            self.window_start(leaves).is_some_and(|s| s > timestamp_ms)
+                && self
+                    .window_start(leaves - 1)
+                    .is_some_and(|s| s <= timestamp_ms),
+            "{timestamp_ms} leaves a {count}-month window at {leaves}"
         );
-        while low < high {
-            let middle = low + (high - low) / 2;
-            match self.window_start(middle) {
-                Some(start) if start > timestamp_ms => high = middle,
-                _ => low = middle + 1,
-            }
-        }
-        Some(low)
+        Some(leaves)
     }
+}
+
+/// The first instant of the month after the one `at` is in.
+fn first_of_next_month(at: DateTime<Utc>) -> Option<i64> {
+    let first = at
+        .with_day(1)?
+        .with_hour(0)?
+        .with_minute(0)?
+        .with_second(0)?
+        .with_nanosecond(0)?;
+    Some(first.checked_add_months(Months::new(1))?.timestamp_millis())
 }
 
 /// A value read from an event's field.

@@ -546,10 +546,7 @@ fn write_view(
                 .entry(catalog.tenant_key.clone())
                 .or_insert_with(|| Value::Object(Default::default()));
             if let Value::Object(tenant) = tenant {
-                tenant.insert(
-                    crate::computed::FIELD_GROUP.to_owned(),
-                    values.value.clone(),
-                );
+                tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values.value());
             }
         }
     }

@@ -118,13 +118,16 @@ pub fn patch_view(
     now_ms: i64,
 ) -> Result<bool> {
     let key = keys::profile(sandbox, profile_id);
+    // One read of the view: what follows writes other tables only, so this copy stays current.
+    let Some(view_bytes) = txn.get(Table::Views, &key)?.map(<[u8]>::to_vec) else {
+        return Ok(false);
+    };
+    let stored = match decode_view(&view_bytes) {
+        Some(stored) if stored.stamp == catalog.view_stamp => stored,
+        _ => return Ok(false),
+    };
     let (shows_computed, shows_memberships) =
-        match txn.get(Table::Views, &key)?.and_then(decode_view) {
-            Some(stored) if stored.stamp == catalog.view_stamp => {
-                (stored.computed.is_some(), stored.membership.is_some())
-            }
-            _ => return Ok(false),
-        };
+        (stored.computed.is_some(), stored.membership.is_some());
     let computed =
         crate::computed::maintain(txn, catalog, sandbox, profile_id, event, false, now_ms)?;
     // A view showing attributes that all went away is rendered again without them.
@@ -148,12 +151,6 @@ pub fn patch_view(
         (!index.is_empty() || shows_memberships) && (mask.iter().any(|m| *m) || housekeeping);
     let mut rendered_memberships = None;
     if evaluate {
-        let bytes = txn
-            .get(Table::Views, &key)?
-            .ok_or_else(|| crate::error::Error::internal("view vanished"))?;
-        let Some(stored) = decode_view(bytes) else {
-            return Ok(false);
-        };
         // Evaluation reads only what the definitions read of the view.
         let mut view = index.decoding.parse_view(stored.json);
         if let (Some(values), Some(Value::Object(entity))) = (&computed, view.get_mut("entity")) {
@@ -161,10 +158,7 @@ pub fn patch_view(
                 .entry(catalog.tenant_key.clone())
                 .or_insert_with(|| Value::Object(Default::default()));
             if let Value::Object(tenant) = tenant {
-                tenant.insert(
-                    crate::computed::FIELD_GROUP.to_owned(),
-                    values.value.clone(),
-                );
+                tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values.value());
             }
         }
         let Some(entity) = view.get("entity") else {
@@ -190,12 +184,6 @@ pub fn patch_view(
     if computed.is_none() && rendered_memberships.is_none() && !drop_computed {
         return Ok(true);
     }
-    let bytes = txn
-        .get(Table::Views, &key)?
-        .ok_or_else(|| crate::error::Error::internal("view vanished"))?;
-    let Some(stored) = decode_view(bytes) else {
-        return Ok(false);
-    };
     let computed_json = computed.as_ref().map(|c| c.json.as_slice());
     let replaced = match (
         drop_computed,

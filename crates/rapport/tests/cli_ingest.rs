@@ -1,5 +1,5 @@
-//! `rapport ingest` against the real binary: a clean file succeeds with exit code 0, a batch
-//! that fails exits non-zero and names the error report.
+//! The command-line tools against the real binary: `rapport ingest` (a clean file exits 0, a
+//! failed batch exits non-zero and names the error report) and `rapport models train`.
 
 use std::process::Command;
 
@@ -98,4 +98,32 @@ fn an_unknown_dataset_or_unreachable_server_exits_non_zero_with_a_reason() {
     let (code, _, stderr) = ingest(closed, &["--dataset", "CRM", file.to_str().expect("path")]);
     assert_ne!(code, 0);
     assert!(stderr.contains("is `rapport serve` running"), "{stderr}");
+}
+
+fn models_train(address: std::net::SocketAddr, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(["models", "train", "--server"])
+        .arg(format!("http://{address}"))
+        .args(args)
+        .output()
+        .expect("run rapport models train");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn models_train_follows_the_run_and_says_what_it_could_not_fit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = spawn(&dir.path().join("data"));
+    set_up(&server);
+    let (code, stdout, stderr) = models_train(server.address, &[]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("trained on"), "{stdout}");
+    assert!(stdout.contains("not fitted: lifetime value"), "{stdout}");
+    let (code, _, stderr) = models_train(server.address, &["--cutoff", "yesterday"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--cutoff"), "{stderr}");
 }

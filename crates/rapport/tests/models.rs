@@ -112,6 +112,11 @@ async fn cdnow_through_ingestion_gives_the_published_parameters_and_useful_score
     assert_eq!(report["customers"], 2357);
     assert_eq!(report["actualPurchases"], 1882);
     let predicted = report["predictedPurchases"].as_f64().unwrap();
+    println!(
+        "CDNOW holdout purchases predicted {predicted:.1}, actual 1882; spend predicted {:.0}, actual {:.0}",
+        report["predictedSpend"].as_f64().unwrap(),
+        report["actualSpend"].as_f64().unwrap()
+    );
     assert!(
         within(predicted, 1882.0, 0.15),
         "predicted {predicted} holdout purchases"

@@ -88,7 +88,9 @@ pub async fn run(options: ModelsOptions) -> anyhow::Result<i32> {
             .await?;
         let phase = run["phase"].as_str().unwrap_or_default().to_owned();
         if phase != last_phase {
-            eprintln!("{phase}…");
+            if !matches!(phase.as_str(), "QUEUED" | "DONE") {
+                eprintln!("{}…", phase.to_lowercase());
+            }
             last_phase = phase;
         }
         match run["status"].as_str() {

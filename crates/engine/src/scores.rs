@@ -301,7 +301,7 @@ pub fn train(
         .cutoff_ms
         .unwrap_or(as_of - i64::from(horizon_days) * DAY_MS);
     let mut problems = Vec::new();
-    let (lifetime, lifetime_report) = match train_lifetime(histories, settings, cutoff, as_of) {
+    let (lifetime, lifetime_report) = match train_lifetime(histories, cutoff, as_of) {
         Ok((model, report)) => (Some(model), Some(report)),
         Err(problem) => {
             problems.push(format!("lifetime value: {problem}"));
@@ -331,7 +331,6 @@ pub fn train(
 
 fn train_lifetime(
     histories: &[(ProfileId, History)],
-    settings: &ScoreSettings,
     cutoff: i64,
     as_of: i64,
 ) -> std::result::Result<(LifetimeValueModel, LifetimeValueReport), String> {
@@ -400,7 +399,6 @@ fn train_lifetime(
         &GammaGammaFitConfig::STANDARD,
     )
     .map_err(|e| e.to_string())?;
-    let _ = settings;
     let report = LifetimeValueReport {
         calibration: fit,
         customers: rows.len() as u64,

@@ -304,6 +304,10 @@ pub fn maintain(
     now_ms: i64,
 ) -> Result<Option<Values>> {
     let index = &catalog.computed_index;
+    if index.is_empty() && event.is_some() && !rebuild {
+        // Nothing to keep (what a deleted attribute left is cleared by its backfill).
+        return Ok(None);
+    }
     // The event's value and which filters it passes, before reading any state: an event no
     // attribute or model looks at leaves the state as it is (windows closing are the
     // scheduler's, and a new attribute's backfill reaches every profile).

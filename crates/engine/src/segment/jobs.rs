@@ -1085,22 +1085,31 @@ impl Shared {
                 continue;
             };
             partial.read += 1;
-            let refs = profile.events.as_ref().map(LoadedEvents::refs);
+            let ProfileForEvaluation {
+                view,
+                memberships,
+                events,
+            } = profile;
+            let refs = events.as_ref().map(LoadedEvents::refs);
+            let was: Vec<bool> = mask
+                .iter()
+                .zip(&index.ordered)
+                .map(|(selected, s)| *selected && memberships.is_realized(&s.definition.id))
+                .collect();
             let evaluated = membership::evaluate(
                 index,
                 mask,
-                profile.attributes(),
+                view.get("entity").unwrap_or(&Value::Null),
                 refs.as_deref(),
-                &profile.memberships,
+                memberships,
                 now,
             );
-            for (selected, segment) in mask.iter().zip(&index.ordered) {
+            for ((selected, segment), was_in) in mask.iter().zip(&index.ordered).zip(was) {
                 if !selected {
                     continue;
                 }
                 let id = &segment.definition.id;
                 let now_in = evaluated.memberships.is_realized(id);
-                let was_in = profile.memberships.is_realized(id);
                 if now_in {
                     *partial.qualified.entry(id.clone()).or_default() += 1;
                 }
@@ -1110,9 +1119,7 @@ impl Shared {
                     _ => {}
                 }
             }
-            if evaluated.memberships.segments != profile.memberships.segments
-                || evaluated.memberships.changes_at != profile.memberships.changes_at
-            {
+            if evaluated.dirty {
                 partial.stale.push(*profile_id);
             }
         }

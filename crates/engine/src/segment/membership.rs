@@ -13,7 +13,6 @@ use super::index::SegmentIndex;
 use crate::error::Result;
 use crate::keys;
 use crate::records::{decode, encode};
-use crate::time::format_rfc3339_ms;
 
 /// Exited memberships are kept this long after they exit, as in the reference.
 pub const EXITED_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -73,9 +72,7 @@ impl Memberships {
             json.extend_from_slice(b":{\"status\":\"");
             json.extend_from_slice(membership.status.as_str().as_bytes());
             json.extend_from_slice(b"\",\"lastQualificationTime\":\"");
-            json.extend_from_slice(
-                format_rfc3339_ms(membership.last_qualification_ms, false).as_bytes(),
-            );
+            crate::time::write_rfc3339_seconds(&mut json, membership.last_qualification_ms);
             json.extend_from_slice(b"\"}");
         }
         json.extend_from_slice(b"}}");
@@ -264,20 +261,27 @@ pub fn opted_out_of_marketing(profile: &Value) -> bool {
 /// What one evaluation of a profile decided.
 pub struct Evaluated {
     pub memberships: Memberships,
+    /// Whether a membership changed (what the view shows).
     pub changed: bool,
+    /// Whether anything stored changed (memberships or their next changes).
+    pub dirty: bool,
+    /// The profile's Schedule entry before the evaluation.
+    pub previous_check: Option<i64>,
 }
 
-/// Evaluates the definitions `mask` selects over one profile at `now_ms`, starting from its
-/// `previous` memberships. `events` may be `None` when no selected definition reads events.
+/// Evaluates the definitions `mask` selects over one profile at `now_ms`, starting from (and
+/// consuming) its `previous` memberships. `events` may be `None` when no selected definition reads events.
 pub fn evaluate<'e>(
     index: &SegmentIndex,
     mask: &[bool],
     profile: &Value,
     events: Option<&[segments::EventRef<'e>]>,
-    previous: &Memberships,
+    previous: Memberships,
     now_ms: i64,
 ) -> Evaluated {
-    let mut memberships = previous.clone();
+    let previous_check = previous.next_check_ms;
+    let mut memberships = previous;
+    let (mut changed, mut dirty) = (false, false);
     let opted_out = opted_out_of_marketing(profile);
     let empty: [segments::EventRef<'e>; 0] = [];
     let events = events.unwrap_or(&empty);
@@ -310,16 +314,20 @@ pub fn evaluate<'e>(
         let qualified = outcome.qualified && !(segment.definition.exclude_opt_out && opted_out);
         match outcome.next_change_ms {
             Some(at) if at > now_ms => {
-                memberships.changes_at.insert(id.clone(), at);
+                if memberships.changes_at.get(id) != Some(&at) {
+                    memberships.changes_at.insert(id.clone(), at);
+                    dirty = true;
+                }
             }
             _ => {
-                memberships.changes_at.remove(id);
+                dirty |= memberships.changes_at.remove(id).is_some();
             }
         }
         let was = memberships.segments.get(id).map(|m| m.status);
         match (was, qualified) {
             (Some(Status::Realized), true) | (None, false) | (Some(Status::Exited), false) => {}
             (_, true) => {
+                changed = true;
                 memberships.segments.insert(
                     id.clone(),
                     Membership {
@@ -329,6 +337,7 @@ pub fn evaluate<'e>(
                 );
             }
             (Some(Status::Realized), false) => {
+                changed = true;
                 memberships.segments.insert(
                     id.clone(),
                     Membership {
@@ -340,6 +349,8 @@ pub fn evaluate<'e>(
         }
     }
     // Memberships of definitions that no longer exist, and exits past retention, go.
+    let (segments_before, changes_before) =
+        (memberships.segments.len(), memberships.changes_at.len());
     memberships.segments.retain(|id, m| {
         index.position(id).is_some()
             && !(m.status == Status::Exited
@@ -348,10 +359,13 @@ pub fn evaluate<'e>(
     memberships
         .changes_at
         .retain(|id, _| id.starts_with('\0') || index.position(id).is_some());
-    let changed = memberships.segments != previous.segments;
+    changed |= memberships.segments.len() != segments_before;
+    dirty |= changed || memberships.changes_at.len() != changes_before;
     Evaluated {
         memberships,
         changed,
+        dirty,
+        previous_check,
     }
 }
 

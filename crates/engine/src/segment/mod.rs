@@ -43,23 +43,22 @@ pub fn reevaluate(
         return Ok(None);
     }
     let mask = index.affected(trigger);
-    let (previous, evaluated) =
-        evaluate_stored(&*txn, index, &mask, sandbox, profile_id, profile, now_ms)?;
+    let evaluated = evaluate_stored(&*txn, index, &mask, sandbox, profile_id, profile, now_ms)?;
     let rendered = evaluated.memberships.render(now_ms);
-    if evaluated.memberships != previous {
+    if evaluated.dirty {
         membership::store(
             txn,
             sandbox,
             profile_id,
             evaluated.memberships,
-            previous.next_check_ms,
+            evaluated.previous_check,
         )?;
     }
     Ok(Some(rendered))
 }
 
 /// Evaluates the definitions `mask` selects over a profile's stored memberships and the events
-/// they need; returns the memberships before and after.
+/// they need.
 fn evaluate_stored(
     txn: &dyn WriteTxn,
     index: &SegmentIndex,
@@ -68,7 +67,7 @@ fn evaluate_stored(
     profile_id: ProfileId,
     profile: &Value,
     now_ms: i64,
-) -> Result<(Memberships, membership::Evaluated)> {
+) -> Result<membership::Evaluated> {
     let previous = membership::load(txn, sandbox, profile_id)?;
     let events = membership::load_needed(
         txn,
@@ -78,8 +77,14 @@ fn evaluate_stored(
         &index.decoding,
     )?;
     let refs = events.as_ref().map(LoadedEvents::refs);
-    let evaluated = membership::evaluate(index, mask, profile, refs.as_deref(), &previous, now_ms);
-    Ok((previous, evaluated))
+    Ok(membership::evaluate(
+        index,
+        mask,
+        profile,
+        refs.as_deref(),
+        previous,
+        now_ms,
+    ))
 }
 
 /// After an event was stored without the profile's view being rebuilt: brings the computed
@@ -164,20 +169,19 @@ pub fn patch_view(
         let Some(entity) = view.get("entity") else {
             return Ok(false);
         };
-        let (previous, evaluated) =
-            evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
+        let evaluated = evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
         // What the view shows changes only with the memberships themselves (or when it never
         // showed them: a view built before the first definition existed).
-        if evaluated.memberships.segments != previous.segments || !shows_memberships {
+        if evaluated.changed || !shows_memberships {
             rendered_memberships = Some(evaluated.memberships.render(now_ms));
         }
-        if evaluated.memberships != previous || *trigger == Trigger::Time {
+        if evaluated.dirty || *trigger == Trigger::Time {
             membership::store(
                 txn,
                 sandbox,
                 profile_id,
                 evaluated.memberships,
-                previous.next_check_ms,
+                evaluated.previous_check,
             )?;
         }
     }

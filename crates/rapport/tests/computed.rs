@@ -208,6 +208,12 @@ async fn bad_definitions_are_refused_with_the_field_and_the_rule() {
             vec!["/name"],
         ),
         (
+            json!({"name": "churnPropensity", "expression": pql("xEvent.count()")}),
+            400,
+            "invalid_computed_attribute",
+            vec!["/name", "built-in model"],
+        ),
+        (
             json!({"name": "a", "expression": pql("xEvent.count()"), "colour": 1}),
             400,
             "invalid_computed_attribute",

@@ -342,6 +342,11 @@ fn apply_field(
                     "/name: \"{name}\" must start with a letter and hold only letters, digits and _ (at most 64): it becomes a field name"
                 )));
             }
+            if ["lifetimeValue", "churnPropensity"].contains(&name.as_str()) {
+                return Err(invalid(format!(
+                    "/name: \"{name}\" is the field of a built-in model score; choose another name"
+                )));
+            }
             attribute.name = name;
         }
         "displayName" => {

@@ -44,6 +44,10 @@ pub struct SegmentIndex {
     positions: std::collections::HashMap<String, usize>,
     /// What evaluating them decodes of a profile's view and events.
     pub decoding: super::membership::Decoding,
+    /// [`SegmentIndex::affected`] for an event of each type some definition names, and for
+    /// any other type: computed once, not per event.
+    event_masks: std::collections::HashMap<String, Vec<bool>>,
+    other_event_mask: Vec<bool>,
 }
 
 impl std::fmt::Debug for SegmentIndex {
@@ -195,6 +199,20 @@ impl SegmentIndex {
             .map(|(i, s)| (s.definition.id.clone(), i))
             .collect();
         index.decoding = super::membership::Decoding::of(index.ordered.iter().map(|s| &*s.program));
+        let types: BTreeSet<String> = index
+            .ordered
+            .iter()
+            .filter_map(|s| s.program.dependencies().event_types.clone())
+            .flatten()
+            .collect();
+        index.other_event_mask = index.compute_affected(&Trigger::Event(None));
+        index.event_masks = types
+            .into_iter()
+            .map(|t| {
+                let mask = index.compute_affected(&Trigger::Event(Some(t.clone())));
+                (t, mask)
+            })
+            .collect();
         index
     }
 
@@ -210,6 +228,20 @@ impl SegmentIndex {
     /// Which definitions `trigger` may change, as a mask over `ordered`: those reading what
     /// changed, and every definition using one of them through `inSegment`.
     pub fn affected(&self, trigger: &Trigger) -> Vec<bool> {
+        match trigger {
+            Trigger::Event(Some(t)) if self.other_event_mask.len() == self.ordered.len() => self
+                .event_masks
+                .get(t)
+                .unwrap_or(&self.other_event_mask)
+                .clone(),
+            Trigger::Event(None) if self.other_event_mask.len() == self.ordered.len() => {
+                self.other_event_mask.clone()
+            }
+            _ => self.compute_affected(trigger),
+        }
+    }
+
+    fn compute_affected(&self, trigger: &Trigger) -> Vec<bool> {
         let mut mask: Vec<bool> = self
             .ordered
             .iter()

@@ -137,12 +137,7 @@ pub fn profile(
     if request.with_computed {
         if let Some(values) = crate::computed::read_values(txn, catalog, sandbox, profile_id)? {
             if let Some(Value::Object(attributes)) = item.get_mut("entity") {
-                let tenant = attributes
-                    .entry(catalog.tenant_key.clone())
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Value::Object(tenant) = tenant {
-                    tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values);
-                }
+                crate::computed::place_values(attributes, &catalog.tenant_key, values);
             }
         }
     }

@@ -72,6 +72,13 @@ impl Default for ScoreSettings {
 }
 
 impl ScoreSettings {
+    /// What a history reads of an event: its type, the order value and the satisfaction.
+    pub fn event_projection(&self) -> segments::EventProjection {
+        let mut projection = segments::EventProjection::of([]);
+        projection.also_keep([self.value_field.as_str(), self.satisfaction_field.as_str()]);
+        projection
+    }
+
     /// Reads a training request's body (every field optional).
     pub fn from_json(body: &Value) -> Result<ScoreSettings> {
         let invalid = |message: String| Error::user(Code::InvalidParameter, message);
@@ -198,33 +205,26 @@ pub fn read_histories(
     settings: &ScoreSettings,
 ) -> Result<Vec<(ProfileId, History)>> {
     let profiles = crate::segment::jobs::live_profiles(txn, sandbox)?;
+    let projection = settings.event_projection();
     let mut out = Vec::with_capacity(profiles.len());
     for profile_id in profiles {
         out.push((
             profile_id,
-            read_history(txn, sandbox, profile_id, settings)?,
+            read_history(txn, sandbox, profile_id, settings, &projection)?,
         ));
     }
     Ok(out)
 }
 
-/// Reads one profile's history.
+/// Reads one profile's history; `projection` is [`ScoreSettings::event_projection`].
 pub fn read_history(
     txn: &(impl ReadTxn + ?Sized),
     sandbox: &SandboxName,
     profile_id: ProfileId,
     settings: &ScoreSettings,
+    projection: &segments::EventProjection,
 ) -> Result<History> {
-    let mut projection = segments::EventProjection::of([]);
-    projection.also_keep([
-        settings.value_field.as_str(),
-        settings.satisfaction_field.as_str(),
-    ]);
-    let decoding = crate::segment::membership::Decoding {
-        view: segments::PathProjection::everything(),
-        events: projection,
-    };
-    let events = crate::segment::LoadedEvents::load(txn, sandbox, profile_id, None, &decoding)?;
+    let events = crate::segment::LoadedEvents::load(txn, sandbox, profile_id, None, projection)?;
     let mut history = History::default();
     for event in events.refs() {
         let event_type = event.value.get("eventType").and_then(Value::as_str);

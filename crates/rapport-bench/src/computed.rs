@@ -11,8 +11,8 @@ use anyhow::Context;
 use rapport::client::Connection;
 use serde_json::{json, Value};
 
-use crate::load::{crm_entity, event_entity, Setup};
-use crate::segments::{streaming_rate, upload_in_files};
+use crate::load::Setup;
+use crate::segments::{load_profiles_and_events, streaming_rate};
 use crate::Args;
 
 /// The `i`th attribute: (name, expression, duration).
@@ -53,13 +53,7 @@ pub async fn run(
 ) -> anyhow::Result<ComputedReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
-    let load_started = Instant::now();
-    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
-    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
-        event_entity(i % n, i / n)
-    })
-    .await?;
-    let load_seconds = load_started.elapsed().as_secs_f64();
+    let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
     let mut next_event = per;
     let base_rate = streaming_rate(args, address, setup, &mut next_event).await?;
 
@@ -127,11 +121,7 @@ pub async fn run_models(
 ) -> anyhow::Result<ComputedReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
-    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
-    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
-        event_entity(i % n, i / n)
-    })
-    .await?;
+    load_profiles_and_events(args, address, setup, dir).await?;
     let mut connection = Connection::open(address).await?;
     let started = Instant::now();
     let run = connection

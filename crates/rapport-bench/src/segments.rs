@@ -148,7 +148,7 @@ pub(crate) async fn streaming_rate(
 const FILE_RECORDS: usize = 400_000;
 
 /// Sends `total` JSON Lines records made by `make` as batches of at most `FILE_RECORDS`.
-pub(crate) async fn upload_in_files(
+async fn upload_in_files(
     address: &str,
     dataset: &str,
     dir: &Path,
@@ -166,6 +166,25 @@ pub(crate) async fn upload_in_files(
     Ok(())
 }
 
+/// Loads `args.profiles` CRM records and `events_per_profile` events for each through the
+/// batch API; returns the seconds it took.
+pub(crate) async fn load_profiles_and_events(
+    args: &Args,
+    address: &str,
+    setup: &Setup,
+    dir: &Path,
+) -> anyhow::Result<f64> {
+    let n = args.profiles;
+    let per = args.events_per_profile.max(1);
+    let started = Instant::now();
+    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
+    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
+        event_entity(i % n, i / n)
+    })
+    .await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
 pub struct SegmentReport {
     pub json: Value,
     pub markdown: String,
@@ -179,14 +198,7 @@ pub async fn run(
 ) -> anyhow::Result<SegmentReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
-    let load_started = Instant::now();
-    // Files of at most FILE_RECORDS records: a single upload takes at most 256 MB.
-    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
-    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
-        event_entity(i % n, i / n)
-    })
-    .await?;
-    let load_seconds = load_started.elapsed().as_secs_f64();
+    let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
     let mut next_event = per;
 
     let mut connection = Connection::open(address).await?;

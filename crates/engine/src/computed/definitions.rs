@@ -445,7 +445,7 @@ fn settle(
     attribute.filter = parsed.filter;
     attribute.function = parsed.function;
     attribute.field = parsed.field;
-    let compiled = super::CompiledAttribute::compile(catalog, attribute)?;
+    let compiled = super::CompiledAttribute::compile(&super::union_trees(catalog)?, attribute)?;
     if let (Some(field), Some(kind)) = (&attribute.field, compiled.field_kind) {
         if attribute.function.numeric() && !kind {
             return Err(invalid(format!(

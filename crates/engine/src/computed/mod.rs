@@ -43,20 +43,19 @@ pub struct CompiledAttribute {
 }
 
 impl CompiledAttribute {
-    /// Compiles an attribute's filter and resolves its field against the sandbox's schemas.
+    /// Compiles an attribute's filter and resolves its field against the sandbox's union
+    /// schemas ([`union_trees`]).
     pub fn compile(
-        catalog: &SandboxCatalog,
+        (profile, event): &(xdm::ObjectField, xdm::ObjectField),
         attribute: &ComputedAttribute,
     ) -> Result<CompiledAttribute> {
         let invalid = |message: String| Error::user(Code::InvalidComputedAttribute, message);
-        let profile = crate::catalog::schemas::union_tree(catalog, xdm::Class::Profile)?;
-        let event = crate::catalog::schemas::union_tree(catalog, xdm::Class::ExperienceEvent)?;
         let filter = if attribute.filter == "true" {
             None
         } else {
             let context = segments::SchemaContext {
-                profile: &profile,
-                event: &event,
+                profile,
+                event,
                 segment_exists: &|_| false,
             };
             let program = segments::compile(&format!("xEvent[{}]", attribute.filter), &context)
@@ -83,7 +82,7 @@ impl CompiledAttribute {
             None => (Vec::new(), None),
             Some(path) => {
                 let names: Vec<String> = path.split('.').map(str::to_owned).collect();
-                let mut object = &event;
+                let mut object = event;
                 let mut kind = None;
                 for (i, name) in names.iter().enumerate() {
                     let field = object.properties.get(name).ok_or_else(|| {
@@ -161,6 +160,14 @@ impl CompiledAttribute {
     }
 }
 
+/// The profile and event union schemas attributes are compiled against.
+pub fn union_trees(catalog: &SandboxCatalog) -> Result<(xdm::ObjectField, xdm::ObjectField)> {
+    Ok((
+        crate::catalog::schemas::union_tree(catalog, xdm::Class::Profile)?,
+        crate::catalog::schemas::union_tree(catalog, xdm::Class::ExperienceEvent)?,
+    ))
+}
+
 /// The published attributes of a sandbox, compiled against its current schemas.
 #[derive(Default)]
 pub struct ComputedIndex {
@@ -172,8 +179,12 @@ pub struct ComputedIndex {
     /// For each attribute, the first attribute with the same filter: a filter is evaluated
     /// once per event, whatever the number of attributes sharing it.
     same_filter: Vec<usize>,
-    /// The built-in models whose scores are kept beside the attributes.
-    pub models: Option<std::sync::Arc<crate::scores::TrainedModels>>,
+    /// The built-in models whose scores are kept beside the attributes, with what scoring
+    /// reads of an event.
+    models: Option<(
+        std::sync::Arc<crate::scores::TrainedModels>,
+        segments::EventProjection,
+    )>,
 }
 
 impl std::fmt::Debug for ComputedIndex {
@@ -188,14 +199,27 @@ impl std::fmt::Debug for ComputedIndex {
 impl ComputedIndex {
     pub fn build(catalog: &SandboxCatalog) -> ComputedIndex {
         let mut index = ComputedIndex {
-            models: catalog.models.clone(),
+            models: catalog
+                .models
+                .clone()
+                .map(|m| (m.clone(), m.settings.event_projection())),
             ..ComputedIndex::default()
         };
-        for attribute in catalog.computed.values() {
-            if attribute.publication != Publication::Published {
-                continue;
+        let published = catalog
+            .computed
+            .values()
+            .filter(|a| a.publication == Publication::Published);
+        let trees = match union_trees(catalog) {
+            Ok(trees) => trees,
+            Err(error) => {
+                for attribute in published {
+                    index.failed.insert(attribute.id.clone(), error.to_string());
+                }
+                return index;
             }
-            match CompiledAttribute::compile(catalog, attribute) {
+        };
+        for attribute in published {
+            match CompiledAttribute::compile(&trees, attribute) {
                 Ok(compiled) => index.attributes.push(compiled),
                 Err(error) => {
                     index.failed.insert(attribute.id.clone(), error.to_string());
@@ -335,7 +359,7 @@ pub fn maintain(
             let scored = index
                 .models
                 .as_ref()
-                .is_some_and(|m| crate::scores::History::relevant(&m.settings, e.event_type));
+                .is_some_and(|(m, _)| crate::scores::History::relevant(&m.settings, e.event_type));
             if !scored && passed.iter().all(|p| *p != Some(true)) {
                 return Ok(None);
             }
@@ -377,16 +401,16 @@ pub fn maintain(
             .map(|(a, _)| a)
             .collect();
         let mut states: Vec<AttributeState> = vec![AttributeState::default(); wanted.len()];
-        let projection = index
-            .events
-            .clone()
-            .unwrap_or_else(segments::EventProjection::everything);
-        let decoding = crate::segment::membership::Decoding {
-            view: segments::PathProjection::everything(),
-            events: projection,
+        let everything;
+        let projection = match &index.events {
+            Some(projection) => projection,
+            None => {
+                everything = segments::EventProjection::everything();
+                &everything
+            }
         };
         let events =
-            crate::segment::LoadedEvents::load(&*txn, sandbox, profile_id, None, &decoding)?;
+            crate::segment::LoadedEvents::load(&*txn, sandbox, profile_id, None, projection)?;
         for event in events.refs() {
             for (attribute, state) in wanted.iter().zip(states.iter_mut()) {
                 if let Some(entry) = attribute.entry(&event) {
@@ -429,7 +453,7 @@ pub fn maintain(
         }
     }
     match &index.models {
-        Some(models) => {
+        Some((models, projection)) => {
             let stale = stored
                 .scores
                 .as_ref()
@@ -437,8 +461,13 @@ pub fn maintain(
             let relevant = event
                 .is_some_and(|e| crate::scores::History::relevant(&models.settings, e.event_type));
             if stale || relevant || rebuild {
-                let history =
-                    crate::scores::read_history(&*txn, sandbox, profile_id, &models.settings)?;
+                let history = crate::scores::read_history(
+                    &*txn,
+                    sandbox,
+                    profile_id,
+                    &models.settings,
+                    projection,
+                )?;
                 // Models trained for a given date score as of that date.
                 let at = models.settings.as_of_ms.unwrap_or(now_ms);
                 let scored = crate::scores::score(models, &history, at);
@@ -556,6 +585,16 @@ pub fn read_values(
         }
     }
     Ok(Some(render(index, &stored, now_ms)?.value()))
+}
+
+/// Puts `values` at `entity._{tenant}.SystemComputedAttributes` (creating the tenant object).
+pub fn place_values(entity: &mut serde_json::Map<String, Value>, tenant_key: &str, values: Value) {
+    let tenant = entity
+        .entry(tenant_key.to_owned())
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(tenant) = tenant {
+        tenant.insert(FIELD_GROUP.to_owned(), values);
+    }
 }
 
 /// Removes a profile's attribute state (the profile was deleted or merged away).

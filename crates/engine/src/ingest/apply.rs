@@ -542,12 +542,7 @@ fn write_view(
             tenant.remove(crate::computed::FIELD_GROUP);
         }
         if let Some(values) = &computed {
-            let tenant = attributes
-                .entry(catalog.tenant_key.clone())
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Value::Object(tenant) = tenant {
-                tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values.value());
-            }
+            crate::computed::place_values(attributes, &catalog.tenant_key, values.value());
         }
     }
     let memberships = segment::reevaluate(

@@ -234,6 +234,35 @@ pub struct TrainingRun {
     pub source: &'static str,
 }
 
+/// What a pass over every profile reports as it goes.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    Total(usize),
+    Done(usize),
+}
+
+impl TrainingRun {
+    fn queued(
+        sandbox: &SandboxName,
+        settings: crate::scores::ScoreSettings,
+        source: &'static str,
+    ) -> TrainingRun {
+        TrainingRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            sandbox: sandbox.clone(),
+            settings,
+            status: JobStatus::Queued,
+            phase: "QUEUED",
+            profiles_read: 0,
+            start_ms: None,
+            end_ms: None,
+            model_version: None,
+            error: None,
+            source,
+        }
+    }
+}
+
 /// How often models are trained again on their last settings.
 pub const RETRAIN_EVERY_MS: i64 = 7 * 86_400_000;
 
@@ -335,26 +364,9 @@ impl SegmentJobs {
         settings: crate::scores::ScoreSettings,
         source: &'static str,
     ) -> TrainingRun {
-        let run = TrainingRun {
-            id: uuid::Uuid::new_v4().to_string(),
-            sandbox: sandbox.clone(),
-            settings,
-            status: JobStatus::Queued,
-            phase: "QUEUED",
-            profiles_read: 0,
-            start_ms: None,
-            end_ms: None,
-            model_version: None,
-            error: None,
-            source,
-        };
+        let run = TrainingRun::queued(sandbox, settings, source);
         let mut state = self.shared.state.lock();
-        state.trainings.push_back(run.clone());
-        while state.trainings.len() > 100 {
-            state.trainings.pop_front();
-        }
-        state.queue.push_back(Work::Train(run.id.clone()));
-        self.shared.wake.notify_all();
+        self.shared.enqueue_training(&mut state, run.clone());
         run
     }
 
@@ -787,7 +799,7 @@ impl Shared {
                 Ok(())
             })?;
             self.update_training(id, |r| r.phase = "SCORING");
-            self.backfill_now(&run.sandbox)?;
+            self.recompute_all(&run.sandbox, |_| {})?;
             Ok(version)
         })();
         self.update_training(id, |r| {
@@ -806,12 +818,18 @@ impl Shared {
         });
     }
 
-    /// Scores (and brings computed attributes up to date on) every profile, now.
-    fn backfill_now(&self, sandbox: &SandboxName) -> Result<()> {
+    /// Brings every profile's computed attributes and scores up to date through the writer,
+    /// a chunk at a time; `progress` hears of the total, then of each chunk done.
+    fn recompute_all(
+        &self,
+        sandbox: &SandboxName,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<()> {
         let profiles = {
             let txn = self.store.read()?;
             live_profiles(txn.as_ref(), sandbox)?
         };
+        progress(Progress::Total(profiles.len()));
         let tenant = self.catalog.sandbox(sandbox)?.tenant_key.clone();
         for chunk in profiles.chunks(WRITER_CHUNK) {
             if self.stopped() {
@@ -819,6 +837,7 @@ impl Shared {
             }
             let profiles = chunk.iter().map(|id| (*id, None)).collect();
             self.reevaluate_in_writer(sandbox, profiles, Trigger::Computed(tenant.clone()))?;
+            progress(Progress::Done(chunk.len()));
         }
         Ok(())
     }
@@ -849,23 +868,19 @@ impl Shared {
                 as_of_ms: None,
                 ..models.settings.clone()
             };
-            let run = TrainingRun {
-                id: uuid::Uuid::new_v4().to_string(),
-                sandbox: sandbox.clone(),
-                settings,
-                status: JobStatus::Queued,
-                phase: "QUEUED",
-                profiles_read: 0,
-                start_ms: None,
-                end_ms: None,
-                model_version: None,
-                error: None,
-                source: "schedule",
-            };
-            state.queue.push_back(Work::Train(run.id.clone()));
-            state.trainings.push_back(run);
-            self.wake.notify_all();
+            let run = TrainingRun::queued(&sandbox, settings, "schedule");
+            self.enqueue_training(&mut state, run);
         }
+    }
+
+    /// Queues a training run, keeping the last hundred runs.
+    fn enqueue_training(&self, state: &mut State, run: TrainingRun) {
+        state.queue.push_back(Work::Train(run.id.clone()));
+        state.trainings.push_back(run);
+        while state.trainings.len() > 100 {
+            state.trainings.pop_front();
+        }
+        self.wake.notify_all();
     }
 
     /// Edits the running (or else the queued) backfill of a sandbox.
@@ -886,23 +901,12 @@ impl Shared {
             b.status = JobStatus::Processing;
             b.start_ms = Some(now_ms());
         });
-        let outcome = (|| -> Result<()> {
-            let profiles = {
-                let txn = self.store.read()?;
-                live_profiles(txn.as_ref(), sandbox)?
-            };
-            self.update_backfill(sandbox, |b| b.profiles_total = profiles.len() as u64);
-            let tenant = self.catalog.sandbox(sandbox)?.tenant_key.clone();
-            for chunk in profiles.chunks(WRITER_CHUNK) {
-                if self.stopped() {
-                    break;
-                }
-                let profiles = chunk.iter().map(|id| (*id, None)).collect();
-                self.reevaluate_in_writer(sandbox, profiles, Trigger::Computed(tenant.clone()))?;
-                self.update_backfill(sandbox, |b| b.profiles_done += chunk.len() as u64);
-            }
-            Ok(())
-        })();
+        let outcome = self.recompute_all(sandbox, |progress| {
+            self.update_backfill(sandbox, |b| match progress {
+                Progress::Total(n) => b.profiles_total = n as u64,
+                Progress::Done(n) => b.profiles_done += n as u64,
+            })
+        });
         self.update_backfill(sandbox, |b| {
             b.end_ms = Some(now_ms());
             match outcome {

@@ -168,14 +168,14 @@ impl Default for Decoding {
 }
 
 impl LoadedEvents {
-    /// Reads a profile's events through `decoding`; with `types`, only the events of those
+    /// Reads a profile's events through the `events` projection; with `types`, only the events of those
     /// types are kept (the definitions being evaluated cannot see the others).
     pub fn load(
         txn: &(impl ReadTxn + ?Sized),
         sandbox: &SandboxName,
         profile_id: ProfileId,
         types: Option<&BTreeSet<String>>,
-        decoding: &Decoding,
+        events: &segments::EventProjection,
     ) -> Result<LoadedEvents> {
         let mut loaded = LoadedEvents {
             ids: Vec::new(),
@@ -197,7 +197,7 @@ impl LoadedEvents {
                         return store::Scan::Stop;
                     }
                 };
-                let value = decoding.events.parse(event.json).unwrap_or(Value::Null);
+                let value = events.parse(event.json).unwrap_or(Value::Null);
                 if let Some(types) = types {
                     let wanted = value
                         .get("eventType")
@@ -466,7 +466,7 @@ pub fn load_needed(
     match needed {
         None => Ok(None),
         Some(types) => {
-            LoadedEvents::load(txn, sandbox, profile_id, types.as_ref(), decoding).map(Some)
+            LoadedEvents::load(txn, sandbox, profile_id, types.as_ref(), &decoding.events).map(Some)
         }
     }
 }

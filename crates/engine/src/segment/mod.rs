@@ -159,12 +159,7 @@ pub fn patch_view(
         // Evaluation reads only what the definitions read of the view.
         let mut view = index.decoding.parse_view(stored.json);
         if let (Some(values), Some(Value::Object(entity))) = (&computed, view.get_mut("entity")) {
-            let tenant = entity
-                .entry(catalog.tenant_key.clone())
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Value::Object(tenant) = tenant {
-                tenant.insert(crate::computed::FIELD_GROUP.to_owned(), values.value());
-            }
+            crate::computed::place_values(entity, &catalog.tenant_key, values.value());
         }
         let Some(entity) = view.get("entity") else {
             return Ok(false);

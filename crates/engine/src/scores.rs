@@ -84,8 +84,16 @@ impl ScoreSettings {
         let invalid = |message: String| Error::user(Code::InvalidParameter, message);
         let settings: ScoreSettings = match body {
             Value::Null => ScoreSettings::default(),
-            Value::Object(_) => serde_json::from_value(body.clone())
-                .map_err(|e| invalid(format!("the training settings: {e}")))?,
+            Value::Object(object) => serde_json::from_value(body.clone()).map_err(|e| {
+                // Name the field: the first one that does not read on its own.
+                let field = object.iter().find(|(key, value)| {
+                    serde_json::from_value::<ScoreSettings>(json!({ key.as_str(): value })).is_err()
+                });
+                match field {
+                    Some((key, _)) => invalid(format!("/{key}: {e}")),
+                    None => invalid(format!("the training settings: {e}")),
+                }
+            })?,
             other => {
                 return Err(invalid(format!(
                     "the body must be an object, found {other}"

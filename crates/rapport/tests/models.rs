@@ -191,6 +191,18 @@ async fn training_refuses_bad_settings_and_reports_what_it_cannot_fit() {
     let reply = server
         .post(
             "/data/rapport/models/train",
+            json!({"lifetimeHorizonWeeks": 52, "churnHorizonDays": "ninety"}),
+        )
+        .await;
+    assert_problem(
+        &reply,
+        400,
+        "invalid_parameter",
+        &["/churnHorizonDays", "u32"],
+    );
+    let reply = server
+        .post(
+            "/data/rapport/models/train",
             json!({"cutoffMs": 10, "asOfMs": 5}),
         )
         .await;

@@ -50,15 +50,24 @@ pub struct ComputedAttribute {
 }
 
 impl ComputedAttribute {
-    /// What a change to invalidates the values computed so far.
+    /// A fingerprint of what the attribute computes: a change to it invalidates the states kept
+    /// so far.
     pub fn computation_stamp(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.filter.hash(&mut hasher);
-        self.function.as_str().hash(&mut hasher);
-        self.field.hash(&mut hasher);
-        format!("{:?}", self.lookback).hash(&mut hasher);
-        hasher.finish()
+        // A stable hash (the standard hasher may change between compiler releases, which
+        // would recompute every stored state for nothing).
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [
+            self.filter.as_str(),
+            self.function.as_str(),
+            self.field.as_deref().unwrap_or(""),
+            &format!("{:?}", self.lookback),
+        ] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = hasher.finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
     }
 
     /// The JSON type of the value.

@@ -3,8 +3,10 @@
 //! windows slide, shown on the profile under `_{tenant}.SystemComputedAttributes.<name>.value`
 //! and readable by segment definitions.
 //!
-//! Each profile keeps, per attribute, the state of [`state::AttributeState`] in the Computed
-//! table. A new event updates it in place; an event replaced, a merge or split, or a changed
+//! Each profile keeps, per attribute, the state of [`state::AttributeState`] and the value it
+//! gives, in one Computed record where each attribute's part is bytes of its own: an event
+//! decodes only the states it changes (or whose window moved) and copies the rest. A new event
+//! updates a state in place; an event replaced, a merge or split, or a changed
 //! definition rebuilds it from the stored events; the next instant a window lets an event go is
 //! an entry in the Schedule table, so values change on time with no new data.
 
@@ -40,6 +42,8 @@ pub struct CompiledAttribute {
     /// Whether the field is a number in the event schema (`None` for `COUNT`).
     pub(crate) field_kind: Option<bool>,
     stamp: u64,
+    /// `"<name>":{"value":`, the start of its part of the values object.
+    rendered_name: Vec<u8>,
 }
 
 impl CompiledAttribute {
@@ -115,6 +119,11 @@ impl CompiledAttribute {
             field,
             field_kind,
             stamp: attribute.computation_stamp(),
+            rendered_name: {
+                let mut name = serde_json::to_vec(&attribute.name).map_err(Error::internal)?;
+                name.extend_from_slice(b":{\"value\":");
+                name
+            },
         })
     }
 
@@ -179,6 +188,9 @@ pub struct ComputedIndex {
     /// For each attribute, the first attribute with the same filter: a filter is evaluated
     /// once per event, whatever the number of attributes sharing it.
     same_filter: Vec<usize>,
+    /// How many different computations the attributes make (two attributes may compute the
+    /// same thing, and share a state).
+    distinct_stamps: usize,
     /// The built-in models whose scores are kept beside the attributes, with what scoring
     /// reads of an event.
     models: Option<(
@@ -229,6 +241,20 @@ impl ComputedIndex {
         index
             .attributes
             .sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+        index.same_filter = (0..index.attributes.len())
+            .map(|i| {
+                let filter = &index.attributes[i].definition.filter;
+                index
+                    .attributes
+                    .iter()
+                    .position(|a| a.definition.filter == *filter)
+                    .unwrap_or(i)
+            })
+            .collect();
+        let mut stamps: Vec<u64> = index.attributes.iter().map(|a| a.stamp).collect();
+        stamps.sort_unstable();
+        stamps.dedup();
+        index.distinct_stamps = stamps.len();
         if !index.attributes.is_empty() {
             let mut projection = segments::EventProjection::of(
                 index.attributes.iter().filter_map(|a| a.filter.as_ref()),
@@ -268,16 +294,68 @@ impl ComputedIndex {
     }
 }
 
-/// The Computed table's value: each attribute's state, under the stamp of what it computes
-/// ([`ComputedAttribute::computation_stamp`]): a changed definition finds no state and starts
-/// again from the events.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProfileComputed {
-    pub attributes: BTreeMap<u64, AttributeState>,
+/// The Computed table's record of one profile. Each attribute keeps its state and its value as
+/// last computed, as bytes of their own, so an event decodes and re-encodes only the attributes
+/// it touches (or whose window moved) and copies the others as they are. States sit under the
+/// stamp of what they compute ([`ComputedAttribute::computation_stamp`]): a changed definition
+/// finds no state and starts again from the events.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StoredComputed<'a> {
     /// When the values next change with no new data (mirrored in the Schedule).
-    pub next_change_ms: Option<i64>,
+    next_change_ms: Option<i64>,
     /// The built-in models' scores.
-    pub scores: Option<crate::scores::ProfileScores>,
+    scores: Option<crate::scores::ProfileScores>,
+    #[serde(borrow)]
+    attributes: Vec<StoredAttribute<'a>>,
+}
+
+/// One attribute's part of a [`StoredComputed`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct StoredAttribute<'a> {
+    stamp: u64,
+    /// When this value next changes with no new data.
+    next_change_ms: Option<i64>,
+    /// The value as JSON text (`null` when there is none).
+    #[serde(with = "serde_bytes")]
+    value: &'a [u8],
+    /// The [`AttributeState`], encoded.
+    #[serde(with = "serde_bytes")]
+    state: &'a [u8],
+}
+
+/// An attribute's state just brought up to date.
+struct Updated {
+    stamp: u64,
+    next_change_ms: Option<i64>,
+    value: Vec<u8>,
+    state: Vec<u8>,
+}
+
+impl Updated {
+    fn of(
+        attribute: &CompiledAttribute,
+        state: &mut AttributeState,
+        now_ms: i64,
+    ) -> Result<Updated> {
+        let lookback = attribute.definition.lookback;
+        state.advance(lookback, now_ms);
+        let value = state.value(lookback, attribute.definition.function, now_ms);
+        Ok(Updated {
+            stamp: attribute.stamp,
+            next_change_ms: state.next_change(lookback, now_ms),
+            value: serde_json::to_vec(&value).map_err(Error::internal)?,
+            state: encode(&*state)?,
+        })
+    }
+
+    fn stored(&self) -> StoredAttribute<'_> {
+        StoredAttribute {
+            stamp: self.stamp,
+            next_change_ms: self.next_change_ms,
+            value: &self.value,
+            state: &self.state,
+        }
+    }
 }
 
 /// An event just stored for a profile.
@@ -303,15 +381,9 @@ impl Values {
     }
 }
 
-fn load(
-    txn: &dyn WriteTxn,
-    sandbox: &SandboxName,
-    profile_id: ProfileId,
-) -> Result<ProfileComputed> {
-    match txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? {
-        Some(bytes) => decode(bytes),
-        None => Ok(ProfileComputed::default()),
-    }
+/// Whether a stored value may have changed by `now_ms` with no new data.
+fn due(stored: &StoredAttribute<'_>, now_ms: i64) -> bool {
+    stored.next_change_ms.is_some_and(|at| at <= now_ms)
 }
 
 /// Brings a profile's attributes up to date at `now_ms` — `rebuild` from the stored events,
@@ -350,7 +422,7 @@ pub fn maintain(
                     value: &value,
                 };
                 for (i, attribute) in index.attributes.iter().enumerate() {
-                    let first = index.same_filter.get(i).copied().unwrap_or(i);
+                    let first = index.same_filter[i];
                     if passed[first].is_none() {
                         passed[first] = Some(attribute.matches(&event));
                     }
@@ -367,40 +439,78 @@ pub fn maintain(
         }
         _ => None,
     };
-    let mut stored = load(&*txn, sandbox, profile_id)?;
+    let key = keys::profile(sandbox, profile_id);
+    // A copy, so the record can be rewritten while its parts are still read.
+    let bytes = txn.get(Table::Computed, &key)?.map(<[u8]>::to_vec);
+    let mut stored: StoredComputed<'_> = match &bytes {
+        Some(bytes) => decode(bytes)?,
+        None => StoredComputed::default(),
+    };
     if index.is_empty() && stored.attributes.is_empty() && stored.scores.is_none() {
         return Ok(None);
     }
     let before_next = stored.next_change_ms;
-    // Whether the stored state must be written back.
-    let mut dirty = false;
     let rebuild = rebuild || event.is_some_and(|e| e.replaced);
-    // Attributes computed for another definition (or never) start again from the events.
-    let stale: Vec<bool> = index
-        .attributes
-        .iter()
-        .map(|a| rebuild || !stored.attributes.contains_key(&a.stamp))
-        .collect();
-    let mut changed = stored.attributes.len() != index.attributes.len()
+    let event_ref = match (event, &parsed) {
+        (Some(event), Some((value, _))) => Some(segments::EventRef {
+            id: event.id,
+            timestamp_ms: event.timestamp_ms,
+            value,
+        }),
+        _ => None,
+    };
+    // Whether the values shown may differ from the stored ones.
+    let mut changed = stored.attributes.len() != index.distinct_stamps
         || stored
             .attributes
-            .keys()
-            .any(|stamp| !index.attributes.iter().any(|a| a.stamp == *stamp));
-    if changed {
-        dirty = true;
-        stored
-            .attributes
-            .retain(|stamp, _| index.attributes.iter().any(|a| a.stamp == *stamp));
-    }
-    if stale.iter().any(|s| *s) {
-        let wanted: Vec<&CompiledAttribute> = index
+            .iter()
+            .any(|a| !index.attributes.iter().any(|c| c.stamp == a.stamp));
+    // Whether the stored record must be written back.
+    let mut dirty = changed;
+    let mut updated: Vec<Updated> = Vec::new();
+    // Attributes with no state for their current definition (or all, rebuilding), read from
+    // the stored events together.
+    let mut stale: Vec<&CompiledAttribute> = Vec::new();
+    for (i, attribute) in index.attributes.iter().enumerate() {
+        if index.attributes[..i]
+            .iter()
+            .any(|a| a.stamp == attribute.stamp)
+        {
+            // Two attributes computing the same thing share one state.
+            continue;
+        }
+        let old = stored
             .attributes
             .iter()
-            .zip(&stale)
-            .filter(|(_, stale)| **stale)
-            .map(|(a, _)| a)
-            .collect();
-        let mut states: Vec<AttributeState> = vec![AttributeState::default(); wanted.len()];
+            .find(|a| a.stamp == attribute.stamp);
+        let old = match old {
+            Some(old) if !rebuild => old,
+            _ => {
+                stale.push(attribute);
+                continue;
+            }
+        };
+        let touched = parsed
+            .as_ref()
+            .is_some_and(|(_, passed)| passed[index.same_filter[i]] == Some(true));
+        if !touched && !due(old, now_ms) {
+            continue;
+        }
+        let mut state: AttributeState = decode(old.state)?;
+        if let (true, Some(event)) = (touched, &event_ref) {
+            state.add(
+                attribute.definition.lookback,
+                attribute.entry_of(event),
+                now_ms,
+            );
+        }
+        let fresh = Updated::of(attribute, &mut state, now_ms)?;
+        changed |= fresh.value != old.value;
+        dirty = true;
+        updated.push(fresh);
+    }
+    if !stale.is_empty() {
+        let mut states: Vec<AttributeState> = vec![AttributeState::default(); stale.len()];
         let everything;
         let projection = match &index.events {
             Some(projection) => projection,
@@ -412,45 +522,17 @@ pub fn maintain(
         let events =
             crate::segment::LoadedEvents::load(&*txn, sandbox, profile_id, None, projection)?;
         for event in events.refs() {
-            for (attribute, state) in wanted.iter().zip(states.iter_mut()) {
+            for (attribute, state) in stale.iter().zip(states.iter_mut()) {
                 if let Some(entry) = attribute.entry(&event) {
                     state.add(attribute.definition.lookback, entry, now_ms);
                 }
             }
         }
-        for (attribute, state) in wanted.into_iter().zip(states) {
-            stored.attributes.insert(attribute.stamp, state);
+        for (attribute, state) in stale.into_iter().zip(states.iter_mut()) {
+            updated.push(Updated::of(attribute, state, now_ms)?);
         }
         changed = true;
         dirty = true;
-    } else if let (Some(event), Some((value, passed))) = (event, &parsed) {
-        let event = segments::EventRef {
-            id: event.id,
-            timestamp_ms: event.timestamp_ms,
-            value,
-        };
-        for (i, attribute) in index.attributes.iter().enumerate() {
-            let first = index.same_filter.get(i).copied().unwrap_or(i);
-            if passed.get(first).copied().flatten() != Some(true) {
-                continue;
-            }
-            // Two attributes computing the same thing share one state: add the event once.
-            if index.attributes[..i]
-                .iter()
-                .any(|a| a.stamp == attribute.stamp)
-            {
-                continue;
-            }
-            if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
-                state.add(
-                    attribute.definition.lookback,
-                    attribute.entry_of(&event),
-                    now_ms,
-                );
-                changed = true;
-                dirty = true;
-            }
-        }
     }
     match &index.models {
         Some((models, projection)) => {
@@ -483,26 +565,36 @@ pub fn maintain(
             }
         }
     }
-    let mut next = None;
+    // The record as it now stands: one entry per distinct computation, in the index's order.
+    let mut attributes: Vec<StoredAttribute<'_>> = Vec::with_capacity(index.distinct_stamps);
     for attribute in &index.attributes {
-        if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
-            let moved = state.advance(attribute.definition.lookback, now_ms);
-            changed |= moved;
-            dirty |= moved;
-            let at = state.next_change(attribute.definition.lookback, now_ms);
-            next = match (next, at) {
-                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-                (a, b) => a.or(b),
-            };
+        if attributes.iter().any(|a| a.stamp == attribute.stamp) {
+            continue;
         }
+        let current = updated
+            .iter()
+            .find(|u| u.stamp == attribute.stamp)
+            .map(Updated::stored)
+            .or_else(|| {
+                stored
+                    .attributes
+                    .iter()
+                    .find(|a| a.stamp == attribute.stamp)
+                    .copied()
+            });
+        attributes.extend(current);
     }
-    stored.next_change_ms = next;
+    let next = attributes.iter().filter_map(|a| a.next_change_ms).min();
+    let record = StoredComputed {
+        next_change_ms: next,
+        scores: stored.scores,
+        attributes,
+    };
     if dirty || before_next != next {
-        let key = keys::profile(sandbox, profile_id);
-        if stored.attributes.is_empty() && stored.scores.is_none() {
+        if record.attributes.is_empty() && record.scores.is_none() {
             txn.delete(Table::Computed, &key)?;
         } else {
-            txn.put(Table::Computed, &key, &encode(&stored)?)?;
+            txn.put(Table::Computed, &key, &encode(&record)?)?;
         }
         if before_next != next {
             crate::segment::membership::set_scheduled_change(
@@ -517,42 +609,46 @@ pub fn maintain(
     if !changed && !rebuild {
         return Ok(None);
     }
-    Ok(Some(render(index, &stored, now_ms)?))
+    Ok(Some(render(index, &record, &[])?))
 }
 
-/// The values object of a profile's attributes at `now_ms`, written straight as JSON;
-/// attributes without a value (a minimum of nothing) are left out.
-fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Result<Values> {
-    let mut json = Vec::with_capacity(32 * (index.attributes.len() + 1));
+/// The values object of a profile's attributes, written straight as JSON from their stored
+/// values or, for the stamps in `recomputed`, those; attributes without a value (a minimum of
+/// nothing) are left out.
+fn render(
+    index: &ComputedIndex,
+    record: &StoredComputed<'_>,
+    recomputed: &[(u64, Vec<u8>)],
+) -> Result<Values> {
+    let mut json = Vec::with_capacity(48 * (index.attributes.len() + 1));
     json.push(b'{');
-    let mut first = true;
     for attribute in &index.attributes {
-        let Some(state) = stored.attributes.get(&attribute.stamp) else {
+        let Some(stored) = record
+            .attributes
+            .iter()
+            .find(|a| a.stamp == attribute.stamp)
+        else {
             continue;
         };
-        let value = state.value(
-            attribute.definition.lookback,
-            attribute.definition.function,
-            now_ms,
-        );
-        if value.is_null() {
+        let value = recomputed
+            .iter()
+            .find(|(stamp, _)| *stamp == stored.stamp)
+            .map_or(stored.value, |(_, value)| value.as_slice());
+        if value == b"null" {
             continue;
         }
-        if !first {
+        if json.len() > 1 {
             json.push(b',');
         }
-        first = false;
-        serde_json::to_writer(&mut json, &attribute.definition.name).map_err(Error::internal)?;
-        json.extend_from_slice(b":{\"value\":");
-        serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
+        json.extend_from_slice(&attribute.rendered_name);
+        json.extend_from_slice(value);
         json.push(b'}');
     }
-    if let Some(scores) = &stored.scores {
+    if let Some(scores) = &record.scores {
         for (name, value) in scores.values() {
-            if !first {
+            if json.len() > 1 {
                 json.push(b',');
             }
-            first = false;
             serde_json::to_writer(&mut json, &name).map_err(Error::internal)?;
             json.push(b':');
             serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
@@ -562,7 +658,8 @@ fn render(index: &ComputedIndex, stored: &ProfileComputed, now_ms: i64) -> Resul
     Ok(Values { json })
 }
 
-/// A profile's values as of now, read without writing (lookups under another merge policy).
+/// A profile's values as of now, read without writing (lookups under another merge policy):
+/// the stored values, and those whose window moved since recomputed from their state.
 pub fn read_values(
     txn: &dyn store::ReadTxn,
     catalog: &SandboxCatalog,
@@ -573,18 +670,29 @@ pub fn read_values(
     if index.is_empty() {
         return Ok(None);
     }
-    let mut stored: ProfileComputed =
-        match txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? {
-            Some(bytes) => decode(bytes)?,
-            None => return Ok(None),
-        };
+    let Some(bytes) = txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? else {
+        return Ok(None);
+    };
+    let record: StoredComputed<'_> = decode(bytes)?;
     let now_ms = crate::catalog::now_ms();
+    let mut moved: Vec<(u64, Vec<u8>)> = Vec::new();
     for attribute in &index.attributes {
-        if let Some(state) = stored.attributes.get_mut(&attribute.stamp) {
-            state.advance(attribute.definition.lookback, now_ms);
+        let Some(stored) = record
+            .attributes
+            .iter()
+            .find(|a| a.stamp == attribute.stamp)
+        else {
+            continue;
+        };
+        if due(stored, now_ms) && !moved.iter().any(|(stamp, _)| *stamp == stored.stamp) {
+            let mut state: AttributeState = decode(stored.state)?;
+            moved.push((
+                stored.stamp,
+                Updated::of(attribute, &mut state, now_ms)?.value,
+            ));
         }
     }
-    Ok(Some(render(index, &stored, now_ms)?.value()))
+    Ok(Some(render(index, &record, &moved)?.value()))
 }
 
 /// Puts `values` at `entity._{tenant}.SystemComputedAttributes` (creating the tenant object).

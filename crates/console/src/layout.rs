@@ -1,0 +1,82 @@
+//! The page shell every full page shares: head with the assets, skip link, top bar with the
+//! search box and the language switch, the connection status and the request-error banner.
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::assets;
+use crate::lang::{Lang, Msg};
+use crate::urls;
+
+/// What the shell needs besides the page's content.
+pub(crate) struct Shell<'a> {
+    pub lang: Lang,
+    /// The `<title>`, before the application's name.
+    pub title: &'a str,
+    /// This page's path and query, where the language switch comes back to.
+    pub here: &'a str,
+    /// The server-sent events URL of a live page.
+    pub live: Option<&'a str>,
+    /// Whether the top bar carries the search box (pages other than the search page).
+    pub top_search: bool,
+}
+
+/// The SSE event names a live page listens to (see the crate docs).
+pub(crate) const LIVE_EVENTS: &str = "profile events segments identity";
+
+pub(crate) fn page(shell: &Shell<'_>, content: Markup) -> String {
+    let lang = shell.lang;
+    let document = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (shell.title) " · " (lang.t(Msg::AppName)) }
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href=(assets::CSS.url());
+                script src=(assets::HTMX.url()) defer {}
+                script src=(assets::JS.url()) defer {}
+            }
+            body data-live-url=[shell.live] data-live-events=[shell.live.map(|_| LIVE_EVENTS)] {
+                a.skip href="#main" { (lang.t(Msg::SkipToContent)) }
+                header.top {
+                    a.brand href=(urls::ROUTE_SEARCH) { (lang.t(Msg::AppName)) }
+                    @if shell.top_search {
+                        form.top-search role="search" method="get" action=(urls::ROUTE_SEARCH) {
+                            label.sr-only for="q" { (lang.t(Msg::SearchLabel)) }
+                            input #q type="search" name="q" autocomplete="off" autofocus
+                                placeholder=(lang.t(Msg::SearchLabel));
+                            button type="submit" { (lang.t(Msg::SearchButton)) }
+                        }
+                    }
+                    @if shell.live.is_some() {
+                        span #live-status.live role="status" aria-live="polite"
+                            data-on=(lang.t(Msg::LiveOn)) data-off=(lang.t(Msg::LiveOff)) {}
+                    }
+                    (lang_switch(lang, shell.here))
+                }
+                div #request-error.banner role="alert" hidden { (lang.t(Msg::RequestFailed)) }
+                main #main tabindex="-1" { (content) }
+            }
+        }
+    };
+    document.into_string()
+}
+
+fn lang_switch(current: Lang, here: &str) -> Markup {
+    html! {
+        nav.langs aria-label=(current.t(Msg::LanguageSwitch)) {
+            ul {
+                @for lang in Lang::ALL {
+                    li {
+                        @if lang == current {
+                            a aria-current="true" lang=(lang.code()) href=(urls::lang_switch(lang, here)) { (lang.native_name()) }
+                        } @else {
+                            a lang=(lang.code()) hreflang=(lang.code()) href=(urls::lang_switch(lang, here)) { (lang.native_name()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod catalog_effects;
 mod cli_ingest;
 mod common;
 mod computed;
+mod console;
 
 mod bad_input;
 mod batch_lookup;

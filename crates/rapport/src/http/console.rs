@@ -1,0 +1,752 @@
+//! The agent console's routes: pages and htmx fragments rendered by `rapport-console` from the
+//! same JSON the API answers with, and the server-sent events that keep an open profile live.
+//!
+//! The console is a client of the API: it reads through the API's own router, in process, so a
+//! page shows exactly what the API would return (and every rule of the API applies to it).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt;
+use rapport_console::{self as console, urls, ErrorKind, Lang, Panel, TimelineQuery};
+use serde::Deserialize;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(urls::ROUTE_SEARCH) }))
+        .route(urls::ROUTE_SEARCH, get(search))
+        .route(urls::ROUTE_LANG, get(switch_language))
+        .route(urls::ROUTE_ASSET, get(asset))
+        .route(urls::ROUTE_PROFILE, get(profile))
+        .route(urls::ROUTE_PANEL, get(panel))
+        .route(urls::ROUTE_TIMELINE, get(timeline))
+        .route(urls::ROUTE_LIVE, get(live))
+        .route(urls::ROUTE_EXPLAIN, get(explain))
+}
+
+/// The cookie that remembers the customers an agent viewed last.
+const RECENT_COOKIE: &str = "console_recent";
+/// How many recently viewed customers are kept.
+const RECENT_MAX: usize = 8;
+/// The most events of the last 12 months a profile page reads (the page says when it stops).
+const EVENTS_CAP: usize = 2_000;
+/// How often an open profile is checked for changes to push.
+const LIVE_POLL: Duration = Duration::from_millis(250);
+
+/// The value of a cookie in the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn language(headers: &HeaderMap) -> Lang {
+    Lang::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        cookie(headers, console::LANG_COOKIE),
+    )
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A failure shown to the agent as a page (or, for an htmx request, as the fragment).
+struct Failure {
+    status: StatusCode,
+    detail: String,
+}
+
+impl Failure {
+    fn kind<'a>(&self, identity: &'a str, reference: &'a str) -> ErrorKind<'a> {
+        match self.status {
+            StatusCode::NOT_FOUND => ErrorKind::UnknownCustomer(identity),
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE => {
+                ErrorKind::ProfileTooLarge
+            }
+            StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+            _ => ErrorKind::ServerError { reference },
+        }
+    }
+
+    fn page(&self, lang: Lang, identity: &str, here: &str) -> Response {
+        let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        if !matches!(self.status, StatusCode::NOT_FOUND) {
+            tracing::warn!(reference, status = %self.status, detail = %self.detail, path = here, "console request failed");
+        }
+        let kind = self.kind(identity, &reference);
+        let status =
+            StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        html(status, console::error_page(lang, &kind, here))
+    }
+}
+
+/// The API, called in process: one router for the requests of one console request.
+struct Api {
+    router: Router,
+}
+
+impl Api {
+    fn new(state: &Arc<AppState>) -> Api {
+        Api {
+            router: super::routes::router()
+                .fallback(super::routes::not_found)
+                .with_state(state.clone()),
+        }
+    }
+
+    /// `GET path` on the API: the JSON body, or the status and the problem's detail.
+    async fn get(&self, path: &str) -> Result<Value, Failure> {
+        let request = Request::get(path)
+            .body(Body::empty())
+            .map_err(|e| Failure {
+                status: StatusCode::BAD_REQUEST,
+                detail: e.to_string(),
+            })?;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                detail: e.to_string(),
+            })?
+            .to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(Failure {
+                status,
+                detail: body["detail"].as_str().unwrap_or_default().to_owned(),
+            })
+        }
+    }
+
+    async fn profile(&self, ns: &str, id: &str) -> Result<Value, Failure> {
+        self.get(&format!(
+            "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS={}&withCA=true",
+            urls::encode(id),
+            urls::encode(ns)
+        ))
+        .await
+    }
+
+    /// One page of the customer's events, newest first, with `query` appended.
+    async fn events(&self, ns: &str, id: &str, query: &str) -> Result<Value, Failure> {
+        let query = query.trim_start_matches(['?', '&']);
+        self.get(&format!(
+            "/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId={}&relatedEntityIdNS={}&{query}",
+            urls::encode(id),
+            urls::encode(ns)
+        ))
+        .await
+    }
+
+    /// The events of the last 12 months, newest first, up to [`EVENTS_CAP`]; and whether the
+    /// cap cut them short.
+    async fn recent_events(
+        &self,
+        ns: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<(Vec<Value>, bool), Failure> {
+        let since = now_ms - 365 * 24 * 3_600_000;
+        let mut events = Vec::new();
+        let mut start = String::new();
+        loop {
+            let mut query = format!("orderby=-timestamp&limit=1000&startTime={since}");
+            if !start.is_empty() {
+                query.push_str(&format!("&start={}", urls::encode(&start)));
+            }
+            let page = self.events(ns, id, &query).await?;
+            if let Some(children) = page["children"].as_array() {
+                events.extend(children.iter().cloned());
+            }
+            start = page["_page"]["next"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if start.is_empty() {
+                return Ok((events, false));
+            }
+            if events.len() >= EVENTS_CAP {
+                events.truncate(EVENTS_CAP);
+                return Ok((events, true));
+            }
+        }
+    }
+
+    async fn graph(&self, ns: &str, id: &str) -> Result<Value, Failure> {
+        self.get(&format!(
+            "/data/core/identity/graph?ns={}&id={}",
+            urls::encode(ns),
+            urls::encode(id)
+        ))
+        .await
+    }
+
+    /// Dataset ids to names.
+    async fn datasets(&self) -> Result<BTreeMap<String, String>, Failure> {
+        let body = self.get("/data/foundation/catalog/dataSets").await?;
+        Ok(body
+            .as_object()
+            .map(|sets| {
+                sets.iter()
+                    .filter_map(|(id, set)| Some((id.clone(), set["name"].as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn segments(&self) -> Result<Value, Failure> {
+        self.get("/data/core/ups/segment/definitions?limit=1000")
+            .await
+    }
+
+    async fn computed_attributes(&self) -> Result<Value, Failure> {
+        self.get("/data/core/ca/attributes?limit=40").await
+    }
+
+    /// The namespace codes of the sandbox, for working out what an agent typed.
+    async fn namespaces(&self) -> Result<Vec<String>, Failure> {
+        let body = self.get("/data/core/idnamespace/identities").await?;
+        Ok(body
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|n| n["code"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    ns: Option<String>,
+}
+
+/// The recently viewed customers in the cookie: entries joined by `*`, each `ns!id!name` with
+/// the parts percent-encoded (so neither separator appears inside one).
+fn recent(headers: &HeaderMap) -> Vec<console::Recent> {
+    let Some(text) = cookie(headers, RECENT_COOKIE) else {
+        return Vec::new();
+    };
+    text.split('*')
+        .filter_map(|entry| {
+            let mut parts = entry.split('!').map(|p| {
+                form_urlencoded::parse(format!("x={p}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            });
+            Some(console::Recent {
+                ns: parts.next()?,
+                id: parts.next()?,
+                name: parts.next()?,
+            })
+        })
+        .filter(|r| !r.ns.is_empty() && !r.id.is_empty())
+        .take(RECENT_MAX)
+        .collect()
+}
+
+/// The cookie that puts `viewed` first among the recently viewed.
+fn recent_cookie(headers: &HeaderMap, viewed: console::Recent) -> String {
+    let mut all = recent(headers);
+    all.retain(|r| !(r.ns == viewed.ns && r.id == viewed.id));
+    all.insert(0, viewed);
+    all.truncate(RECENT_MAX);
+    let text: Vec<String> = all
+        .iter()
+        .map(|r| {
+            format!(
+                "{}!{}!{}",
+                urls::encode(&r.ns),
+                urls::encode(&r.id),
+                urls::encode(&r.name)
+            )
+        })
+        .collect();
+    format!(
+        "{RECENT_COOKIE}={}; Path=/console; Max-Age=2592000; HttpOnly; SameSite=Lax",
+        text.join("*")
+    )
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    let lang = language(&headers);
+    let q = query.q.unwrap_or_default();
+    let ns = query.ns.filter(|n| !n.is_empty());
+    let api = Api::new(&state);
+    let namespaces = match api.namespaces().await {
+        Ok(namespaces) => namespaces,
+        Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH),
+    };
+    let codes: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    let recent = recent(&headers);
+    let page = |outcome| {
+        html(
+            StatusCode::OK,
+            console::search_page(
+                lang,
+                &console::SearchPage {
+                    query: &q,
+                    ns: ns.as_deref(),
+                    namespaces: &codes,
+                    outcome,
+                    recent: &recent,
+                },
+            ),
+        )
+    };
+    if q.trim().is_empty() {
+        return page(console::SearchOutcome::Empty);
+    }
+    let others: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| !matches!(*c, "Email" | "Phone" | "ECID"))
+        .collect();
+    let candidates = console::identity_input::candidates(&q, ns.as_deref(), &others);
+    // (candidate, profile id, lookup response, latest event time)
+    let mut found: Vec<(
+        &console::identity_input::Candidate,
+        String,
+        Value,
+        Option<String>,
+    )> = Vec::new();
+    for candidate in &candidates {
+        match api.profile(&candidate.namespace, &candidate.value).await {
+            Ok(profile) => {
+                let Some(profile_id) = profile.as_object().and_then(|o| o.keys().next().cloned())
+                else {
+                    continue;
+                };
+                if found.iter().any(|(_, id, _, _)| *id == profile_id) {
+                    continue;
+                }
+                let latest = api
+                    .events(
+                        &candidate.namespace,
+                        &candidate.value,
+                        "orderby=-timestamp&limit=1",
+                    )
+                    .await
+                    .ok()
+                    .and_then(|page| {
+                        page["children"][0]["entity"]["timestamp"]
+                            .as_str()
+                            .map(str::to_owned)
+                    });
+                found.push((candidate, profile_id, profile, latest));
+            }
+            Err(failure) if failure.status == StatusCode::NOT_FOUND => {}
+            // A value that is not an identity of that namespace (a malformed ECID, say).
+            Err(failure) if failure.status.is_client_error() => {}
+            Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH),
+        }
+    }
+    match found.as_slice() {
+        [] => page(console::SearchOutcome::NotFound(&candidates)),
+        [(candidate, ..)] => Redirect::to(
+            &urls::ProfileUrls {
+                ns: &candidate.namespace,
+                id: &candidate.value,
+            }
+            .page(),
+        )
+        .into_response(),
+        several => {
+            let matches: Vec<console::Match<'_>> = several
+                .iter()
+                .map(|(_, _, profile, latest)| console::Match {
+                    profile,
+                    last_activity: latest.as_deref(),
+                })
+                .collect();
+            page(console::SearchOutcome::Matches(&matches))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    to: Option<String>,
+    back: Option<String>,
+}
+
+async fn switch_language(Query(query): Query<LangQuery>) -> Response {
+    let lang = query
+        .to
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or(Lang::En);
+    let back = query
+        .back
+        .filter(|b| b.starts_with(urls::BASE) && !b.starts_with("//"))
+        .unwrap_or_else(|| urls::ROUTE_SEARCH.to_owned());
+    let mut response = Redirect::to(&back).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        console::LANG_COOKIE,
+        lang.code()
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match console::assets::get(&name) {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Everything a profile page shows but the identity graph (which its panel loads itself).
+struct Loaded {
+    profile: Value,
+    events: Vec<Value>,
+    events_truncated: bool,
+    timeline: Value,
+    segments: Value,
+    computed_attributes: Value,
+}
+
+impl Loaded {
+    async fn read(api: &Api, ns: &str, id: &str, panel: Option<Panel>) -> Result<Loaded, Failure> {
+        let wants = |p: Panel| panel.is_none_or(|wanted| wanted == p);
+        let profile = api.profile(ns, id).await?;
+        let needs_events = [
+            Panel::Purchases,
+            Panel::Spend,
+            Panel::Campaigns,
+            Panel::Support,
+        ]
+        .into_iter()
+        .any(wants);
+        let (events, events_truncated) = if needs_events {
+            api.recent_events(ns, id, now().unix_timestamp() * 1000)
+                .await?
+        } else {
+            (Vec::new(), false)
+        };
+        let timeline = if wants(Panel::Timeline) {
+            api.events(ns, id, &TimelineQuery::default().api_query())
+                .await?
+        } else {
+            Value::Null
+        };
+        let segments = if wants(Panel::Segments) {
+            api.segments().await?
+        } else {
+            Value::Null
+        };
+        let computed_attributes = if wants(Panel::Computed) {
+            api.computed_attributes().await?
+        } else {
+            Value::Null
+        };
+        Ok(Loaded {
+            profile,
+            events,
+            events_truncated,
+            timeline,
+            segments,
+            computed_attributes,
+        })
+    }
+
+    fn data<'a>(
+        &'a self,
+        ns: &'a str,
+        id: &'a str,
+        graph: Option<&'a Value>,
+        datasets: &'a BTreeMap<String, String>,
+    ) -> console::ProfileData<'a> {
+        console::ProfileData {
+            events: &self.events,
+            events_truncated: self.events_truncated,
+            timeline: &self.timeline,
+            segments: &self.segments,
+            computed_attributes: &self.computed_attributes,
+            graph,
+            datasets,
+            ..console::ProfileData::new(ns, id, &self.profile, now())
+        }
+    }
+}
+
+/// The identity as the agent would read it in a message.
+fn shown_identity(ns: &str, id: &str) -> String {
+    format!("{id} ({ns})")
+}
+
+async fn profile(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((ns, id)): Path<(String, String)>,
+) -> Response {
+    let lang = language(&headers);
+    let urls = urls::ProfileUrls { ns: &ns, id: &id };
+    let api = Api::new(&state);
+    let loaded = match Loaded::read(&api, &ns, &id, None).await {
+        Ok(loaded) => loaded,
+        Err(failure) => return failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+    };
+    let no_datasets = BTreeMap::new();
+    let body = console::profile_page(lang, &loaded.data(&ns, &id, None, &no_datasets));
+    let mut response = html(StatusCode::OK, body);
+    if let Some(viewed) = console::Recent::from_profile(&loaded.profile) {
+        if let Ok(value) = HeaderValue::from_str(&recent_cookie(&headers, viewed)) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn panel(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((ns, id, name)): Path<(String, String, String)>,
+) -> Response {
+    let lang = language(&headers);
+    let urls = urls::ProfileUrls { ns: &ns, id: &id };
+    let Some(which) = Panel::parse(&name) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            console::error_page(lang, &ErrorKind::UnknownCustomer(&name), &urls.page()),
+        );
+    };
+    let api = Api::new(&state);
+    let result = async {
+        let loaded = Loaded::read(&api, &ns, &id, Some(which)).await?;
+        let (graph, datasets) = if which == Panel::Identity {
+            (Some(api.graph(&ns, &id).await?), api.datasets().await?)
+        } else {
+            (None, BTreeMap::new())
+        };
+        Ok::<_, Failure>(console::panel(
+            lang,
+            which,
+            &loaded.data(&ns, &id, graph.as_ref(), &datasets),
+        ))
+    }
+    .await;
+    match result {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+    }
+}
+
+#[derive(Deserialize)]
+struct TimelineParams {
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    start: Option<String>,
+}
+
+async fn timeline(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((ns, id)): Path<(String, String)>,
+    Query(params): Query<TimelineParams>,
+) -> Response {
+    let lang = language(&headers);
+    let urls = urls::ProfileUrls { ns: &ns, id: &id };
+    let query = TimelineQuery::parse(
+        params.kind.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.start.as_deref(),
+    );
+    let api = Api::new(&state);
+    match api.events(&ns, &id, &query.api_query()).await {
+        Ok(page) => html(
+            StatusCode::OK,
+            console::timeline_fragment(lang, urls, &query, &page),
+        ),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+    }
+}
+
+async fn explain(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((ns, id, segment)): Path<(String, String, String)>,
+) -> Response {
+    let lang = language(&headers);
+    let urls = urls::ProfileUrls { ns: &ns, id: &id };
+    let api = Api::new(&state);
+    match api
+        .get(&format!(
+            "/data/core/ups/segment/definitions/{}/explain?entityId={}&entityIdNS={}",
+            urls::encode(&segment),
+            urls::encode(&id),
+            urls::encode(&ns)
+        ))
+        .await
+    {
+        Ok(explanation) => html(
+            StatusCode::OK,
+            console::explanation_fragment(lang, &explanation),
+        ),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+    }
+}
+
+/// What an open profile looks like to the live stream: one fingerprint per kind of change.
+#[derive(Default, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    found: bool,
+    profile: u64,
+    segments: u64,
+    identities: u64,
+    latest_event: u64,
+}
+
+fn hash_of(value: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Fingerprint {
+    async fn read(api: &Api, ns: &str, id: &str) -> Result<Fingerprint, Failure> {
+        let mut lookup = match api.profile(ns, id).await {
+            Ok(lookup) => lookup,
+            Err(failure) if failure.status == StatusCode::NOT_FOUND => {
+                return Ok(Fingerprint::default())
+            }
+            Err(failure) => return Err(failure),
+        };
+        let Some((profile_id, item)) = lookup.as_object_mut().and_then(|o| o.iter_mut().next())
+        else {
+            return Ok(Fingerprint::default());
+        };
+        let profile_id = profile_id.clone();
+        let entity = item["entity"].take();
+        let latest = api
+            .events(ns, id, "orderby=-timestamp&limit=1")
+            .await?
+            .get("children")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut rest = entity.clone();
+        if let Some(object) = rest.as_object_mut() {
+            object.remove("segmentMembership");
+            object.remove("identityMap");
+            object.insert("profileId".into(), Value::String(profile_id));
+        }
+        Ok(Fingerprint {
+            found: true,
+            profile: hash_of(&rest),
+            segments: hash_of(&entity["segmentMembership"]),
+            identities: hash_of(&entity["identityMap"]),
+            latest_event: hash_of(&latest),
+        })
+    }
+
+    /// The server-sent event names of what changed from `before` to `self`.
+    fn changes(&self, before: &Fingerprint) -> Vec<&'static str> {
+        if self.found != before.found {
+            return vec!["reload"];
+        }
+        let mut names = Vec::new();
+        if self.profile != before.profile {
+            names.push("profile");
+        }
+        if self.latest_event != before.latest_event {
+            names.push("events");
+        }
+        if self.segments != before.segments {
+            names.push("segments");
+        }
+        if self.identities != before.identities {
+            names.push("identity");
+        }
+        names
+    }
+}
+
+/// Server-sent events for an open profile: one message per kind of change (see the
+/// `rapport-console` crate's docs for the names), within [`LIVE_POLL`] of the write.
+async fn live(
+    State(state): State<Arc<AppState>>,
+    Path((ns, id)): Path<(String, String)>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let api = Api::new(&state);
+    let first = Fingerprint::read(&api, &ns, &id).await.unwrap_or_default();
+    let stream = futures_util::stream::unfold(
+        (api, ns, id, first, Vec::<&'static str>::new()),
+        |(api, ns, id, mut seen, mut pending)| async move {
+            loop {
+                if let Some(name) = pending.pop() {
+                    let event = Event::default().event(name).data(name);
+                    return Some((Ok(event), (api, ns, id, seen, pending)));
+                }
+                tokio::time::sleep(LIVE_POLL).await;
+                if let Ok(now) = Fingerprint::read(&api, &ns, &id).await {
+                    pending = now.changes(&seen);
+                    pending.reverse();
+                    seen = now;
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -462,13 +462,20 @@ pub fn events(
         } else {
             project(&body, &query.fields)
         };
-        children.push(json!({
-            "relatedEntityId": profile_id.to_string(),
-            "entityId": event.event_id,
-            "timestamp": event.timestamp_ms,
-            "entity": entity,
-            "lastModifiedAt": format_rfc3339_ms(event.ingested_ms, false),
-        }));
+        // Built by moving the parsed event in: `json!` would copy it through its serializer.
+        let mut child = serde_json::Map::with_capacity(5);
+        child.insert(
+            "relatedEntityId".into(),
+            Value::String(profile_id.to_string()),
+        );
+        child.insert("entityId".into(), Value::String(event.event_id));
+        child.insert("timestamp".into(), Value::from(event.timestamp_ms));
+        child.insert("entity".into(), entity);
+        child.insert(
+            "lastModifiedAt".into(),
+            Value::String(format_rfc3339_ms(event.ingested_ms, false)),
+        );
+        children.push(Value::Object(child));
         Scan::Continue
     })?;
     if let Some(error) = failure {

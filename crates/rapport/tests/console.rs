@@ -24,9 +24,15 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the driver and the browser it started, even when a test failed before closing the
+    /// session (the browser's processes are found by their own profile directory).
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(self._profile.path())
+            .status();
     }
 }
 

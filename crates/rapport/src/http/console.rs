@@ -111,6 +111,7 @@ impl Failure {
 /// The API, called in process: one router for the requests of one console request.
 struct Api {
     router: Router,
+    state: Arc<AppState>,
 }
 
 impl Api {
@@ -119,6 +120,7 @@ impl Api {
             router: super::routes::router()
                 .fallback(super::routes::not_found)
                 .with_state(state.clone()),
+            state: state.clone(),
         }
     }
 
@@ -178,35 +180,45 @@ impl Api {
     }
 
     /// The events of the last 12 months, newest first, up to [`EVENTS_CAP`]; and whether the
-    /// cap cut them short.
-    async fn recent_events(
+    /// cap cut them short. Read from the engine directly (the events API's own call): the
+    /// hundreds of events of a frequent buyer are not worth encoding and decoding again.
+    fn recent_events(
         &self,
         ns: &str,
         id: &str,
         now_ms: i64,
     ) -> Result<(Vec<Value>, bool), Failure> {
-        let since = now_ms - 365 * 24 * 3_600_000;
+        let failed = |e: engine::Error| Failure {
+            status: StatusCode::from_u16(e.code().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            detail: e.to_string(),
+        };
+        let sandbox = rapport_types::SandboxName::default_sandbox();
+        let engine = &self.state.engine;
+        let catalog = engine.sandbox(&sandbox).map_err(failed)?;
+        let entity = engine.entity_ref(&catalog, id, Some(ns)).map_err(failed)?;
+        let mut query = engine::EventQuery {
+            start_ms: Some(now_ms - 365 * 24 * 3_600_000),
+            descending: true,
+            limit: 1_000,
+            ..engine::EventQuery::default()
+        };
         let mut events = Vec::new();
-        let mut start = String::new();
         loop {
-            let mut query = format!("orderby=-timestamp&limit=1000&startTime={since}");
-            if !start.is_empty() {
-                query.push_str(&format!("&start={}", urls::encode(&start)));
-            }
-            let page = self.events(ns, id, &query).await?;
-            if let Some(children) = page["children"].as_array() {
-                events.extend(children.iter().cloned());
-            }
-            start = page["_page"]["next"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            if start.is_empty() {
-                return Ok((events, false));
-            }
-            if events.len() >= EVENTS_CAP {
-                events.truncate(EVENTS_CAP);
-                return Ok((events, true));
+            let Some(page) = engine.events(&sandbox, &entity, &query).map_err(failed)? else {
+                return Err(Failure {
+                    status: StatusCode::NOT_FOUND,
+                    detail: format!("no profile has {id} ({ns})"),
+                });
+            };
+            events.extend(page.children);
+            match page.next {
+                None => return Ok((events, false)),
+                Some(_) if events.len() >= EVENTS_CAP => {
+                    events.truncate(EVENTS_CAP);
+                    return Ok((events, true));
+                }
+                Some(next) => query.after = Some(next),
             }
         }
     }
@@ -478,8 +490,7 @@ impl Loaded {
         .into_iter()
         .any(wants);
         let (events, events_truncated) = if needs_events {
-            api.recent_events(ns, id, now().unix_timestamp() * 1000)
-                .await?
+            api.recent_events(ns, id, now().unix_timestamp() * 1000)?
         } else {
             (Vec::new(), false)
         };

@@ -157,6 +157,10 @@ impl Browser {
 }
 
 const ENTER: &str = "\u{E007}";
+
+/// Returns the visible texts whose colour against their effective background is below WCAG AA
+/// (a contrast of 4.5:1, or 3:1 for text of 24 px, or 18.66 px bold, and up).
+const CONTRAST_CHECK: &str = include_str!("console_contrast.js");
 const TAB: &str = "\u{E004}";
 
 /// A demo company on a server listening on loopback, and the frequent buyer's identities.
@@ -464,6 +468,44 @@ async fn the_profile_page_shows_what_the_api_returns() {
         "{orders} in {computed_panel}"
     );
 
+    // Campaigns and support: every campaign that reached the customer this year, and every
+    // support contact's reason.
+    let year_ago =
+        (time::OffsetDateTime::now_utc() - time::Duration::days(365)).unix_timestamp() * 1000;
+    let campaigns = browser.text("#panel-campaigns").await;
+    for event in demo
+        .events(&format!("orderby=-timestamp&limit=1000&startTime={year_ago}&property=eventType=directMarketing.emailSent"))
+        .await
+    {
+        let name = event["entity"]["marketing"]["campaignName"].as_str().expect("a campaign name");
+        assert!(campaigns.contains(name), "{name} in {campaigns}");
+    }
+    let support = browser.text("#panel-support").await;
+    let contacts: Vec<Value> = demo
+        .events(&format!(
+            "orderby=-timestamp&limit=1000&startTime={year_ago}"
+        ))
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["entity"]["eventType"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("support."))
+        })
+        .collect();
+    assert!(!contacts.is_empty(), "the frequent buyer called support");
+    for contact in &contacts {
+        let reason = contact["entity"]["support"]["reason"]
+            .as_str()
+            .expect("a reason");
+        assert!(support.contains(reason), "{reason} in {support}");
+    }
+    // Spend: the chart is an SVG with bars.
+    let bars = browser
+        .eval("return document.querySelectorAll('#panel-spend svg rect').length;")
+        .await;
+    assert!(bars.as_u64().unwrap_or(0) > 0, "the spend chart has bars");
+
     // Identities: every identity of the graph, by value.
     let graph = demo
         .api(&format!(
@@ -489,6 +531,15 @@ async fn the_profile_page_shows_what_the_api_returns() {
             "{panel} starts at {top}"
         );
     }
+    // Every visible text passes WCAG AA contrast against the background it is drawn on
+    // (4.5:1, or 3:1 for large text).
+    let failures = browser.eval(CONTRAST_CHECK).await;
+    assert_eq!(failures, json!([]), "texts below WCAG AA contrast");
+    // (The check itself sees a pale grey on white.)
+    let failures = browser
+        .eval(&format!("const p = document.createElement('p'); p.id = 'pale'; p.style.color = '#aaaaaa'; p.textContent = 'pale text'; document.querySelector('main').appendChild(p); const found = (function() {{ {CONTRAST_CHECK} }})(); p.remove(); return found;"))
+        .await;
+    assert!(failures.to_string().contains("pale text"), "{failures}");
     browser.screenshot("profile").await;
     // A narrow window has no horizontal scrolling.
     browser
@@ -566,6 +617,21 @@ async fn the_timeline_pages_and_filters_without_reloading() {
         json!(true),
         "the page was not reloaded"
     );
+    // A time range: one day that had a purchase shows only that day's events.
+    let day = purchases[0]["entity"]["timestamp"]
+        .as_str()
+        .expect("a timestamp")[..10]
+        .to_owned();
+    browser
+        .eval(&format!("const f = document.querySelector('#tl-from'); f.value = '{day}'; const t = document.querySelector('#tl-to'); t.value = '{day}'; t.dispatchEvent(new Event('change', {{bubbles: true}})); return 1;"))
+        .await;
+    browser
+        .wait_until(
+            &format!("{items} > 0 && Array.from(document.querySelectorAll('#timeline-list li time')).every(t => t.getAttribute('datetime').startsWith('{day}'))"),
+            5,
+            "only the day's events",
+        )
+        .await;
     browser.screenshot("timeline-purchases").await;
     browser.finish().await;
 }
@@ -774,4 +840,50 @@ async fn console_pages_answer_errors_a_person_can_act_on() {
         .get("/console/lang?to=es&back=https://elsewhere.example/")
         .await;
     assert_eq!(reply.headers["location"], "/console");
+}
+
+#[tokio::test]
+async fn several_customers_matching_what_was_typed_are_listed_to_tell_them_apart() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    server
+        .namespace("LoyaltyID", "CROSS_DEVICE", false, &[])
+        .await;
+    // "ZX-99" is one customer's CRM id and another's loyalty id.
+    server
+        .ingest(
+            &company.crm,
+            json!({"identityMap": {"CRMID": [{"id": "ZX-99", "primary": true}]},
+                   "person": {"name": {"firstName": "Ann", "lastName": "One", "fullName": "Ann One"}},
+                   "homeAddress": {"city": "Boise"}}),
+        )
+        .await;
+    server
+        .ingest(
+            &company.loyalty,
+            json!({"identityMap": {"LoyaltyID": [{"id": "ZX-99", "primary": true}]},
+                   "person": {"name": {"firstName": "Ben", "lastName": "Two", "fullName": "Ben Two"}},
+                   "homeAddress": {"city": "Tulsa"}}),
+        )
+        .await;
+    let reply = server
+        .send(Method::GET, "/console?q=ZX-99", None, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let page = reply.body.as_str().expect("html");
+    for shown in ["Ann One", "Boise", "Ben Two", "Tulsa"] {
+        assert!(page.contains(shown), "{shown} in the list");
+    }
+    // Each opens the customer by the identity that matched.
+    assert!(page.contains("/console/profile/CRMID/ZX-99"), "{page}");
+    assert!(page.contains("/console/profile/LoyaltyID/ZX-99"), "{page}");
+    // With the namespace chosen, only that customer: straight to the profile.
+    let reply = server
+        .send(Method::GET, "/console?q=ZX-99&ns=LoyaltyID", None, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.headers["location"],
+        "/console/profile/LoyaltyID/ZX-99"
+    );
 }

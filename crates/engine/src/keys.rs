@@ -48,6 +48,23 @@ pub fn profile(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
     key
 }
 
+/// Views table: a profile's computed attribute state and scores, `sandbox \0 pid c`. It sorts
+/// right after the profile's view, so the two share a leaf page: an event that changes both
+/// writes one page, not two.
+pub fn computed(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
+    let mut key = profile(sandbox, profile_id);
+    key.push(b'c');
+    key
+}
+
+/// Views table: a profile's segment memberships, `sandbox \0 pid m`, beside its view for the
+/// same reason as [`computed`].
+pub fn memberships(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
+    let mut key = profile(sandbox, profile_id);
+    key.push(b'm');
+    key
+}
+
 /// The profile id at the end of a `profile` key.
 pub fn profile_id_of(key: &[u8]) -> Option<ProfileId> {
     key.len()

@@ -24,18 +24,17 @@ pub enum Table {
     Events,
     /// (dataset, event `_id`) → where the event is stored, for de-duplication.
     EventIds,
-    /// Profile id → the merged profile under the default merge policy, encoded and ready to send.
+    /// Profile id → the merged profile under the default merge policy, encoded and ready to send;
+    /// and, right after it (the same key and one more byte, so they share a leaf page and an
+    /// event that changes several writes one page), the profile's segment memberships and the
+    /// state of its computed attributes.
     Views,
-    /// Profile id → its segment memberships and when they must next be evaluated.
-    Memberships,
     /// (due time, profile id) → nothing: profiles whose memberships change when time passes.
     Schedule,
-    /// Profile id → the running state of its computed attributes.
-    Computed,
 }
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 8] = [
         Table::Catalog,
         Table::Identities,
         Table::Profiles,
@@ -43,9 +42,7 @@ impl Table {
         Table::Events,
         Table::EventIds,
         Table::Views,
-        Table::Memberships,
         Table::Schedule,
-        Table::Computed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,9 +54,7 @@ impl Table {
             Table::Events => "events",
             Table::EventIds => "event-ids",
             Table::Views => "views",
-            Table::Memberships => "memberships",
             Table::Schedule => "schedule",
-            Table::Computed => "computed",
         }
     }
 }

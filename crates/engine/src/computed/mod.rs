@@ -294,7 +294,8 @@ impl ComputedIndex {
     }
 }
 
-/// The Computed table's record of one profile. Each attribute keeps its state and its value as
+/// The record of one profile's computed attributes and scores (in the Views table, beside
+/// the profile's view: [`keys::computed`]). Each attribute keeps its state and its value as
 /// last computed, as bytes of their own, so an event decodes and re-encodes only the attributes
 /// it touches (or whose window moved) and copies the others as they are. States sit under the
 /// stamp of what they compute ([`ComputedAttribute::computation_stamp`]): a changed definition
@@ -439,9 +440,9 @@ pub fn maintain(
         }
         _ => None,
     };
-    let key = keys::profile(sandbox, profile_id);
+    let key = keys::computed(sandbox, profile_id);
     // A copy, so the record can be rewritten while its parts are still read.
-    let bytes = txn.get(Table::Computed, &key)?.map(<[u8]>::to_vec);
+    let bytes = txn.get(Table::Views, &key)?.map(<[u8]>::to_vec);
     let mut stored: StoredComputed<'_> = match &bytes {
         Some(bytes) => decode(bytes)?,
         None => StoredComputed::default(),
@@ -592,9 +593,9 @@ pub fn maintain(
     };
     if dirty || before_next != next {
         if record.attributes.is_empty() && record.scores.is_none() {
-            txn.delete(Table::Computed, &key)?;
+            txn.delete(Table::Views, &key)?;
         } else {
-            txn.put(Table::Computed, &key, &encode(&record)?)?;
+            txn.put(Table::Views, &key, &encode(&record)?)?;
         }
         if before_next != next {
             crate::segment::membership::set_scheduled_change(
@@ -670,7 +671,7 @@ pub fn read_values(
     if index.is_empty() {
         return Ok(None);
     }
-    let Some(bytes) = txn.get(Table::Computed, &keys::profile(sandbox, profile_id))? else {
+    let Some(bytes) = txn.get(Table::Views, &keys::computed(sandbox, profile_id))? else {
         return Ok(None);
     };
     let record: StoredComputed<'_> = decode(bytes)?;
@@ -707,6 +708,6 @@ pub fn place_values(entity: &mut serde_json::Map<String, Value>, tenant_key: &st
 
 /// Removes a profile's attribute state (the profile was deleted or merged away).
 pub fn forget(txn: &mut dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId) -> Result<()> {
-    txn.delete(Table::Computed, &keys::profile(sandbox, profile_id))?;
+    txn.delete(Table::Views, &keys::computed(sandbox, profile_id))?;
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct Membership {
     pub last_qualification_ms: i64,
 }
 
-/// The Memberships table's value for one profile.
+/// A profile's memberships record (in the Views table, beside its view: [`keys::memberships`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Memberships {
     pub segments: BTreeMap<String, Membership>,
@@ -92,7 +92,7 @@ pub fn load(
     sandbox: &SandboxName,
     profile_id: ProfileId,
 ) -> Result<Memberships> {
-    match txn.get(Table::Memberships, &keys::profile(sandbox, profile_id))? {
+    match txn.get(Table::Views, &keys::memberships(sandbox, profile_id))? {
         Some(bytes) => decode(bytes),
         None => Ok(Memberships::default()),
     }
@@ -425,11 +425,11 @@ pub fn store(
         }
     }
     memberships.next_check_ms = next;
-    let key = keys::profile(sandbox, profile_id);
+    let key = keys::memberships(sandbox, profile_id);
     if memberships.segments.is_empty() && memberships.changes_at.is_empty() {
-        txn.delete(Table::Memberships, &key)?;
+        txn.delete(Table::Views, &key)?;
     } else {
-        txn.put(Table::Memberships, &key, &encode(&memberships)?)?;
+        txn.put(Table::Views, &key, &encode(&memberships)?)?;
     }
     Ok(())
 }
@@ -478,7 +478,7 @@ pub fn forget(txn: &mut dyn WriteTxn, sandbox: &SandboxName, profile_id: Profile
     if let Some(at) = previous.next_check_ms {
         txn.delete(Table::Schedule, &keys::schedule(sandbox, at, profile_id))?;
     }
-    txn.delete(Table::Memberships, &keys::profile(sandbox, profile_id))?;
+    txn.delete(Table::Views, &keys::memberships(sandbox, profile_id))?;
     Ok(())
 }
 
@@ -495,8 +495,8 @@ pub fn clear_schedule_entry(
     if memberships.next_check_ms == Some(due) {
         memberships.next_check_ms = None;
         txn.put(
-            Table::Memberships,
-            &keys::profile(sandbox, profile_id),
+            Table::Views,
+            &keys::memberships(sandbox, profile_id),
             &encode(&memberships)?,
         )?;
     }

@@ -122,6 +122,30 @@ impl Browser {
         }
     }
 
+    /// Marks the current document, to tell later that no navigation replaced it.
+    async fn mark_document(&self) {
+        self.eval("window.__sameDocument = true; return 1;").await;
+    }
+
+    /// Asserts the document marked by [`Browser::mark_document`] is still the one shown.
+    async fn assert_same_document(&self) {
+        assert_eq!(
+            self.eval("return window.__sameDocument === true;").await,
+            json!(true),
+            "the page was reloaded"
+        );
+    }
+
+    /// Waits until the search box has the focus.
+    async fn wait_for_search_focus(&self) {
+        self.wait_until(
+            "document.activeElement && document.activeElement.id === 'q'",
+            5,
+            "the search box has the focus",
+        )
+        .await;
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -289,13 +313,7 @@ async fn search_finds_the_customer_by_each_kind_of_identity() {
     ];
     for (what, typed) in &tries {
         browser.goto(&demo.url("/console")).await;
-        browser
-            .wait_until(
-                "document.activeElement && document.activeElement.id === 'q'",
-                5,
-                "search is focused on load",
-            )
-            .await;
+        browser.wait_for_search_focus().await;
         browser.type_keys(&format!("{typed}{ENTER}")).await;
         browser
             .wait_until(
@@ -563,9 +581,7 @@ async fn the_timeline_pages_and_filters_without_reloading() {
     let demo = Demo::start().await;
     let browser = Browser::start("en-US").await;
     open_profile(&browser, &demo).await;
-    browser
-        .eval("window.__sameDocument = true; return 1;")
-        .await;
+    browser.mark_document().await;
     let first = demo.events("orderby=-timestamp&limit=60").await;
     assert_eq!(
         first.len(),
@@ -612,11 +628,7 @@ async fn the_timeline_pages_and_filters_without_reloading() {
             "only purchases",
         )
         .await;
-    assert_eq!(
-        browser.eval("return window.__sameDocument === true;").await,
-        json!(true),
-        "the page was not reloaded"
-    );
+    browser.assert_same_document().await;
     // A time range: one day that had a purchase shows only that day's events.
     let day = purchases[0]["entity"]["timestamp"]
         .as_str()
@@ -641,9 +653,7 @@ async fn an_event_ingested_through_the_api_appears_live() {
     let demo = Demo::start().await;
     let browser = Browser::start("en-US").await;
     open_profile(&browser, &demo).await;
-    browser
-        .eval("window.__sameDocument = true; return 1;")
-        .await;
+    browser.mark_document().await;
     browser
         .wait_until(
             "document.querySelector('#live-status').classList.contains('on')",
@@ -684,13 +694,12 @@ async fn an_event_ingested_through_the_api_appears_live() {
     browser
         .wait_until("document.querySelector('#panel-timeline').innerText.includes('Live Test Lantern') && document.querySelector('#panel-purchases').innerText.includes('Live Test Lantern')", 5, "the new purchase appears")
         .await;
+    // Pushed within a second by design (a 250 ms check, a 200 ms debounce, one panel request);
+    // the bound leaves room for a loaded test machine, and the time is printed.
     let seconds = sent.elapsed().as_secs_f64();
+    eprintln!("the new purchase appeared {seconds:.2} s after the ingestion request was sent");
     assert!(seconds < 3.0, "took {seconds:.2} s");
-    assert_eq!(
-        browser.eval("return window.__sameDocument === true;").await,
-        json!(true),
-        "the agent did not reload"
-    );
+    browser.assert_same_document().await;
     browser.screenshot("live-event").await;
     browser.finish().await;
 }
@@ -743,13 +752,7 @@ async fn the_keyboard_alone_reaches_a_profile() {
     let browser = Browser::start("en-US").await;
     let name = demo.full_name();
     browser.goto(&demo.url("/console")).await;
-    browser
-        .wait_until(
-            "document.activeElement && document.activeElement.id === 'q'",
-            5,
-            "search is focused on load",
-        )
-        .await;
+    browser.wait_for_search_focus().await;
     browser
         .type_keys(&format!("{}{ENTER}", demo.identity("Email")))
         .await;
@@ -768,22 +771,10 @@ async fn the_keyboard_alone_reaches_a_profile() {
         .eval("document.activeElement.blur(); document.body.focus(); return 1;")
         .await;
     browser.type_keys("/").await;
-    browser
-        .wait_until(
-            "document.activeElement && document.activeElement.id === 'q'",
-            5,
-            "'/' focuses search",
-        )
-        .await;
+    browser.wait_for_search_focus().await;
     // Back on the search page, the customer is among the recently viewed: Tab to it, Enter.
     browser.goto(&demo.url("/console")).await;
-    browser
-        .wait_until(
-            "document.activeElement && document.activeElement.id === 'q'",
-            5,
-            "focused",
-        )
-        .await;
+    browser.wait_for_search_focus().await;
     let mut reached = false;
     for _ in 0..15 {
         browser.type_keys(TAB).await;

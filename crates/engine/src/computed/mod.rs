@@ -310,6 +310,13 @@ struct StoredComputed<'a> {
     attributes: Vec<StoredAttribute<'a>>,
 }
 
+impl<'a> StoredComputed<'a> {
+    /// The stored part of the computation with this stamp.
+    fn attribute(&self, stamp: u64) -> Option<&StoredAttribute<'a>> {
+        self.attributes.iter().find(|a| a.stamp == stamp)
+    }
+}
+
 /// One attribute's part of a [`StoredComputed`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct StoredAttribute<'a> {
@@ -624,11 +631,7 @@ fn render(
     let mut json = Vec::with_capacity(48 * (index.attributes.len() + 1));
     json.push(b'{');
     for attribute in &index.attributes {
-        let Some(stored) = record
-            .attributes
-            .iter()
-            .find(|a| a.stamp == attribute.stamp)
-        else {
+        let Some(stored) = record.attribute(attribute.stamp) else {
             continue;
         };
         let value = recomputed
@@ -678,11 +681,7 @@ pub fn read_values(
     let now_ms = crate::catalog::now_ms();
     let mut moved: Vec<(u64, Vec<u8>)> = Vec::new();
     for attribute in &index.attributes {
-        let Some(stored) = record
-            .attributes
-            .iter()
-            .find(|a| a.stamp == attribute.stamp)
-        else {
+        let Some(stored) = record.attribute(attribute.stamp) else {
             continue;
         };
         if due(stored, now_ms) && !moved.iter().any(|(stamp, _)| *stamp == stored.stamp) {

@@ -358,6 +358,9 @@ pub struct EventQuery {
     pub after: Option<[u8; 16]>,
     pub fields: Vec<String>,
     pub merge_policy_id: Option<String>,
+    /// Decode only these fields of each event (`None`: all of them). Filters see the projected
+    /// event, so they must name kept fields.
+    pub projection: Option<segments::EventProjection>,
 }
 
 /// One page of a profile's events.
@@ -451,7 +454,11 @@ pub fn events(
         {
             return Scan::Continue;
         }
-        let Ok(body) = serde_json::from_slice::<Value>(&event.json) else {
+        let parsed = match &query.projection {
+            Some(projection) => projection.parse(&event.json),
+            None => serde_json::from_slice::<Value>(&event.json),
+        };
+        let Ok(body) = parsed else {
             return Scan::Continue;
         };
         if !query.filters.iter().all(|f| f.matches(&body)) {

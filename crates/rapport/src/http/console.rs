@@ -201,6 +201,7 @@ impl Api {
             start_ms: Some(now_ms - 365 * 24 * 3_600_000),
             descending: true,
             limit: 1_000,
+            projection: Some(panel_fields()),
             ..engine::EventQuery::default()
         };
         let mut events = Vec::new();
@@ -657,6 +658,31 @@ async fn explain(
         ),
         Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
     }
+}
+
+/// The event fields the purchases, spend, campaigns and support panels read: the year of events
+/// behind them is decoded without the rest (page views' details, devices, identity maps).
+fn panel_fields() -> segments::EventProjection {
+    let mut fields = segments::EventProjection::of(std::iter::empty());
+    fields.also_keep([
+        "_id",
+        "timestamp",
+        "eventType",
+        "commerce.order.priceTotal",
+        "commerce.order.currencyCode",
+        "commerce.order.purchaseID",
+        "productListItems.SKU",
+        "productListItems.name",
+        "productListItems.quantity",
+        "productListItems.priceTotal",
+        "marketing.campaignID",
+        "marketing.campaignName",
+        "support.reason",
+        "support.outcome",
+        "support.satisfaction",
+        "support.durationSeconds",
+    ]);
+    fields
 }
 
 /// What an open profile looks like to the live stream: one fingerprint per kind of change.

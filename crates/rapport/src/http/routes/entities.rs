@@ -248,6 +248,7 @@ fn get_events(
             .get("mergePolicyId")
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
+        projection: None,
     };
     let Some(page) = state.engine.events(sandbox, &entity, &events_query)? else {
         return Err(not_found(&entity));
@@ -580,6 +581,7 @@ async fn post_entities(
                 after: None,
                 fields: options.fields,
                 merge_policy_id: options.merge_policy_id,
+                projection: None,
             };
             let engine = state.engine.clone();
             let out = super::blocking(move || {

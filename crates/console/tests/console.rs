@@ -64,6 +64,16 @@ impl Fixture {
         }
     }
 
+    /// Maria's page with her identity graph inline and no events.
+    fn maria_with_graph<'a>(&'a self, graph: &'a Value) -> ProfileData<'a> {
+        ProfileData {
+            graph: Some(graph),
+            events: &[],
+            timeline: &Value::Null,
+            ..self.data("Email", "maria.garcia@example.com")
+        }
+    }
+
     fn data<'a>(&'a self, ns: &'a str, id: &'a str) -> ProfileData<'a> {
         ProfileData {
             events: &self.events,
@@ -240,12 +250,7 @@ fn sam_at_a_glance() {
 fn maria_scores_consents_and_computed_attributes() {
     let fixture = Fixture::new("profile-maria.json");
     let graph = load("graph-maria.json");
-    let data = ProfileData {
-        graph: Some(&graph),
-        events: &[],
-        timeline: &Value::Null,
-        ..fixture.data("Email", "maria.garcia@example.com")
-    };
+    let data = fixture.maria_with_graph(&graph);
     let html = profile_page(Lang::En, &data);
 
     let overview = element(&html, "panel-overview");
@@ -756,12 +761,7 @@ fn hostile_values_are_escaped() {
 fn panels_refresh_alone() {
     let fixture = Fixture::new("profile-maria.json");
     let graph = load("graph-maria.json");
-    let data = ProfileData {
-        graph: Some(&graph),
-        events: &[],
-        timeline: &Value::Null,
-        ..fixture.data("Email", "maria.garcia@example.com")
-    };
+    let data = fixture.maria_with_graph(&graph);
     let html = profile_page(Lang::En, &data);
     let urls = ProfileUrls {
         ns: "Email",

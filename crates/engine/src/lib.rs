@@ -56,6 +56,8 @@ pub struct Engine {
     /// Segment jobs, previews and the time scheduler; also hold a sender of the writer's channel.
     segment_jobs: segment::jobs::SegmentJobs,
     writer: Writer,
+    /// Write transactions committed since the engine opened ([`Engine::commits`]).
+    commits: Arc<std::sync::atomic::AtomicU64>,
     values: ValuePolicy,
 }
 
@@ -79,11 +81,13 @@ impl Engine {
                 tenant_id: config.tenant_id.clone(),
             },
         )?);
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer = Writer::start(
             store.clone(),
             catalog.clone(),
             WriterSettings {
                 graph_limit: config.graph_limit.max(1),
+                commits: commits.clone(),
             },
         );
         let values = ValuePolicy {
@@ -112,8 +116,16 @@ impl Engine {
             _batch_worker: batch_worker,
             segment_jobs,
             writer,
+            commits,
             values,
         })
+    }
+
+    /// How many write transactions have committed since the engine opened: it moves whenever
+    /// anything readable may have changed (writes, time-based changes, sweeps), so a reader
+    /// watching for changes re-reads only when it moves.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn catalog(&self) -> &Catalog {

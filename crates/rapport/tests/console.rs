@@ -694,7 +694,8 @@ async fn an_event_ingested_through_the_api_appears_live() {
     browser
         .wait_until("document.querySelector('#panel-timeline').innerText.includes('Live Test Lantern') && document.querySelector('#panel-purchases').innerText.includes('Live Test Lantern')", 5, "the new purchase appears")
         .await;
-    // Pushed within a second by design (a 250 ms check, a 200 ms debounce, one panel request);
+    // Pushed within a second by design (a 100 ms look at the commit counter, a 200 ms debounce,
+    // one panel request);
     // the bound leaves room for a loaded test machine, and the time is printed.
     let seconds = sent.elapsed().as_secs_f64();
     eprintln!("the new purchase appeared {seconds:.2} s after the ingestion request was sent");

@@ -118,6 +118,8 @@ pub struct Writer {
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
     pub graph_limit: usize,
+    /// Counts the write transactions committed (a change signal for readers that poll).
+    pub commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Writer {
@@ -182,6 +184,12 @@ struct WriterLoop<'a> {
 }
 
 impl<'a> WriterLoop<'a> {
+    fn committed(&self) {
+        self.settings
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
     fn new(
         store: &'a dyn Store,
         catalog: &'a Catalog,
@@ -254,6 +262,9 @@ impl<'a> WriterLoop<'a> {
             Some(error) => Err(error),
             None => txn.commit().map_err(Error::from),
         };
+        if result.is_ok() {
+            self.committed();
+        }
         match result {
             Ok(()) => outcomes.into_iter().for_each(Outcome::answer),
             Err(error) => {
@@ -384,6 +395,7 @@ impl<'a> WriterLoop<'a> {
             )?;
         }
         txn.commit()?;
+        self.committed();
         sweep.visited += profile_ids.len();
         match last_key {
             Some(mut key) if profile_ids.len() == SWEEP_CHUNK => {

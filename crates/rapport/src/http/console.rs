@@ -43,8 +43,9 @@ const RECENT_COOKIE: &str = "console_recent";
 const RECENT_MAX: usize = 8;
 /// The most events of the last 12 months a profile page reads (the page says when it stops).
 const EVENTS_CAP: usize = 2_000;
-/// How often an open profile is checked for changes to push.
-const LIVE_POLL: Duration = Duration::from_millis(250);
+/// How often the live stream looks whether the engine committed anything since it last looked
+/// (an atomic read); only then does it re-read the open profile.
+const LIVE_POLL: Duration = Duration::from_millis(100);
 
 /// The value of a cookie in the request's `Cookie` headers.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -761,22 +762,29 @@ impl Fingerprint {
 }
 
 /// Server-sent events for an open profile: one message per kind of change (see the
-/// `rapport-console` crate's docs for the names), within [`LIVE_POLL`] of the write.
+/// `rapport-console` crate's docs for the names), within [`LIVE_POLL`] of the commit that
+/// holds the change.
 async fn live(
     State(state): State<Arc<AppState>>,
     Path((ns, id)): Path<(String, String)>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let api = Api::new(&state);
+    let commits = state.engine.commits();
     let first = Fingerprint::read(&api, &ns, &id).await.unwrap_or_default();
     let stream = futures_util::stream::unfold(
-        (api, ns, id, first, Vec::<&'static str>::new()),
-        |(api, ns, id, mut seen, mut pending)| async move {
+        (api, ns, id, first, commits, Vec::<&'static str>::new()),
+        |(api, ns, id, mut seen, mut commits, mut pending)| async move {
             loop {
                 if let Some(name) = pending.pop() {
                     let event = Event::default().event(name).data(name);
-                    return Some((Ok(event), (api, ns, id, seen, pending)));
+                    return Some((Ok(event), (api, ns, id, seen, commits, pending)));
                 }
                 tokio::time::sleep(LIVE_POLL).await;
+                let now_commits = api.state.engine.commits();
+                if now_commits == commits {
+                    continue;
+                }
+                commits = now_commits;
                 if let Ok(now) = Fingerprint::read(&api, &ns, &id).await {
                     pending = now.changes(&seen);
                     pending.reverse();

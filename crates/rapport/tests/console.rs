@@ -539,14 +539,18 @@ async fn the_profile_page_shows_what_the_api_returns() {
 
     // The essentials fit a 1280×800 screen without scrolling.
     for panel in ["#panel-overview", "#panel-scores", "#panel-segments"] {
-        let top = browser
+        let inside = browser
             .eval(&format!(
-                "return document.querySelector('{panel}').getBoundingClientRect().top;"
+                "const r = document.querySelector('{panel}').getBoundingClientRect(); return [r.top, window.innerHeight];"
             ))
             .await;
+        let (top, height) = (
+            inside[0].as_f64().unwrap_or(f64::MAX),
+            inside[1].as_f64().unwrap_or(0.0),
+        );
         assert!(
-            top.as_f64().expect("a position") < 800.0,
-            "{panel} starts at {top}"
+            top < height,
+            "{panel} starts at {top}, below the {height} px window"
         );
     }
     // Every visible text passes WCAG AA contrast against the background it is drawn on

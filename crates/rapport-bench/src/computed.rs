@@ -12,7 +12,7 @@ use rapport::client::Connection;
 use serde_json::{json, Value};
 
 use crate::load::Setup;
-use crate::segments::{load_profiles_and_events, streaming_rate};
+use crate::segments::{load_profiles_and_events, streaming_rate, ScenarioReport};
 use crate::Args;
 
 /// The `i`th attribute: (name, expression, duration).
@@ -40,17 +40,12 @@ fn attribute(i: usize) -> (String, String, Value) {
     )
 }
 
-pub struct ComputedReport {
-    pub json: Value,
-    pub markdown: String,
-}
-
 pub async fn run(
     args: &Args,
     address: &str,
     setup: &Setup,
     dir: &Path,
-) -> anyhow::Result<ComputedReport> {
+) -> anyhow::Result<ScenarioReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
@@ -100,7 +95,7 @@ pub async fn run(
         micros(base_rate),
         micros(rate_25),
     );
-    Ok(ComputedReport {
+    Ok(ScenarioReport {
         json: json!({
             "profiles": n, "events_per_profile": per, "load_seconds": load_seconds,
             "backfill_seconds": backfill_seconds,
@@ -118,7 +113,7 @@ pub async fn run_models(
     address: &str,
     setup: &Setup,
     dir: &Path,
-) -> anyhow::Result<ComputedReport> {
+) -> anyhow::Result<ScenarioReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     load_profiles_and_events(args, address, setup, dir).await?;
@@ -161,7 +156,7 @@ pub async fn run_models(
         "\ntrain and score: **{total:.1} s** ({} profiles read); churn holdout AUC {auc:.3}, recency alone {baseline:.3}\n",
         run["profilesRead"]
     ));
-    Ok(ComputedReport {
+    Ok(ScenarioReport {
         json: json!({"profiles": n, "events_per_profile": per, "seconds": total, "phases": phases, "auc": auc, "recency_auc": baseline}),
         markdown,
     })

@@ -185,7 +185,8 @@ pub(crate) async fn load_profiles_and_events(
     Ok(started.elapsed().as_secs_f64())
 }
 
-pub struct SegmentReport {
+/// What a scenario measured: a JSON summary and a Markdown section for BENCHMARKS.md.
+pub struct ScenarioReport {
     pub json: Value,
     pub markdown: String,
 }
@@ -195,7 +196,7 @@ pub async fn run(
     address: &str,
     setup: &Setup,
     dir: &Path,
-) -> anyhow::Result<SegmentReport> {
+) -> anyhow::Result<ScenarioReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
@@ -254,7 +255,7 @@ pub async fn run(
         micros(rate_500),
         micros(rate_500) - micros(base_rate),
     );
-    Ok(SegmentReport {
+    Ok(ScenarioReport {
         json: json!({
             "profiles": n, "events_per_profile": per, "load_seconds": load_seconds,
             "first_evaluation_seconds": first_seconds,

@@ -115,7 +115,7 @@ async fn serve(
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, "rapport is listening");
-    println!("rapport is listening on http://{address}");
+    println!("rapport is listening on http://{address} (the agent console: http://{address}/)");
     // Responses are small and latency matters: never let Nagle hold a response back.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
         let _ = stream.set_nodelay(true);

@@ -364,12 +364,8 @@ async fn search(
         .collect();
     let candidates = console::identity_input::candidates(&q, ns.as_deref(), &others);
     // (candidate, profile id, lookup response, latest event time)
-    let mut found: Vec<(
-        &console::identity_input::Candidate,
-        String,
-        Value,
-        Option<String>,
-    )> = Vec::new();
+    // (candidate, profile id, lookup response)
+    let mut found: Vec<(&console::identity_input::Candidate, String, Value)> = Vec::new();
     for candidate in &candidates {
         match api.profile(&candidate.namespace, &candidate.value).await {
             Ok(profile) => {
@@ -377,23 +373,10 @@ async fn search(
                 else {
                     continue;
                 };
-                if found.iter().any(|(_, id, _, _)| *id == profile_id) {
+                if found.iter().any(|(_, id, _)| *id == profile_id) {
                     continue;
                 }
-                let latest = api
-                    .events(
-                        &candidate.namespace,
-                        &candidate.value,
-                        "orderby=-timestamp&limit=1",
-                    )
-                    .await
-                    .ok()
-                    .and_then(|page| {
-                        page["children"][0]["entity"]["timestamp"]
-                            .as_str()
-                            .map(str::to_owned)
-                    });
-                found.push((candidate, profile_id, profile, latest));
+                found.push((candidate, profile_id, profile));
             }
             Err(failure) if failure.status == StatusCode::NOT_FOUND => {}
             // A value that is not an identity of that namespace (a malformed ECID, say).
@@ -412,9 +395,28 @@ async fn search(
         )
         .into_response(),
         several => {
+            // Only a list needs each customer's latest activity, to tell them apart.
+            let mut latest: Vec<Option<String>> = Vec::with_capacity(several.len());
+            for (candidate, ..) in several {
+                latest.push(
+                    api.events(
+                        &candidate.namespace,
+                        &candidate.value,
+                        "orderby=-timestamp&limit=1",
+                    )
+                    .await
+                    .ok()
+                    .and_then(|page| {
+                        page["children"][0]["entity"]["timestamp"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }),
+                );
+            }
             let matches: Vec<console::Match<'_>> = several
                 .iter()
-                .map(|(_, _, profile, latest)| console::Match {
+                .zip(&latest)
+                .map(|((_, _, profile), latest)| console::Match {
                     profile,
                     last_activity: latest.as_deref(),
                 })

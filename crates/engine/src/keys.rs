@@ -48,17 +48,24 @@ pub fn profile(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
     key
 }
 
-/// Views table: a profile's computed attribute state and scores, `sandbox \0 pid c`. It sorts
-/// right after the profile's view, so the two share a leaf page: an event that changes both
-/// writes one page, not two.
+/// Events table: a profile's computed attribute state and scores, `sandbox \0 pid FF×16`. It
+/// sorts after every event of the profile (no event is dated at the end of time), so the leaf
+/// page a new event dirties usually holds it too: an event that changes the attributes writes
+/// no page it would not write anyway. Event scans end before it ([`events_end`]).
 pub fn computed(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
     let mut key = profile(sandbox, profile_id);
-    key.push(b'c');
+    key.extend_from_slice(&[0xff; 16]);
     key
 }
 
-/// Views table: a profile's segment memberships, `sandbox \0 pid m`, beside its view for the
-/// same reason as [`computed`].
+/// The exclusive end of a profile's events in the Events table: its [`computed`] record.
+pub fn events_end(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
+    computed(sandbox, profile_id)
+}
+
+/// Views table: a profile's segment memberships, `sandbox \0 pid m`. It sorts right after the
+/// profile's view, so the two share a leaf page: an event that changes both writes one page,
+/// not two.
 pub fn memberships(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
     let mut key = profile(sandbox, profile_id);
     key.push(b'm');

@@ -116,10 +116,13 @@ pub fn profile(
         if let Some(bytes) = txn.get(Table::Views, &keys::profile(sandbox, profile_id))? {
             if let Some(view) = decode_view(bytes) {
                 if view.stamp == catalog.view_stamp {
-                    let json = if request.with_computed {
-                        view.json.to_vec()
-                    } else {
-                        view.without_computed()
+                    let values = match request.with_computed {
+                        true => crate::computed::values_json(txn, catalog, sandbox, profile_id)?,
+                        false => None,
+                    };
+                    let json = match values {
+                        Some(values) => view.with_computed(&values),
+                        None => view.without_computed(),
                     };
                     if request.fields.is_empty() {
                         return Ok(Some((profile_id, json)));
@@ -411,7 +414,7 @@ pub fn events(
     let mut end = query
         .end_ms
         .map(key_at)
-        .unwrap_or_else(|| store::prefix_end(&prefix));
+        .unwrap_or_else(|| keys::events_end(sandbox, profile_id));
     if let Some(after) = query.after {
         let mut cursor = prefix.clone();
         cursor.extend_from_slice(&after);

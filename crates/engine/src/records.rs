@@ -76,10 +76,12 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
 
 /// The layout version of prepared views, part of every view's stamp: a view written in another
 /// layout is stale and gets rebuilt.
-pub const VIEW_LAYOUT: &str = "3";
+pub const VIEW_LAYOUT: &str = "4";
 
-/// Where a view's computed attributes are: the member to cut when they are not wanted, and the
-/// value to replace when they change.
+/// Where a view's computed attributes go: the member to cut when they are not wanted, and the
+/// placeholder (`{}`) the values replace when they are. The values themselves live in the
+/// profile's computed record and are composed in at read time, so an event that changes them
+/// leaves the view alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComputedRange {
     /// `[cut.0, cut.1)` removed leaves valid JSON without the computed attributes.
@@ -149,6 +151,24 @@ impl StoredView<'_> {
             computed: ranges.0,
             membership: ranges.1,
         })
+    }
+
+    /// The JSON with `values` in place of the computed attributes' placeholder (the view as it
+    /// is when it has none).
+    pub fn with_computed(&self, values: &[u8]) -> Vec<u8> {
+        match self.computed {
+            Some(ComputedRange {
+                value: (start, end),
+                ..
+            }) => {
+                let mut json = Vec::with_capacity(self.json.len() + values.len() - (end - start));
+                json.extend_from_slice(&self.json[..start]);
+                json.extend_from_slice(values);
+                json.extend_from_slice(&self.json[end..]);
+                json
+            }
+            None => self.json.to_vec(),
+        }
     }
 
     /// The JSON without the computed attributes (the entity API without `withCA=true`).

@@ -4,6 +4,7 @@
 //! After every step the kept state must give exactly the value the whole event list gives, and
 //! its next change must be the first instant the window's contents move.
 
+use engine::computed::state::Span;
 use engine::computed::{AttributeState, Entry, Function, Lookback, LookbackUnit, Scalar};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -179,6 +180,71 @@ proptest! {
                             "{:?} moves though no change is scheduled", e
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Attributes over the same events share one state kept for all their windows: each
+    /// window's value and next change are still exactly its own.
+    #[test]
+    fn a_state_shared_by_several_windows_gives_each_its_own_value(
+        windows in prop::collection::vec(lookback(), 1..4),
+        steps in prop::collection::vec(step(), 1..60),
+    ) {
+        let windows: Vec<Lookback> = windows
+            .into_iter()
+            .filter(|w| *w != Lookback::AllTime)
+            .collect();
+        prop_assume!(!windows.is_empty());
+        let span = Span::Windows(windows.clone());
+        let mut now = START;
+        let mut events: Vec<Entry> = Vec::new();
+        let mut state = AttributeState::default();
+        for (i, step) in steps.into_iter().enumerate() {
+            match step {
+                Step::Add { offset, value } => {
+                    let entry = Entry {
+                        timestamp_ms: now + offset - offset.rem_euclid(1000) + i as i64,
+                        value: value.map_or(Scalar::Missing, |v| Scalar::Number(v as f64)),
+                    };
+                    events.push(entry.clone());
+                    state.add_in(&span, entry, now);
+                }
+                Step::Wait(ms) => now += ms,
+                Step::Delete(k) => {
+                    if !events.is_empty() {
+                        events.remove(k % events.len());
+                        state = AttributeState::default();
+                        for e in &events {
+                            state.add_in(&span, e.clone(), now);
+                        }
+                    }
+                }
+            }
+            state.advance_in(&span, now);
+            for &lookback in &windows {
+                for function in [Function::Sum, Function::Count, Function::Max, Function::MostRecent] {
+                    prop_assert_eq!(
+                        state.value(lookback, function, now),
+                        brute(&events, lookback, function, now),
+                        "{:?} {:?} at {} with {:?}", lookback, function, now, events
+                    );
+                }
+                if let Some(next) = state.next_change(lookback, now) {
+                    prop_assert!(next > now);
+                    for e in &events {
+                        prop_assert_eq!(
+                            in_window(lookback, e.timestamp_ms, now),
+                            in_window(lookback, e.timestamp_ms, next - 1),
+                            "{:?} moved out of {:?} before {}", e, lookback, next
+                        );
+                    }
+                    prop_assert!(
+                        events.iter().any(|e| in_window(lookback, e.timestamp_ms, now)
+                            != in_window(lookback, e.timestamp_ms, next)),
+                        "nothing moves in {:?} at {}", lookback, next
+                    );
                 }
             }
         }

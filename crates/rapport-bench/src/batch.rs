@@ -44,11 +44,12 @@ pub(crate) fn write_lines(
 /// Uploads `path` as one batch and returns the seconds from COMPLETE to success.
 pub(crate) async fn run_one(
     address: &str,
+    sandbox: Option<&str>,
     dataset: &str,
     format: Value,
     path: &Path,
 ) -> anyhow::Result<f64> {
-    let mut connection = Connection::open(address).await?;
+    let mut connection = crate::load::connect(address, sandbox).await?;
     let batch = connection
         .post_json(
             "/data/foundation/import/batches",
@@ -108,6 +109,7 @@ pub async fn run(
     let bytes = write_lines(&jsonl, None, (0..n).map(crm_entity))?;
     let seconds = run_one(
         address,
+        None,
         &setup.crm_dataset,
         json!({"format": "json"}),
         &jsonl,
@@ -122,7 +124,14 @@ pub async fn run(
 
     let csv = dir.join("crm.csv");
     let bytes = write_lines(&csv, Some(CRM_CSV_HEADER), (n..2 * n).map(crm_csv_row))?;
-    let seconds = run_one(address, &setup.crm_dataset, json!({"format": "csv"}), &csv).await?;
+    let seconds = run_one(
+        address,
+        None,
+        &setup.crm_dataset,
+        json!({"format": "csv"}),
+        &csv,
+    )
+    .await?;
     runs.push(BatchRun {
         label: "profile records, CSV",
         records: n,
@@ -133,7 +142,7 @@ pub async fn run(
     let dataset = parquet_dataset(address).await?;
     let path = dir.join("crm.parquet");
     let bytes = write_parquet(&path, 2 * n..3 * n)?;
-    let seconds = run_one(address, &dataset, json!({"format": "parquet"}), &path).await?;
+    let seconds = run_one(address, None, &dataset, json!({"format": "parquet"}), &path).await?;
     runs.push(BatchRun {
         label: "profile records, Parquet",
         records: n,
@@ -151,6 +160,7 @@ pub async fn run(
     )?;
     let seconds = run_one(
         address,
+        None,
         &setup.event_dataset,
         json!({"format": "json"}),
         &path,

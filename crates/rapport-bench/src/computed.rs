@@ -1,8 +1,9 @@
-//! The computed attributes scenario: loads profiles and events through the batch API, measures
-//! streaming ingestion with no attribute, defines 25 (sums, counts, minima, maxima and most
-//! recent values over purchases and page views, lookbacks from a day to all time), waits for
-//! their backfill, and measures streaming again: the difference of the per-event times is what
-//! keeping 25 attributes exact costs each event.
+//! The computed attributes scenario: loads the same profiles and events into two sandboxes
+//! through the batch API, defines 25 attributes in one of them (sums, counts, maxima and most
+//! recent values over purchases and page views, lookbacks from a day to all time) and waits for
+//! their backfill, then streams rounds of new events into each sandbox in turn: the difference
+//! of the per-event times of a pair of rounds is what keeping 25 attributes exact costs each
+//! event, and alternating the rounds keeps the machine's drift out of it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -11,9 +12,20 @@ use anyhow::Context;
 use rapport::client::Connection;
 use serde_json::{json, Value};
 
-use crate::load::Setup;
-use crate::segments::{load_profiles_and_events, streaming_rate, ScenarioReport};
+use crate::load::{connect, setup_in, Dating, Setup};
+use crate::segments::{
+    load_profiles_and_events, median, median_of, streaming_round, ScenarioReport,
+};
 use crate::Args;
+
+/// The streaming rounds: events as they happen, then late ones.
+const DATINGS: [Dating; 2] = [Dating::Now, Dating::History];
+
+/// Pairs of rounds (one per sandbox) for each dating.
+const PAIRS: usize = 5;
+
+/// The sandbox holding the 25 attributes.
+const WITH_ATTRIBUTES: &str = "computed";
 
 /// The `i`th attribute: (name, expression, duration).
 fn attribute(i: usize) -> (String, String, Value) {
@@ -48,11 +60,11 @@ pub async fn run(
 ) -> anyhow::Result<ScenarioReport> {
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
-    let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
-    let mut next_event = per;
-    let base_rate = streaming_rate(args, address, setup, &mut next_event).await?;
+    let with_setup = setup_in(address, Some(WITH_ATTRIBUTES)).await?;
+    let load_seconds = load_profiles_and_events(args, address, setup, dir).await?
+        + load_profiles_and_events(args, address, &with_setup, dir).await?;
 
-    let mut connection = Connection::open(address).await?;
+    let mut connection = connect(address, Some(WITH_ATTRIBUTES)).await?;
     let backfill_started = Instant::now();
     let mut ids = Vec::new();
     for i in 0..25 {
@@ -83,24 +95,52 @@ pub async fn run(
         }
     }
     let backfill_seconds = backfill_started.elapsed().as_secs_f64();
-    let rate_25 = streaming_rate(args, address, setup, &mut next_event).await?;
-    let micros = |rate: f64| 1e6 / rate;
-    let extra = micros(rate_25) - micros(base_rate);
-    let markdown = format!(
-        "## Computed attributes ({n} profiles, {per} events each; loaded in {load_seconds:.1} s)\n\n\
-         | measure | value |\n|---|---|\n\
-         | backfill of 25 new attributes over every profile | {backfill_seconds:.1} s |\n\
-         | streaming, 0 attributes | {base_rate:.0} events/s ({:.1} µs/event) |\n\
-         | streaming, 25 attributes | {rate_25:.0} events/s ({:.1} µs/event, +{extra:.1} µs) |\n",
-        micros(base_rate),
-        micros(rate_25),
+
+    let mut markdown = format!(
+        "## Computed attributes ({n} profiles, {per} events each, in each of two sandboxes; loaded in {load_seconds:.1} s)\n\n\
+         backfill of 25 new attributes over every profile: {backfill_seconds:.1} s\n\n\
+         | events | 0 attributes | 25 attributes | cost of 25 attributes (median of {PAIRS} pairs) |\n|---|---|---|---|\n"
     );
+    let mut report = serde_json::Map::new();
+    // Both sandboxes hold the same profiles, so their events are numbered alike.
+    let (mut next_plain, mut next_with) = (per, per);
+    for dating in DATINGS {
+        let (mut plain, mut with_25, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..PAIRS {
+            let a = streaming_round(args, address, setup, &mut next_plain, dating).await?;
+            let b = streaming_round(args, address, &with_setup, &mut next_with, dating).await?;
+            costs.push(b.micros_per_event() - a.micros_per_event());
+            plain.push(a);
+            with_25.push(b);
+        }
+        let (plain, with_25, cost) = (
+            median_of(&plain),
+            median_of(&with_25),
+            median(costs.clone()),
+        );
+        let label = match dating {
+            Dating::Now => "dated now (streamed as they happen)",
+            Dating::History => "dated January to October (late and out of order)",
+        };
+        markdown.push_str(&format!(
+            "| {label} | {:.0} events/s ({:.1} µs/event{}) | {:.0} events/s ({:.1} µs/event{}) | **+{cost:.1} µs** |\n",
+            plain.events_per_second,
+            plain.micros_per_event(),
+            plain.written(),
+            with_25.events_per_second,
+            with_25.micros_per_event(),
+            with_25.written(),
+        ));
+        report.insert(
+            format!("{dating:?}").to_lowercase(),
+            json!({"0": plain.json(), "25": with_25.json(), "extra_micros_per_event": cost, "pair_costs": costs}),
+        );
+    }
     Ok(ScenarioReport {
         json: json!({
             "profiles": n, "events_per_profile": per, "load_seconds": load_seconds,
             "backfill_seconds": backfill_seconds,
-            "streaming_events_per_second": {"0": base_rate, "25": rate_25},
-            "streaming_extra_micros_per_event": extra,
+            "streaming": report,
         }),
         markdown,
     })

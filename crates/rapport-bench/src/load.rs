@@ -10,6 +10,17 @@ use rapport::client::Connection;
 pub struct Setup {
     pub crm_dataset: String,
     pub event_dataset: String,
+    /// The sandbox they are in (`None`: the default one).
+    pub sandbox: Option<String>,
+}
+
+/// A connection that names `sandbox` on every request (the default sandbox when `None`).
+pub async fn connect(address: &str, sandbox: Option<&str>) -> anyhow::Result<Connection> {
+    let connection = Connection::open(address).await?;
+    Ok(match sandbox {
+        Some(sandbox) => connection.with_sandbox(sandbox),
+        None => connection,
+    })
 }
 
 pub struct Loaded {
@@ -28,7 +39,12 @@ fn ecid(profile: usize) -> String {
 }
 
 pub async fn setup(address: &str) -> anyhow::Result<Setup> {
-    let mut connection = Connection::open(address).await?;
+    setup_in(address, None).await
+}
+
+/// [`setup`] in another sandbox.
+pub async fn setup_in(address: &str, sandbox: Option<&str>) -> anyhow::Result<Setup> {
+    let mut connection = connect(address, sandbox).await?;
     connection
         .post_json(
             "/data/core/idnamespace/identities",
@@ -74,6 +90,7 @@ pub async fn setup(address: &str) -> anyhow::Result<Setup> {
     Ok(Setup {
         crm_dataset: id(&crm),
         event_dataset: id(&events),
+        sandbox: sandbox.map(str::to_owned),
     })
 }
 
@@ -110,15 +127,33 @@ fn event(dataset: &str, profile: usize, n: usize) -> String {
     envelope(dataset, &event_entity(profile, n))
 }
 
+/// When generated events happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dating {
+    /// Spread over January to October 2026 by their number: history loaded late, and events
+    /// that arrive out of order.
+    History,
+    /// The moment they are made: events streamed as they happen.
+    Now,
+}
+
 /// An experience event (ECID and email; a purchase every fourth, else a page view), as JSON text.
 pub fn event_entity(profile: usize, n: usize) -> String {
-    let timestamp = format!(
-        "2026-{:02}-{:02}T{:02}:{:02}:00Z",
-        1 + n % 10,
-        1 + n % 28,
-        n % 24,
-        (profile + n) % 60
-    );
+    event_entity_dated(profile, n, Dating::History)
+}
+
+/// [`event_entity`], dated as `dating` says.
+pub fn event_entity_dated(profile: usize, n: usize, dating: Dating) -> String {
+    let timestamp = match dating {
+        Dating::History => format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+            1 + n % 10,
+            1 + n % 28,
+            n % 24,
+            (profile + n) % 60
+        ),
+        Dating::Now => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
     let identities = format!(
         r#"{{"ECID":[{{"id":"{}"}}],"Email":[{{"id":"{}"}}]}}"#,
         ecid(profile),
@@ -143,6 +178,7 @@ pub fn event_entity(profile: usize, n: usize) -> String {
 pub(crate) async fn send_all(
     args: &Args,
     address: &str,
+    sandbox: Option<&str>,
     total: usize,
     make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<f64> {
@@ -153,8 +189,9 @@ pub(crate) async fn send_all(
     for client in 0..clients {
         let make = make.clone();
         let address = address.to_owned();
+        let sandbox = sandbox.map(str::to_owned);
         tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::open(&address).await?;
+            let mut connection = connect(&address, sandbox.as_deref()).await?;
             let mut start = client * batch;
             while start < total {
                 let end = (start + batch).min(total);
@@ -182,14 +219,16 @@ pub(crate) async fn send_all(
 
 pub async fn load(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Loaded> {
     let crm = setup.crm_dataset.clone();
-    let record_seconds =
-        send_all(args, address, args.profiles, move |p| crm_record(&crm, p)).await?;
+    let record_seconds = send_all(args, address, None, args.profiles, move |p| {
+        crm_record(&crm, p)
+    })
+    .await?;
     let events_dataset = setup.event_dataset.clone();
     let per_profile = args.events_per_profile.max(1);
     let total_events = args.profiles * args.events_per_profile;
     // Events go profile-interleaved, as live traffic does.
     let profiles = args.profiles.max(1);
-    let event_seconds = send_all(args, address, total_events, move |i| {
+    let event_seconds = send_all(args, address, None, total_events, move |i| {
         event(
             &events_dataset,
             i % profiles,

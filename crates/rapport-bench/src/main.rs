@@ -59,6 +59,18 @@ pub struct Args {
 
 struct Server(Child);
 
+/// The server's process id, once started.
+static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// How many bytes the server has handed to write calls so far (`wchar` in
+/// `/proc/<pid>/io`), where the system tells.
+pub(crate) fn server_write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{}/io", SERVER_PID.get()?)).ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))
+        .and_then(|bytes| bytes.trim().parse().ok())
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -95,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?,
     );
+    let _ = SERVER_PID.set(server.0.id());
     // One client thread: the machine is small, and the client must not crowd the server.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

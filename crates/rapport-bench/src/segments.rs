@@ -12,7 +12,9 @@ use rapport::demo::segments::DEMO_SEGMENTS;
 use serde_json::{json, Value};
 
 use crate::batch::{run_one, write_lines};
-use crate::load::{crm_entity, envelope, event_entity, send_all, Setup};
+use crate::load::{
+    crm_entity, envelope, event_entity, event_entity_dated, send_all, Dating, Setup,
+};
 use crate::Args;
 
 /// Events per streaming round, and rounds per definition count.
@@ -121,27 +123,94 @@ async fn settle(connection: &mut Connection) -> anyhow::Result<Value> {
     }
 }
 
-/// Median events/s of `ROUNDS` streaming rounds of new events for existing profiles.
+/// What streaming rounds measured: the medians over `ROUNDS` rounds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streaming {
+    pub events_per_second: f64,
+    /// Bytes the server handed to write calls per event (`wchar` of `/proc/<pid>/io`: the
+    /// store's pages and the replies), when the system tells.
+    pub bytes_per_event: Option<f64>,
+}
+
+impl Streaming {
+    pub fn micros_per_event(self) -> f64 {
+        1e6 / self.events_per_second
+    }
+
+    /// `", 2.1 KB written"` when known.
+    pub fn written(self) -> String {
+        self.bytes_per_event
+            .map(|b| format!(", {:.1} KB written", b / 1024.0))
+            .unwrap_or_default()
+    }
+
+    pub fn json(self) -> Value {
+        json!({"events_per_second": self.events_per_second, "micros_per_event": self.micros_per_event(), "bytes_written_per_event": self.bytes_per_event})
+    }
+}
+
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The medians of several [`streaming_round`]s.
+pub(crate) fn median_of(rounds: &[Streaming]) -> Streaming {
+    let written: Vec<f64> = rounds.iter().filter_map(|r| r.bytes_per_event).collect();
+    Streaming {
+        events_per_second: median(rounds.iter().map(|r| r.events_per_second).collect()),
+        bytes_per_event: (!written.is_empty()).then(|| median(written)),
+    }
+}
+
+/// `ROUNDS` streaming rounds of new events for existing profiles, dated as `dating` says.
 pub(crate) async fn streaming_rate(
     args: &Args,
     address: &str,
     setup: &Setup,
     next_event: &mut usize,
-) -> anyhow::Result<f64> {
-    let mut rates = Vec::new();
+    dating: Dating,
+) -> anyhow::Result<Streaming> {
+    let mut rounds = Vec::new();
     for _ in 0..ROUNDS {
-        let dataset = setup.event_dataset.clone();
-        let profiles = args.profiles.max(1);
-        let first = *next_event;
-        let seconds = send_all(args, address, ROUND_EVENTS, move |i| {
-            envelope(&dataset, &event_entity(i % profiles, first + i / profiles))
-        })
-        .await?;
-        *next_event += ROUND_EVENTS.div_ceil(profiles) + 1;
-        rates.push(ROUND_EVENTS as f64 / seconds);
+        rounds.push(streaming_round(args, address, setup, next_event, dating).await?);
     }
-    rates.sort_by(f64::total_cmp);
-    Ok(rates[rates.len() / 2])
+    Ok(median_of(&rounds))
+}
+
+/// One round of `ROUND_EVENTS` new events for existing profiles, dated as `dating` says.
+pub(crate) async fn streaming_round(
+    args: &Args,
+    address: &str,
+    setup: &Setup,
+    next_event: &mut usize,
+    dating: Dating,
+) -> anyhow::Result<Streaming> {
+    let dataset = setup.event_dataset.clone();
+    let profiles = args.profiles.max(1);
+    let first = *next_event;
+    let before = crate::server_write_bytes();
+    let seconds = send_all(
+        args,
+        address,
+        setup.sandbox.as_deref(),
+        ROUND_EVENTS,
+        move |i| {
+            envelope(
+                &dataset,
+                &event_entity_dated(i % profiles, first + i / profiles, dating),
+            )
+        },
+    )
+    .await?;
+    let after = crate::server_write_bytes();
+    *next_event += ROUND_EVENTS.div_ceil(profiles) + 1;
+    Ok(Streaming {
+        events_per_second: ROUND_EVENTS as f64 / seconds,
+        bytes_per_event: before
+            .zip(after)
+            .map(|(before, after)| after.saturating_sub(before) as f64 / ROUND_EVENTS as f64),
+    })
 }
 
 /// Records per uploaded file: each stays well under the 256 MB of a single upload.
@@ -150,6 +219,7 @@ const FILE_RECORDS: usize = 400_000;
 /// Sends `total` JSON Lines records made by `make` as batches of at most `FILE_RECORDS`.
 async fn upload_in_files(
     address: &str,
+    sandbox: Option<&str>,
     dataset: &str,
     dir: &Path,
     name: &str,
@@ -160,7 +230,7 @@ async fn upload_in_files(
         let path = dir.join(format!("{name}-{part}.jsonl"));
         let end = (start + FILE_RECORDS).min(total);
         write_lines(&path, None, (start..end).map(&make))?;
-        run_one(address, dataset, json!({"format": "json"}), &path).await?;
+        run_one(address, sandbox, dataset, json!({"format": "json"}), &path).await?;
         std::fs::remove_file(&path)?;
     }
     Ok(())
@@ -177,10 +247,26 @@ pub(crate) async fn load_profiles_and_events(
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     let started = Instant::now();
-    upload_in_files(address, &setup.crm_dataset, dir, "crm", n, crm_entity).await?;
-    upload_in_files(address, &setup.event_dataset, dir, "events", n * per, |i| {
-        event_entity(i % n, i / n)
-    })
+    let sandbox = setup.sandbox.as_deref();
+    upload_in_files(
+        address,
+        sandbox,
+        &setup.crm_dataset,
+        dir,
+        "crm",
+        n,
+        crm_entity,
+    )
+    .await?;
+    upload_in_files(
+        address,
+        sandbox,
+        &setup.event_dataset,
+        dir,
+        "events",
+        n * per,
+        |i| event_entity(i % n, i / n),
+    )
     .await?;
     Ok(started.elapsed().as_secs_f64())
 }
@@ -203,7 +289,9 @@ pub async fn run(
     let mut next_event = per;
 
     let mut connection = Connection::open(address).await?;
-    let base_rate = streaming_rate(args, address, setup, &mut next_event).await?;
+    let base_rate = streaming_rate(args, address, setup, &mut next_event, Dating::History)
+        .await?
+        .events_per_second;
 
     let (mut have, mut ids) = (0usize, Vec::new());
     define_up_to(&mut connection, &mut have, &mut ids, 50).await?;
@@ -229,11 +317,15 @@ pub async fn run(
         .map(|m| m.values().filter_map(Value::as_u64).sum())
         .unwrap_or(0);
 
-    let rate_50 = streaming_rate(args, address, setup, &mut next_event).await?;
+    let rate_50 = streaming_rate(args, address, setup, &mut next_event, Dating::History)
+        .await?
+        .events_per_second;
     let rate_500 = if args.max_definitions >= 500 {
         define_up_to(&mut connection, &mut have, &mut ids, 500).await?;
         settle(&mut connection).await?;
-        streaming_rate(args, address, setup, &mut next_event).await?
+        streaming_rate(args, address, setup, &mut next_event, Dating::History)
+            .await?
+            .events_per_second
     } else {
         f64::NAN
     };

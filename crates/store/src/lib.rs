@@ -135,16 +135,20 @@ pub fn collect_prefix(
     table: Table,
     prefix: &[u8],
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    collect_range(txn, table, prefix, &prefix_end(prefix))
+}
+
+/// Collects every (key, value) in `[start, end)`, for callers that need owned copies.
+pub fn collect_range(
+    txn: &(impl ReadTxn + ?Sized),
+    table: Table,
+    start: &[u8],
+    end: &[u8],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut rows = Vec::new();
-    txn.scan(
-        table,
-        prefix,
-        &prefix_end(prefix),
-        Direction::Forward,
-        &mut |k, v| {
-            rows.push((k.to_vec(), v.to_vec()));
-            Scan::Continue
-        },
-    )?;
+    txn.scan(table, start, end, Direction::Forward, &mut |k, v| {
+        rows.push((k.to_vec(), v.to_vec()));
+        Scan::Continue
+    })?;
     Ok(rows)
 }

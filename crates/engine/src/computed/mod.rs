@@ -3,12 +3,16 @@
 //! windows slide, shown on the profile under `_{tenant}.SystemComputedAttributes.<name>.value`
 //! and readable by segment definitions.
 //!
-//! Each profile keeps, per attribute, the state of [`state::AttributeState`] and the value it
-//! gives, in one Computed record where each attribute's part is bytes of its own: an event
-//! decodes only the states it changes (or whose window moved) and copies the rest. A new event
-//! updates a state in place; an event replaced, a merge or split, or a changed
-//! definition rebuilds it from the stored events; the next instant a window lets an event go is
-//! an entry in the Schedule table, so values change on time with no new data.
+//! Attributes over the same events share what is kept of them: one *stream* per event filter
+//! and field, all time (one running aggregate serves SUM, COUNT, MIN, MAX and MOST_RECENT) or
+//! over the union of its attributes' windows (the matching events still inside any of them).
+//! Each profile keeps its streams' [`state::AttributeState`]s in one computed record, after its
+//! events in the Events table ([`keys::computed`]); an event decodes and re-encodes only the
+//! streams it matches. Values are not stored: a read computes them from the streams as of that
+//! instant, so they are exact as windows slide with no work at all, and the view never changes
+//! because of them. An event replaced, a merge or split, or a changed definition rebuilds a
+//! stream from the stored events. When segment definitions read the values, the next instant a
+//! window lets an event go is an entry in the Schedule table, so memberships change on time.
 
 pub mod definitions;
 pub mod state;
@@ -32,6 +36,9 @@ pub use state::{AttributeState, Entry, Function, Lookback, LookbackUnit, Scalar}
 /// changes (segment ids never start with a NUL).
 pub const SCHEDULE_KEY: &str = "\0computed";
 
+/// What a prepared view holds where the values go ([`crate::records::ComputedRange`]).
+pub const PLACEHOLDER: &[u8] = b"{}";
+
 /// One published attribute ready to maintain.
 pub struct CompiledAttribute {
     pub definition: ComputedAttribute,
@@ -41,7 +48,8 @@ pub struct CompiledAttribute {
     field: Vec<String>,
     /// Whether the field is a number in the event schema (`None` for `COUNT`).
     pub(crate) field_kind: Option<bool>,
-    stamp: u64,
+    /// The stream its value is computed from (a position in [`ComputedIndex::streams`]).
+    stream: usize,
     /// `"<name>":{"value":`, the start of its part of the values object.
     rendered_name: Vec<u8>,
 }
@@ -118,7 +126,7 @@ impl CompiledAttribute {
             filter,
             field,
             field_kind,
-            stamp: attribute.computation_stamp(),
+            stream: 0,
             rendered_name: {
                 let mut name = serde_json::to_vec(&attribute.name).map_err(Error::internal)?;
                 name.extend_from_slice(b":{\"value\":");
@@ -130,6 +138,15 @@ impl CompiledAttribute {
     /// The entry an event makes, if it matches the filter.
     fn entry(&self, event: &segments::EventRef<'_>) -> Option<Entry> {
         self.matches(event).then(|| self.entry_of(event))
+    }
+
+    /// Whether an event of this `eventType` may pass the filter (false only when the filter
+    /// names the types it accepts and this is not one of them).
+    fn may_match(&self, event_type: Option<&str>) -> bool {
+        match self.filter.as_ref().map(|f| &f.dependencies().event_types) {
+            Some(Some(types)) => event_type.is_some_and(|t| types.contains(t)),
+            _ => true,
+        }
     }
 
     /// Whether an event passes the filter (its `eventType` is checked first, without
@@ -177,6 +194,47 @@ pub fn union_trees(catalog: &SandboxCatalog) -> Result<(xdm::ObjectField, xdm::O
     ))
 }
 
+/// What a profile keeps for a group of attributes: the events one filter matches, with one
+/// field's value, all time or over the union of the attributes' windows.
+struct Stream {
+    /// A fingerprint of what it keeps: a changed filter, field or set of windows finds no
+    /// state and starts again from the events.
+    stamp: u64,
+    /// The attribute whose filter and field the stream keeps.
+    source: usize,
+    span: state::Span,
+    /// The attributes computed from it.
+    attributes: Vec<usize>,
+}
+
+impl Stream {
+    /// The first instant after `now_ms` at which a value computed from `state` may change
+    /// with no new event.
+    /// (It depends on the lookbacks, not the functions: each window is looked at once.)
+    fn next_change(&self, state: &AttributeState, now_ms: i64) -> Option<i64> {
+        match &self.span {
+            state::Span::AllTime => state.next_change(Lookback::AllTime, now_ms),
+            state::Span::Windows(windows) => windows
+                .iter()
+                .filter_map(|window| state.next_change(*window, now_ms))
+                .min(),
+        }
+    }
+}
+
+/// A stable fingerprint of some text parts (the standard hasher may change between compiler
+/// releases, which would rebuild every stored state for nothing).
+fn stamp_of(parts: &[&str]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
+}
+
 /// The published attributes of a sandbox, compiled against its current schemas.
 #[derive(Default)]
 pub struct ComputedIndex {
@@ -188,9 +246,7 @@ pub struct ComputedIndex {
     /// For each attribute, the first attribute with the same filter: a filter is evaluated
     /// once per event, whatever the number of attributes sharing it.
     same_filter: Vec<usize>,
-    /// How many different computations the attributes make (two attributes may compute the
-    /// same thing, and share a state).
-    distinct_stamps: usize,
+    streams: Vec<Stream>,
     /// The built-in models whose scores are kept beside the attributes, with what scoring
     /// reads of an event.
     models: Option<(
@@ -203,6 +259,7 @@ impl std::fmt::Debug for ComputedIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComputedIndex")
             .field("attributes", &self.attributes.len())
+            .field("streams", &self.streams.len())
             .field("failed", &self.failed)
             .finish()
     }
@@ -251,10 +308,7 @@ impl ComputedIndex {
                     .unwrap_or(i)
             })
             .collect();
-        let mut stamps: Vec<u64> = index.attributes.iter().map(|a| a.stamp).collect();
-        stamps.sort_unstable();
-        stamps.dedup();
-        index.distinct_stamps = stamps.len();
+        index.group_into_streams();
         if !index.attributes.is_empty() {
             let mut projection = segments::EventProjection::of(
                 index.attributes.iter().filter_map(|a| a.filter.as_ref()),
@@ -268,6 +322,66 @@ impl ComputedIndex {
             index.events = Some(projection);
         }
         index
+    }
+
+    /// Groups the attributes into streams: by filter, field and whether they are all time; a
+    /// `COUNT` (no field) joins a stream of the same filter and kind when there is one, since
+    /// every kept event counts whatever its field holds.
+    fn group_into_streams(&mut self) {
+        let key = |a: &CompiledAttribute| {
+            (
+                a.definition.filter.clone(),
+                a.definition.lookback == Lookback::AllTime,
+            )
+        };
+        // Attributes with a field first, so a COUNT finds their stream.
+        let mut order: Vec<usize> = (0..self.attributes.len()).collect();
+        order.sort_by_key(|&i| self.attributes[i].field.is_empty());
+        let mut streams: Vec<Stream> = Vec::new();
+        for i in order {
+            let attribute = &self.attributes[i];
+            let found = streams.iter().position(|stream| {
+                let source = &self.attributes[stream.source];
+                key(source) == key(attribute)
+                    && (attribute.field.is_empty() || source.field == attribute.field)
+            });
+            let position = match found {
+                Some(position) => position,
+                None => {
+                    streams.push(Stream {
+                        stamp: 0,
+                        source: i,
+                        span: state::Span::of(attribute.definition.lookback),
+                        attributes: Vec::new(),
+                    });
+                    streams.len() - 1
+                }
+            };
+            let stream = &mut streams[position];
+            stream.attributes.push(i);
+            if let (state::Span::Windows(windows), lookback @ Lookback::Last { .. }) =
+                (&mut stream.span, attribute.definition.lookback)
+            {
+                if !windows.contains(&lookback) {
+                    windows.push(lookback);
+                }
+            }
+        }
+        for (position, stream) in streams.iter_mut().enumerate() {
+            if let state::Span::Windows(windows) = &mut stream.span {
+                windows.sort_by_key(|w| format!("{w:?}"));
+            }
+            let source = &self.attributes[stream.source];
+            stream.stamp = stamp_of(&[
+                &source.definition.filter,
+                &source.field.join("."),
+                &format!("{:?}", stream.span),
+            ]);
+            for &a in &stream.attributes {
+                self.attributes[a].stream = position;
+            }
+        }
+        self.streams = streams;
     }
 
     /// Whether there is nothing to keep: no attribute and no model.
@@ -294,76 +408,43 @@ impl ComputedIndex {
     }
 }
 
-/// The record of one profile's computed attributes and scores (in the Views table, beside
-/// the profile's view: [`keys::computed`]). Each attribute keeps its state and its value as
-/// last computed, as bytes of their own, so an event decodes and re-encodes only the attributes
-/// it touches (or whose window moved) and copies the others as they are. States sit under the
-/// stamp of what they compute ([`ComputedAttribute::computation_stamp`]): a changed definition
-/// finds no state and starts again from the events.
+/// The record of one profile's computed attribute streams and scores (in the Events table,
+/// after the profile's events: [`keys::computed`]). Each stream's state is bytes of its own, so
+/// an event decodes and re-encodes only the streams it matches and copies the others as they
+/// are.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StoredComputed<'a> {
-    /// When the values next change with no new data (mirrored in the Schedule).
-    next_change_ms: Option<i64>,
+    /// When a value next changes with no new data, as scheduled (only while segment
+    /// definitions read the values: a read computes them as of its own instant).
+    scheduled_ms: Option<i64>,
     /// The built-in models' scores.
     scores: Option<crate::scores::ProfileScores>,
     #[serde(borrow)]
-    attributes: Vec<StoredAttribute<'a>>,
+    streams: Vec<StoredStream<'a>>,
 }
 
 impl<'a> StoredComputed<'a> {
-    /// The stored part of the computation with this stamp.
-    fn attribute(&self, stamp: u64) -> Option<&StoredAttribute<'a>> {
-        self.attributes.iter().find(|a| a.stamp == stamp)
+    fn stream(&self, stamp: u64) -> Option<&StoredStream<'a>> {
+        self.streams.iter().find(|s| s.stamp == stamp)
     }
 }
 
-/// One attribute's part of a [`StoredComputed`].
+/// One stream's part of a [`StoredComputed`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct StoredAttribute<'a> {
+struct StoredStream<'a> {
     stamp: u64,
-    /// When this value next changes with no new data.
+    /// When a value computed from it next changes with no new data.
     next_change_ms: Option<i64>,
-    /// The value as JSON text (`null` when there is none).
-    #[serde(with = "serde_bytes")]
-    value: &'a [u8],
     /// The [`AttributeState`], encoded.
     #[serde(with = "serde_bytes")]
     state: &'a [u8],
 }
 
-/// An attribute's state just brought up to date.
+/// A stream's state just brought up to date, encoded.
 struct Updated {
     stamp: u64,
     next_change_ms: Option<i64>,
-    value: Vec<u8>,
     state: Vec<u8>,
-}
-
-impl Updated {
-    fn of(
-        attribute: &CompiledAttribute,
-        state: &mut AttributeState,
-        now_ms: i64,
-    ) -> Result<Updated> {
-        let lookback = attribute.definition.lookback;
-        state.advance(lookback, now_ms);
-        let value = state.value(lookback, attribute.definition.function, now_ms);
-        Ok(Updated {
-            stamp: attribute.stamp,
-            next_change_ms: state.next_change(lookback, now_ms),
-            value: serde_json::to_vec(&value).map_err(Error::internal)?,
-            state: encode(&*state)?,
-        })
-    }
-
-    fn stored(&self) -> StoredAttribute<'_> {
-        StoredAttribute {
-            stamp: self.stamp,
-            next_change_ms: self.next_change_ms,
-            value: &self.value,
-            state: &self.state,
-        }
-    }
 }
 
 /// An event just stored for a profile.
@@ -376,28 +457,15 @@ pub struct NewEvent<'a> {
     pub replaced: bool,
 }
 
-/// What maintaining a profile's attributes produced: the values object to show.
-pub struct Values {
-    /// `{"<name>": {"value": ...}, ...}` as JSON bytes.
-    pub json: Vec<u8>,
+/// Encodes a value into a vector sized for it at once.
+fn encode_sized<T: Serialize>(value: &T, size_hint: usize) -> Result<Vec<u8>> {
+    postcard::to_extend(value, Vec::with_capacity(size_hint)).map_err(Error::internal)
 }
 
-impl Values {
-    /// The values as a JSON value (for evaluating segments on them).
-    pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
-    }
-}
-
-/// Whether a stored value may have changed by `now_ms` with no new data.
-fn due(stored: &StoredAttribute<'_>, now_ms: i64) -> bool {
-    stored.next_change_ms.is_some_and(|at| at <= now_ms)
-}
-
-/// Brings a profile's attributes up to date at `now_ms` — `rebuild` from the stored events,
-/// or from the stored state plus `event` — stores them, moves the schedule, and returns the
-/// values when they may have changed (always with `rebuild`). `None` when the sandbox has no
-/// attributes and the profile held none.
+/// Brings a profile's streams up to date at `now_ms` — `rebuild` from the stored events, or
+/// from the stored state plus `event` — and its scores, stores them, and moves the schedule
+/// when segment definitions read the values. Returns whether the values may have changed
+/// (always with `rebuild`).
 pub fn maintain(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
@@ -406,17 +474,29 @@ pub fn maintain(
     event: Option<&NewEvent<'_>>,
     rebuild: bool,
     now_ms: i64,
-) -> Result<Option<Values>> {
+) -> Result<bool> {
     let index = &catalog.computed_index;
     if index.is_empty() && event.is_some() && !rebuild {
         // Nothing to keep (what a deleted attribute left is cleared by its backfill).
-        return Ok(None);
+        return Ok(false);
     }
     // The event's value and which filters it passes, before reading any state: an event no
-    // attribute or model looks at leaves the state as it is (windows closing are the
-    // scheduler's, and a new attribute's backfill reaches every profile).
+    // attribute or model looks at leaves the state as it is (windows closing need no write,
+    // and a new attribute's backfill reaches every profile).
     let parsed = match event {
         Some(e) if !rebuild && !e.replaced && !index.is_empty() => {
+            let scored = index
+                .models
+                .as_ref()
+                .is_some_and(|(m, _)| crate::scores::History::relevant(&m.settings, e.event_type));
+            // Filters that name the event types they accept are checked without parsing.
+            let may_match = index
+                .streams
+                .iter()
+                .any(|s| index.attributes[s.source].may_match(e.event_type));
+            if !scored && !may_match {
+                return Ok(false);
+            }
             let value = index
                 .events
                 .as_ref()
@@ -429,19 +509,15 @@ pub fn maintain(
                     timestamp_ms: e.timestamp_ms,
                     value: &value,
                 };
-                for (i, attribute) in index.attributes.iter().enumerate() {
-                    let first = index.same_filter[i];
+                for stream in &index.streams {
+                    let first = index.same_filter[stream.source];
                     if passed[first].is_none() {
-                        passed[first] = Some(attribute.matches(&event));
+                        passed[first] = Some(index.attributes[stream.source].matches(&event));
                     }
                 }
             }
-            let scored = index
-                .models
-                .as_ref()
-                .is_some_and(|(m, _)| crate::scores::History::relevant(&m.settings, e.event_type));
             if !scored && passed.iter().all(|p| *p != Some(true)) {
-                return Ok(None);
+                return Ok(false);
             }
             Some((value, passed))
         }
@@ -449,15 +525,14 @@ pub fn maintain(
     };
     let key = keys::computed(sandbox, profile_id);
     // A copy, so the record can be rewritten while its parts are still read.
-    let bytes = txn.get(Table::Views, &key)?.map(<[u8]>::to_vec);
+    let bytes = txn.get(Table::Events, &key)?.map(<[u8]>::to_vec);
     let mut stored: StoredComputed<'_> = match &bytes {
         Some(bytes) => decode(bytes)?,
         None => StoredComputed::default(),
     };
-    if index.is_empty() && stored.attributes.is_empty() && stored.scores.is_none() {
-        return Ok(None);
+    if index.is_empty() && stored.streams.is_empty() && stored.scores.is_none() {
+        return Ok(false);
     }
-    let before_next = stored.next_change_ms;
     let rebuild = rebuild || event.is_some_and(|e| e.replaced);
     let event_ref = match (event, &parsed) {
         (Some(event), Some((value, _))) => Some(segments::EventRef {
@@ -467,55 +542,43 @@ pub fn maintain(
         }),
         _ => None,
     };
-    // Whether the values shown may differ from the stored ones.
-    let mut changed = stored.attributes.len() != index.distinct_stamps
+    // Whether the record holds streams no attribute reads any more (or lacks some).
+    let mut changed = stored.streams.len() != index.streams.len()
         || stored
-            .attributes
+            .streams
             .iter()
-            .any(|a| !index.attributes.iter().any(|c| c.stamp == a.stamp));
-    // Whether the stored record must be written back.
-    let mut dirty = changed;
+            .any(|s| !index.streams.iter().any(|c| c.stamp == s.stamp));
     let mut updated: Vec<Updated> = Vec::new();
-    // Attributes with no state for their current definition (or all, rebuilding), read from
-    // the stored events together.
-    let mut stale: Vec<&CompiledAttribute> = Vec::new();
-    for (i, attribute) in index.attributes.iter().enumerate() {
-        if index.attributes[..i]
-            .iter()
-            .any(|a| a.stamp == attribute.stamp)
-        {
-            // Two attributes computing the same thing share one state.
-            continue;
-        }
-        let old = stored
-            .attributes
-            .iter()
-            .find(|a| a.stamp == attribute.stamp);
-        let old = match old {
+    // Streams with no state for their current definition (or all, rebuilding), read from the
+    // stored events together.
+    let mut stale: Vec<&Stream> = Vec::new();
+    for stream in &index.streams {
+        let old = match stored.stream(stream.stamp) {
             Some(old) if !rebuild => old,
             _ => {
-                stale.push(attribute);
+                stale.push(stream);
                 continue;
             }
         };
         let touched = parsed
             .as_ref()
-            .is_some_and(|(_, passed)| passed[index.same_filter[i]] == Some(true));
-        if !touched && !due(old, now_ms) {
+            .is_some_and(|(_, passed)| passed[index.same_filter[stream.source]] == Some(true));
+        let due = old.next_change_ms.is_some_and(|at| at <= now_ms);
+        if !touched && !due {
             continue;
         }
         let mut state: AttributeState = decode(old.state)?;
         if let (true, Some(event)) = (touched, &event_ref) {
-            state.add(
-                attribute.definition.lookback,
-                attribute.entry_of(event),
-                now_ms,
-            );
+            let entry = index.attributes[stream.source].entry_of(event);
+            state.add_in(&stream.span, entry, now_ms);
         }
-        let fresh = Updated::of(attribute, &mut state, now_ms)?;
-        changed |= fresh.value != old.value;
-        dirty = true;
-        updated.push(fresh);
+        state.advance_in(&stream.span, now_ms);
+        updated.push(Updated {
+            stamp: stream.stamp,
+            next_change_ms: stream.next_change(&state, now_ms),
+            state: encode_sized(&state, old.state.len() + 32)?,
+        });
+        changed = true;
     }
     if !stale.is_empty() {
         let mut states: Vec<AttributeState> = vec![AttributeState::default(); stale.len()];
@@ -530,17 +593,21 @@ pub fn maintain(
         let events =
             crate::segment::LoadedEvents::load(&*txn, sandbox, profile_id, None, projection)?;
         for event in events.refs() {
-            for (attribute, state) in stale.iter().zip(states.iter_mut()) {
-                if let Some(entry) = attribute.entry(&event) {
-                    state.add(attribute.definition.lookback, entry, now_ms);
+            for (stream, state) in stale.iter().zip(states.iter_mut()) {
+                if let Some(entry) = index.attributes[stream.source].entry(&event) {
+                    state.add_in(&stream.span, entry, now_ms);
                 }
             }
         }
-        for (attribute, state) in stale.into_iter().zip(states.iter_mut()) {
-            updated.push(Updated::of(attribute, state, now_ms)?);
+        for (stream, state) in stale.into_iter().zip(states.iter_mut()) {
+            state.advance_in(&stream.span, now_ms);
+            updated.push(Updated {
+                stamp: stream.stamp,
+                next_change_ms: stream.next_change(state, now_ms),
+                state: encode(&*state)?,
+            });
         }
         changed = true;
-        dirty = true;
     }
     match &index.models {
         Some((models, projection)) => {
@@ -563,136 +630,153 @@ pub fn maintain(
                 let scored = crate::scores::score(models, &history, at);
                 changed |= stored.scores.as_ref().map(|s| &s.values) != Some(&scored.values);
                 stored.scores = Some(scored);
-                dirty = true;
             }
         }
         None => {
             if stored.scores.take().is_some() {
                 changed = true;
-                dirty = true;
             }
         }
     }
-    // The record as it now stands: one entry per distinct computation, in the index's order.
-    let mut attributes: Vec<StoredAttribute<'_>> = Vec::with_capacity(index.distinct_stamps);
-    for attribute in &index.attributes {
-        if attributes.iter().any(|a| a.stamp == attribute.stamp) {
-            continue;
-        }
-        let current = updated
-            .iter()
-            .find(|u| u.stamp == attribute.stamp)
-            .map(Updated::stored)
-            .or_else(|| {
-                stored
-                    .attributes
-                    .iter()
-                    .find(|a| a.stamp == attribute.stamp)
-                    .copied()
-            });
-        attributes.extend(current);
-    }
-    let next = attributes.iter().filter_map(|a| a.next_change_ms).min();
-    let record = StoredComputed {
-        next_change_ms: next,
-        scores: stored.scores,
-        attributes,
+    // The record as it now stands: one entry per stream, in the index's order.
+    let streams: Vec<StoredStream<'_>> = index
+        .streams
+        .iter()
+        .filter_map(
+            |stream| match updated.iter().find(|u| u.stamp == stream.stamp) {
+                Some(u) => Some(StoredStream {
+                    stamp: u.stamp,
+                    next_change_ms: u.next_change_ms,
+                    state: &u.state,
+                }),
+                None => stored.stream(stream.stamp).copied(),
+            },
+        )
+        .collect();
+    // Memberships change on time only if something wakes the profile when a value moves.
+    let scheduled = match catalog.segment_index.any_reads_computed() {
+        true => streams.iter().filter_map(|s| s.next_change_ms).min(),
+        false => None,
     };
-    if dirty || before_next != next {
-        if record.attributes.is_empty() && record.scores.is_none() {
-            txn.delete(Table::Views, &key)?;
+    let moved_schedule = scheduled != stored.scheduled_ms;
+    if changed || moved_schedule {
+        let record = StoredComputed {
+            scheduled_ms: scheduled,
+            scores: stored.scores,
+            streams,
+        };
+        if record.streams.is_empty() && record.scores.is_none() {
+            txn.delete(Table::Events, &key)?;
         } else {
-            txn.put(Table::Views, &key, &encode(&record)?)?;
+            let size = bytes.as_ref().map_or(64, |b| b.len() + 64);
+            txn.put(Table::Events, &key, &encode_sized(&record, size)?)?;
         }
-        if before_next != next {
+        if moved_schedule {
             crate::segment::membership::set_scheduled_change(
                 txn,
                 sandbox,
                 profile_id,
                 SCHEDULE_KEY,
-                next,
+                scheduled,
             )?;
         }
     }
-    if !changed && !rebuild {
-        return Ok(None);
-    }
-    Ok(Some(render(index, &record, &[])?))
+    Ok(changed || rebuild)
 }
 
-/// The values object of a profile's attributes, written straight as JSON from their stored
-/// values or, for the stamps in `recomputed`, those; attributes without a value (a minimum of
-/// nothing) are left out.
-fn render(
-    index: &ComputedIndex,
-    record: &StoredComputed<'_>,
-    recomputed: &[(u64, Vec<u8>)],
-) -> Result<Values> {
-    let mut json = Vec::with_capacity(48 * (index.attributes.len() + 1));
-    json.push(b'{');
-    for attribute in &index.attributes {
-        let Some(stored) = record.attribute(attribute.stamp) else {
-            continue;
-        };
-        let value = recomputed
-            .iter()
-            .find(|(stamp, _)| *stamp == stored.stamp)
-            .map_or(stored.value, |(_, value)| value.as_slice());
-        if value == b"null" {
-            continue;
-        }
-        if json.len() > 1 {
-            json.push(b',');
-        }
-        json.extend_from_slice(&attribute.rendered_name);
-        json.extend_from_slice(value);
-        json.push(b'}');
-    }
-    if let Some(scores) = &record.scores {
-        for (name, value) in scores.values() {
-            if json.len() > 1 {
-                json.push(b',');
-            }
-            serde_json::to_writer(&mut json, &name).map_err(Error::internal)?;
-            json.push(b':');
-            serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
-        }
-    }
-    json.push(b'}');
-    Ok(Values { json })
-}
-
-/// A profile's values as of now, read without writing (lookups under another merge policy):
-/// the stored values, and those whose window moved since recomputed from their state.
+/// A profile's values as of now, read without writing (lookups, segment evaluation), as a
+/// JSON value; `None` when the sandbox keeps no attribute and no model.
 pub fn read_values(
     txn: &dyn store::ReadTxn,
     catalog: &SandboxCatalog,
     sandbox: &SandboxName,
     profile_id: ProfileId,
 ) -> Result<Option<Value>> {
+    read_values_at(txn, catalog, sandbox, profile_id, crate::catalog::now_ms())
+}
+
+/// [`read_values`] as of `now_ms`.
+pub fn read_values_at(
+    txn: &dyn store::ReadTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    now_ms: i64,
+) -> Result<Option<Value>> {
+    Ok(values_at(txn, catalog, sandbox, profile_id, now_ms)?
+        .map(|json| serde_json::from_slice(&json).unwrap_or(Value::Null)))
+}
+
+/// [`read_values`] as the JSON text of the values object (`{}` for a profile with none yet),
+/// computed from the profile's streams as of now; attributes without a value (the minimum of
+/// nothing) are left out.
+pub fn values_json(
+    txn: &dyn store::ReadTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Option<Vec<u8>>> {
+    values_at(txn, catalog, sandbox, profile_id, crate::catalog::now_ms())
+}
+
+/// [`values_json`] as of `now_ms`.
+fn values_at(
+    txn: &dyn store::ReadTxn,
+    catalog: &SandboxCatalog,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    now_ms: i64,
+) -> Result<Option<Vec<u8>>> {
     let index = &catalog.computed_index;
     if index.is_empty() {
         return Ok(None);
     }
-    let Some(bytes) = txn.get(Table::Views, &keys::computed(sandbox, profile_id))? else {
-        return Ok(None);
+    let Some(bytes) = txn.get(Table::Events, &keys::computed(sandbox, profile_id))? else {
+        return Ok(Some(PLACEHOLDER.to_vec()));
     };
     let record: StoredComputed<'_> = decode(bytes)?;
-    let now_ms = crate::catalog::now_ms();
-    let mut moved: Vec<(u64, Vec<u8>)> = Vec::new();
+    let states: Vec<Option<AttributeState>> = index
+        .streams
+        .iter()
+        .map(|stream| {
+            record
+                .stream(stream.stamp)
+                .map(|stored| decode::<AttributeState>(stored.state))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let mut json = Vec::with_capacity(48 * (index.attributes.len() + 1));
+    json.push(b'{');
     for attribute in &index.attributes {
-        let Some(stored) = record.attribute(attribute.stamp) else {
+        let Some(state) = &states[attribute.stream] else {
             continue;
         };
-        if due(stored, now_ms) && !moved.iter().any(|(stamp, _)| *stamp == stored.stamp) {
-            let mut state: AttributeState = decode(stored.state)?;
-            moved.push((
-                stored.stamp,
-                Updated::of(attribute, &mut state, now_ms)?.value,
-            ));
+        let definition = &attribute.definition;
+        let value = state.value(definition.lookback, definition.function, now_ms);
+        if value.is_null() {
+            continue;
         }
+        if json.len() > 1 {
+            json.push(b',');
+        }
+        json.extend_from_slice(&attribute.rendered_name);
+        serde_json::to_writer(&mut json, &value).map_err(Error::internal)?;
+        json.push(b'}');
     }
-    Ok(Some(render(index, &record, &moved)?.value()))
+    // The scores are kept as one JSON object's text: its members go in as they are.
+    let scores = record.scores.as_ref().map_or("", |s| s.values.trim());
+    let members = scores
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or_default();
+    if !members.trim().is_empty() {
+        if json.len() > 1 {
+            json.push(b',');
+        }
+        json.extend_from_slice(members.as_bytes());
+    }
+    json.push(b'}');
+    Ok(Some(json))
 }
 
 /// Puts `values` at `entity._{tenant}.SystemComputedAttributes` (creating the tenant object).
@@ -707,6 +791,6 @@ pub fn place_values(entity: &mut serde_json::Map<String, Value>, tenant_key: &st
 
 /// Removes a profile's attribute state (the profile was deleted or merged away).
 pub fn forget(txn: &mut dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId) -> Result<()> {
-    txn.delete(Table::Views, &keys::computed(sandbox, profile_id))?;
+    txn.delete(Table::Events, &keys::computed(sandbox, profile_id))?;
     Ok(())
 }

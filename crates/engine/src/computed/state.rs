@@ -194,6 +194,32 @@ fn number_json(n: f64) -> Value {
     }
 }
 
+/// The lookbacks one state serves: all time, or one or more windows over the same matching
+/// events (kept while any of the windows holds them). All-time and windowed attributes never
+/// share a state: one folds, the other keeps events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    AllTime,
+    Windows(Vec<Lookback>),
+}
+
+impl Span {
+    pub fn of(lookback: Lookback) -> Span {
+        match lookback {
+            Lookback::AllTime => Span::AllTime,
+            window => Span::Windows(vec![window]),
+        }
+    }
+
+    /// The earliest instant any of the windows holds at `now_ms` (`None`: all time).
+    pub fn start(&self, now_ms: i64) -> Option<i64> {
+        match self {
+            Span::AllTime => None,
+            Span::Windows(windows) => windows.iter().filter_map(|w| w.window_start(now_ms)).min(),
+        }
+    }
+}
+
 /// One matching event: when it happened, and its field's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -257,32 +283,44 @@ impl AttributeState {
 
     /// Adds one matching event (events arrive in any order).
     pub fn add(&mut self, lookback: Lookback, entry: Entry, now_ms: i64) {
-        match lookback {
-            Lookback::AllTime if entry.timestamp_ms <= now_ms => self.folded.add(entry),
-            _ => {
-                if let Some(start) = lookback.window_start(now_ms) {
-                    if entry.timestamp_ms < start {
-                        return;
-                    }
-                }
-                let at = self
-                    .entries
-                    .partition_point(|e| e.timestamp_ms <= entry.timestamp_ms);
-                self.entries.insert(at, entry);
-            }
+        self.add_in(&Span::of(lookback), entry, now_ms);
+    }
+
+    /// Adds one matching event to a state serving `span`.
+    pub fn add_in(&mut self, span: &Span, entry: Entry, now_ms: i64) {
+        if *span == Span::AllTime && entry.timestamp_ms <= now_ms {
+            self.folded.add(entry);
+            return;
         }
+        if span
+            .start(now_ms)
+            .is_some_and(|start| entry.timestamp_ms < start)
+        {
+            return;
+        }
+        let at = self
+            .entries
+            .partition_point(|e| e.timestamp_ms <= entry.timestamp_ms);
+        self.entries.insert(at, entry);
     }
 
     /// Drops what the window left behind and folds what is no longer in the future, as of
     /// `now_ms`. Returns whether anything moved.
     pub fn advance(&mut self, lookback: Lookback, now_ms: i64) -> bool {
-        match lookback.window_start(now_ms) {
-            Some(start) => {
+        self.advance_in(&Span::of(lookback), now_ms)
+    }
+
+    /// [`AttributeState::advance`] for a state serving `span`: entries stay while any of its
+    /// windows holds them.
+    pub fn advance_in(&mut self, span: &Span, now_ms: i64) -> bool {
+        match span {
+            Span::Windows(_) => {
+                let start = span.start(now_ms).unwrap_or(i64::MIN);
                 let gone = self.entries.partition_point(|e| e.timestamp_ms < start);
                 self.entries.drain(..gone);
                 gone > 0
             }
-            None => {
+            Span::AllTime => {
                 let due = self.entries.partition_point(|e| e.timestamp_ms <= now_ms);
                 for entry in self.entries.drain(..due) {
                     self.folded.add(entry);
@@ -331,10 +369,13 @@ impl AttributeState {
             .iter()
             .find(|e| e.timestamp_ms > now_ms)
             .map(|e| e.timestamp_ms);
+        // The oldest event inside this window (a state serving several windows may keep older
+        // ones for a longer window).
+        let start = lookback.window_start(now_ms);
         let leaving = self
             .entries
             .iter()
-            .find(|e| e.timestamp_ms <= now_ms)
+            .find(|e| e.timestamp_ms <= now_ms && start.is_none_or(|s| e.timestamp_ms >= s))
             .and_then(|e| lookback.leaves_at(e.timestamp_ms));
         [due, leaving]
             .into_iter()

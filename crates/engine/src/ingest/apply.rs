@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rapport_types::{ProfileId, SandboxName};
-use store::{collect_prefix, Table, WriteTxn};
+use store::{collect_prefix, collect_range, Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
 use crate::error::{Error, Result};
@@ -252,6 +252,7 @@ pub fn apply_write(
             forwarded.extend(merged_into.remove(old).unwrap_or_default());
             txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
             segment::membership::forget(txn, sandbox, *old)?;
+            crate::computed::forget(txn, sandbox, *old)?;
         }
         for id in &forwarded {
             txn.put(
@@ -416,7 +417,7 @@ fn move_data(
             touched.insert(from);
         }
     }
-    for (key, value) in collect_prefix(txn, Table::Events, &prefix)? {
+    for (key, value) in profile_events(txn, sandbox, from)? {
         let event: StoredEvent = decode(&value)?;
         if let Some(&to) = owner_of.get(&event.primary).filter(|to| **to != from) {
             txn.delete(Table::Events, &key)?;
@@ -424,6 +425,20 @@ fn move_data(
         }
     }
     Ok(())
+}
+
+/// Every stored event of a profile (key and value), without its computed record.
+fn profile_events(
+    txn: &dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    Ok(collect_range(
+        txn,
+        Table::Events,
+        &keys::profile(sandbox, profile_id),
+        &keys::events_end(sandbox, profile_id),
+    )?)
 }
 
 fn store_event(
@@ -534,15 +549,18 @@ fn write_view(
     // Computed attributes first: segment definitions may read them. Anything but a plain
     // attribute change may have moved events, so their state is rebuilt from the events then.
     let rebuild = *trigger != Trigger::Attributes;
-    let computed =
-        crate::computed::maintain(txn, catalog, sandbox, profile_id, None, rebuild, now_ms)?;
+    crate::computed::maintain(txn, catalog, sandbox, profile_id, None, rebuild, now_ms)?;
     if let Some(Value::Object(attributes)) = entity.get_mut("entity") {
         attributes.remove("segmentMembership");
         if let Some(Value::Object(tenant)) = attributes.get_mut(&catalog.tenant_key) {
             tenant.remove(crate::computed::FIELD_GROUP);
         }
-        if let Some(values) = &computed {
-            crate::computed::place_values(attributes, &catalog.tenant_key, values.value());
+        if catalog.segment_index.any_reads_computed() {
+            if let Some(values) =
+                crate::computed::read_values_at(&*txn, catalog, sandbox, profile_id, now_ms)?
+            {
+                crate::computed::place_values(attributes, &catalog.tenant_key, values);
+            }
         }
     }
     let memberships = segment::reevaluate(
@@ -554,10 +572,11 @@ fn write_view(
         trigger,
         now_ms,
     )?;
+    // The view keeps a placeholder where the values go: they are composed in at read time.
     let rendered = render_view(
         &entity,
         &catalog.tenant_key,
-        computed.as_ref().map(|c| c.json.as_slice()),
+        Some(crate::computed::PLACEHOLDER),
         memberships.as_deref(),
     )?;
     txn.put(Table::Views, &key, &rendered.encode(&catalog.view_stamp))?;
@@ -580,7 +599,7 @@ pub fn delete_profile(
     for (key, _) in collect_prefix(txn, Table::Fragments, &prefix)? {
         txn.delete(Table::Fragments, &key)?;
     }
-    for (key, value) in collect_prefix(txn, Table::Events, &prefix)? {
+    for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
         txn.delete(
             Table::EventIds,
@@ -608,7 +627,7 @@ pub fn purge_dataset(
     for (key, _) in collect_prefix(txn, Table::Fragments, &fragments)? {
         txn.delete(Table::Fragments, &key)?;
     }
-    for (key, value) in collect_prefix(txn, Table::Events, &keys::profile(sandbox, profile_id))? {
+    for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
         if event.dataset == dataset {
             txn.delete(

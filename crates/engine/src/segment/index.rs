@@ -48,6 +48,8 @@ pub struct SegmentIndex {
     /// any other type: computed once, not per event.
     event_masks: std::collections::HashMap<String, Vec<bool>>,
     other_event_mask: Vec<bool>,
+    /// The definitions reading computed attribute values (and those using them).
+    reads_computed: Vec<bool>,
 }
 
 impl std::fmt::Debug for SegmentIndex {
@@ -206,6 +208,8 @@ impl SegmentIndex {
             .flatten()
             .collect();
         index.other_event_mask = index.compute_affected(&Trigger::Event(None));
+        index.reads_computed =
+            index.compute_affected(&Trigger::Computed(catalog.tenant_key.clone()));
         index.event_masks = types
             .into_iter()
             .map(|t| {
@@ -237,8 +241,22 @@ impl SegmentIndex {
             Trigger::Event(None) if self.other_event_mask.len() == self.ordered.len() => {
                 self.other_event_mask.clone()
             }
+            Trigger::Computed(_) if self.reads_computed.len() == self.ordered.len() => {
+                self.reads_computed.clone()
+            }
             _ => self.compute_affected(trigger),
         }
+    }
+
+    /// The definitions that read computed attribute values (and those using them), as a mask
+    /// over `ordered`.
+    pub fn reads_computed(&self) -> &[bool] {
+        &self.reads_computed
+    }
+
+    /// Whether any definition reads computed attribute values.
+    pub fn any_reads_computed(&self) -> bool {
+        self.reads_computed.iter().any(|r| *r)
     }
 
     fn compute_affected(&self, trigger: &Trigger) -> Vec<bool> {

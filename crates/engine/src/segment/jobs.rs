@@ -651,12 +651,21 @@ impl ProfileForEvaluation {
         decoding: &Decoding,
     ) -> Result<Option<ProfileForEvaluation>> {
         let key = keys::profile(sandbox, profile_id);
-        let view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
+        let mut view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
             Some(stored) if stored.stamp == catalog.view_stamp => {
                 decoding.view.parse(stored.json).map_err(Error::internal)?
             }
             _ => return Ok(None),
         };
+        // The values are not in the view: they come from the computed record, as of now.
+        if decoding.reads_computed {
+            if let (Some(values), Some(Value::Object(entity))) = (
+                crate::computed::read_values(txn, catalog, sandbox, profile_id)?,
+                view.get_mut("entity"),
+            ) {
+                crate::computed::place_values(entity, &catalog.tenant_key, values);
+            }
+        }
         let memberships = membership::load(txn, sandbox, profile_id)?;
         let events = membership::load_needed(txn, sandbox, profile_id, needed, decoding)?;
         Ok(Some(ProfileForEvaluation {

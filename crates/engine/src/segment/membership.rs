@@ -132,6 +132,9 @@ pub struct Decoding {
     /// consent that `excludeOptOut` looks at.
     pub view: segments::PathProjection,
     pub events: segments::EventProjection,
+    /// Whether a definition may read computed attribute values, which the view does not hold:
+    /// they are placed in from the profile's computed record.
+    pub reads_computed: bool,
 }
 
 impl Decoding {
@@ -143,7 +146,14 @@ impl Decoding {
             view: segments::PathProjection::of_profile(programs.clone(), &["consents.marketing"])
                 .with_present("segmentMembership")
                 .under("entity"),
-            events: segments::EventProjection::of(programs),
+            events: segments::EventProjection::of(programs.clone()),
+            reads_computed: programs.into_iter().any(|program| {
+                program
+                    .dependencies()
+                    .profile_fields
+                    .iter()
+                    .any(|path| may_read_computed(path))
+            }),
         }
     }
 
@@ -152,12 +162,26 @@ impl Decoding {
         Decoding {
             view: segments::PathProjection::everything(),
             events: segments::EventProjection::everything(),
+            reads_computed: true,
         }
     }
 
     /// Parses a stored view (anything that is not JSON reads as null).
     pub fn parse_view(&self, json: &[u8]) -> Value {
         self.view.parse(json).unwrap_or(Value::Null)
+    }
+}
+
+/// Whether a profile path read by a definition may cover computed attribute values
+/// (`_{tenant}.SystemComputedAttributes...`, or an enclosing object).
+fn may_read_computed(path: &str) -> bool {
+    let mut parts = path.split('.');
+    match (parts.next(), parts.next()) {
+        (Some(""), None) => true,
+        (Some(tenant), group) if tenant.starts_with('_') => {
+            group.is_none_or(|group| group == crate::computed::FIELD_GROUP)
+        }
+        _ => false,
     }
 }
 
@@ -182,12 +206,11 @@ impl LoadedEvents {
             timestamps: Vec::new(),
             values: Vec::new(),
         };
-        let prefix = keys::profile(sandbox, profile_id);
         let mut failure = None;
         txn.scan(
             Table::Events,
-            &prefix,
-            &store::prefix_end(&prefix),
+            &keys::profile(sandbox, profile_id),
+            &keys::events_end(sandbox, profile_id),
             store::Direction::Forward,
             &mut |_, bytes| {
                 let event: StoredEventRef = match postcard::from_bytes(bytes) {

@@ -112,7 +112,8 @@ pub fn after_event(
 }
 
 /// Re-evaluates a profile from its prepared view (no merge): for new events, for time, for
-/// jobs. Returns false when the view is missing or stale, so the caller rebuilds it.
+/// jobs. Returns false when the view is missing or stale, so the caller rebuilds it. The view
+/// is written again only when its memberships change: computed attribute values are not in it.
 pub fn patch_view(
     txn: &mut dyn WriteTxn,
     catalog: &SandboxCatalog,
@@ -131,19 +132,14 @@ pub fn patch_view(
         Some(stored) if stored.stamp == catalog.view_stamp => stored,
         _ => return Ok(false),
     };
-    let (shows_computed, shows_memberships) =
-        (stored.computed.is_some(), stored.membership.is_some());
+    let shows_memberships = stored.membership.is_some();
     let computed =
         crate::computed::maintain(txn, catalog, sandbox, profile_id, event, false, now_ms)?;
-    // A view showing attributes that all went away is rendered again without them.
-    let drop_computed = computed.is_none() && shows_computed && catalog.computed_index.is_empty();
     let index = &catalog.segment_index;
     let mut mask = index.affected(trigger);
-    if computed.is_some() {
-        for (selected, also) in mask
-            .iter_mut()
-            .zip(index.affected(&Trigger::Computed(catalog.tenant_key.clone())))
-        {
+    let reads_computed = index.reads_computed();
+    if computed {
+        for (selected, also) in mask.iter_mut().zip(reads_computed) {
             *selected |= also;
         }
     }
@@ -154,76 +150,52 @@ pub fn patch_view(
     // clears them.
     let evaluate =
         (!index.is_empty() || shows_memberships) && (mask.iter().any(|m| *m) || housekeeping);
-    let mut rendered_memberships = None;
-    if evaluate {
-        // Evaluation reads only what the definitions read of the view.
-        let mut view = index.decoding.parse_view(stored.json);
-        if let (Some(values), Some(Value::Object(entity))) = (&computed, view.get_mut("entity")) {
-            crate::computed::place_values(entity, &catalog.tenant_key, values.value());
-        }
-        let Some(entity) = view.get("entity") else {
-            return Ok(false);
-        };
-        let evaluated = evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
-        // What the view shows changes only with the memberships themselves (or when it never
-        // showed them: a view built before the first definition existed).
-        if evaluated.changed || !shows_memberships {
-            rendered_memberships = Some(evaluated.memberships.render(now_ms));
-        }
-        if evaluated.dirty || *trigger == Trigger::Time {
-            membership::store(
-                txn,
-                sandbox,
-                profile_id,
-                evaluated.memberships,
-                evaluated.previous_check,
-            )?;
-        }
-    }
-    if computed.is_none() && rendered_memberships.is_none() && !drop_computed {
+    if !evaluate {
         return Ok(true);
     }
-    let computed_json = computed.as_ref().map(|c| c.json.as_slice());
-    let replaced = match (
-        drop_computed,
-        shows_memberships || rendered_memberships.is_none(),
-    ) {
-        (false, true) if computed.is_none() || stored.computed.is_some() => {
-            stored.replace(computed_json, rendered_memberships.as_deref())
-        }
-        _ => None,
+    // Evaluation reads only what the definitions read of the view, and the attribute values
+    // when a definition to evaluate reads them.
+    let mut view = index.decoding.parse_view(stored.json);
+    let values = match mask.iter().zip(reads_computed).any(|(m, r)| *m && *r) {
+        true => crate::computed::read_values_at(&*txn, catalog, sandbox, profile_id, now_ms)?,
+        false => None,
     };
-    let rendered = match replaced {
+    if let (Some(values), Some(Value::Object(entity))) = (values, view.get_mut("entity")) {
+        crate::computed::place_values(entity, &catalog.tenant_key, values);
+    }
+    let Some(entity) = view.get("entity") else {
+        return Ok(false);
+    };
+    let evaluated = evaluate_stored(&*txn, index, &mask, sandbox, profile_id, entity, now_ms)?;
+    // What the view shows changes only with the memberships themselves (or when it never
+    // showed them: a view built before the first definition existed).
+    let rendered_memberships =
+        (evaluated.changed || !shows_memberships).then(|| evaluated.memberships.render(now_ms));
+    if evaluated.dirty || *trigger == Trigger::Time {
+        membership::store(
+            txn,
+            sandbox,
+            profile_id,
+            evaluated.memberships,
+            evaluated.previous_check,
+        )?;
+    }
+    let Some(memberships) = rendered_memberships else {
+        return Ok(true);
+    };
+    let rendered = match stored.replace(None, Some(&memberships)) {
         Some(rendered) => rendered,
-        // The view lacks a part it must now show (or shows one it must not): render it whole.
+        // The view lacks the memberships' place: render it whole.
         None => {
             let mut view = membership::parse_json(stored.json);
-            let existing_memberships = stored
-                .membership
-                .map(|(start, end)| stored.json[start..end].to_vec());
-            let memberships = rendered_memberships.or(existing_memberships);
-            let existing_computed = stored
-                .computed
-                .map(|c| stored.json[c.value.0..c.value.1].to_vec());
-            let computed_json = match computed {
-                Some(values) => Some(values.json),
-                None if drop_computed => None,
-                None => existing_computed,
-            };
             if let Some(Value::Object(entity)) = view.get_mut("entity") {
                 entity.remove("segmentMembership");
-                if let Some(Value::Object(tenant)) = entity.get_mut(&catalog.tenant_key) {
-                    tenant.remove(crate::computed::FIELD_GROUP);
-                    if tenant.is_empty() {
-                        entity.remove(&catalog.tenant_key);
-                    }
-                }
             }
             render_view(
                 &view,
                 &catalog.tenant_key,
-                computed_json.as_deref(),
-                memberships.as_deref(),
+                Some(crate::computed::PLACEHOLDER),
+                Some(&memberships),
             )?
         }
     };

@@ -73,6 +73,12 @@ impl Engine {
         Engine::with_store(store, config)
     }
 
+    /// The store, for the server's own records kept beside the profiles (API keys). Their
+    /// writes are rare and commit on their own transactions, serialised with the writer's.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     /// Starts the engine on any storage backend.
     pub fn with_store(store: Arc<dyn Store>, config: &EngineConfig) -> Result<Engine> {
         let catalog = Arc::new(Catalog::load(

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rapport::client::Connection;
 use serde_json::{json, Value};
 
 use crate::load::{crm_csv_row, crm_entity, event_entity, Setup, CRM_CSV_HEADER};
@@ -178,7 +177,7 @@ pub async fn run(
 /// A dataset whose schema takes its primary identity from `personalEmail.address` (a
 /// descriptor), as a CRM export in Parquet carries no identityMap.
 async fn parquet_dataset(address: &str) -> anyhow::Result<String> {
-    let mut connection = Connection::open(address).await?;
+    let mut connection = crate::load::connect(address, None).await?;
     let schema = connection
         .post_json("/data/foundation/schemaregistry/tenant/schemas", &json!({
             "title": "CRM export", "meta:immutableTags": ["union"],

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rapport::client::Connection;
 use serde_json::{json, Value};
 
 use crate::load::{connect, setup_in, Dating, Setup};
@@ -157,7 +156,7 @@ pub async fn run_models(
     let n = args.profiles;
     let per = args.events_per_profile.max(1);
     load_profiles_and_events(args, address, setup, dir).await?;
-    let mut connection = Connection::open(address).await?;
+    let mut connection = crate::load::connect(address, None).await?;
     let started = Instant::now();
     let run = connection
         .post_json("/data/rapport/models/train", &json!({}))

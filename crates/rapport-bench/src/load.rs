@@ -14,9 +14,12 @@ pub struct Setup {
     pub sandbox: Option<String>,
 }
 
-/// A connection that names `sandbox` on every request (the default sandbox when `None`).
+/// A connection that names `sandbox` on every request (the default sandbox when `None`) and
+/// carries the server's master key: the benchmarks pay for authentication as clients do.
 pub async fn connect(address: &str, sandbox: Option<&str>) -> anyhow::Result<Connection> {
-    let connection = Connection::open(address).await?;
+    let connection = Connection::open(address)
+        .await?
+        .with_key(Some(crate::MASTER_KEY));
     Ok(match sandbox {
         Some(sandbox) => connection.with_sandbox(sandbox),
         None => connection,

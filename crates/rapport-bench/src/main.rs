@@ -59,6 +59,10 @@ pub struct Args {
 
 struct Server(Child);
 
+/// The master key the server under test is started with (a fixed value: the server lives only
+/// as long as the run, on a loopback port).
+pub(crate) const MASTER_KEY: &str = "rapport-bench-master-key-0123456789abcdefghij";
+
 /// The server's process id, once started.
 static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
@@ -103,6 +107,8 @@ fn main() -> anyhow::Result<()> {
                 "--max-payload-bytes",
                 "4194304",
             ])
+            .env("RAPPORT_MASTER_KEY", MASTER_KEY)
+            .env_remove("RAPPORT_DEV_MODE")
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?,

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use crate::load::email;
 use crate::Args;
-use rapport::client::Connection;
 
 pub struct Row {
     pub connections: usize,
@@ -66,7 +65,7 @@ async fn closed_loop(
         let address = address.to_owned();
         let make = make.clone();
         tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::open(&address).await?;
+            let mut connection = crate::load::connect(&address, None).await?;
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let mut i = connection_index.wrapping_mul(7_919);
             let mut body_bytes = 0;
@@ -103,7 +102,7 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
     let lookup_path = move |i: usize| {
         format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
     };
-    let mut probe = Connection::open(address).await?;
+    let mut probe = crate::load::connect(address, None).await?;
     let (_, sample) = probe.get(&lookup_path(0)).await?;
     let size = sample.len();
     let floor_path = move |_: usize| format!("/health/floor?bytes={size}");

@@ -288,7 +288,7 @@ pub async fn run(
     let load_seconds = load_profiles_and_events(args, address, setup, dir).await?;
     let mut next_event = per;
 
-    let mut connection = Connection::open(address).await?;
+    let mut connection = crate::load::connect(address, None).await?;
     let base_rate = streaming_rate(args, address, setup, &mut next_event, Dating::History)
         .await?
         .events_per_second;

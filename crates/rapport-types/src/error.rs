@@ -113,6 +113,13 @@ codes! {
     ComputedAttributeInUse => ("computed_attribute_in_use", "CA", 1084, 409, InvalidRequest),
     ModelsNotTrained => ("models_not_trained", "MDL", 1090, 404, InvalidRequest),
     TrainingNotFound => ("training_not_found", "MDL", 1091, 404, InvalidRequest),
+    MissingCredentials => ("missing_credentials", "AUTH", 1100, 401, InvalidRequest),
+    InvalidApiKey => ("invalid_api_key", "AUTH", 1101, 401, InvalidRequest),
+    ApiKeyExpired => ("api_key_expired", "AUTH", 1102, 401, InvalidRequest),
+    ActionNotPermitted => ("action_not_permitted", "AUTH", 1103, 403, InvalidRequest),
+    SandboxNotPermitted => ("sandbox_not_permitted", "AUTH", 1104, 403, InvalidRequest),
+    ApiKeyNotFound => ("api_key_not_found", "AUTH", 1110, 404, InvalidRequest),
+    InvalidApiKeyBody => ("invalid_api_key_body", "AUTH", 1111, 400, InvalidRequest),
     Internal => ("internal_error", "UPS", 9000, 500, Internal),
     Unavailable => ("service_unavailable", "UPS", 9001, 503, Internal),
 }

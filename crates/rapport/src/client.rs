@@ -11,6 +11,8 @@ pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: String,
     sandbox: Option<String>,
+    /// `Bearer <key>`, sent with every request when set.
+    authorization: Option<String>,
 }
 
 /// `http://host:port[/]` → `host:port`.
@@ -38,12 +40,19 @@ impl Connection {
             sender,
             host: address.to_owned(),
             sandbox: None,
+            authorization: None,
         })
     }
 
     /// Sends `x-sandbox-name` with every request from now on.
     pub fn with_sandbox(mut self, sandbox: &str) -> Connection {
         self.sandbox = Some(sandbox.to_owned());
+        self
+    }
+
+    /// Sends `Authorization: Bearer <key>` with every request from now on (nothing when `None`).
+    pub fn with_key(mut self, key: Option<&str>) -> Connection {
+        self.authorization = key.map(|key| format!("Bearer {}", key.trim()));
         self
     }
 
@@ -62,6 +71,9 @@ impl Connection {
             .header("host", &self.host);
         if let Some(sandbox) = &self.sandbox {
             request = request.header("x-sandbox-name", sandbox);
+        }
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
         }
         for (name, value) in headers {
             request = request.header(*name, *value);

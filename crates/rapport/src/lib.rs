@@ -17,8 +17,11 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
     let engine = Engine::open(&settings.engine_config()).map_err(|e| {
         anyhow::anyhow!("opening the store in {}: {e}", settings.data_dir.display())
     })?;
+    let keys = auth::Keys::open(engine.store())
+        .map_err(|e| anyhow::anyhow!("loading the API keys: {e}"))?;
     Ok(Arc::new(state::AppState {
         engine: Arc::new(engine),
+        keys,
         settings,
     }))
 }

@@ -49,6 +49,8 @@ enum Command {
     Ingest(rapport::cli::ingest::IngestOptions),
     /// Trains the built-in models (lifetime value, churn propensity) on a running server.
     Models(rapport::cli::models::ModelsOptions),
+    /// Prints a new master key; creates, lists, rotates and revokes API keys on a running server.
+    Keys(rapport::cli::keys::KeysOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +70,13 @@ fn main() -> anyhow::Result<()> {
             let code = runtime.block_on(rapport::cli::models::run(options))?;
             std::process::exit(code);
         }
+        Command::Keys(options) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(rapport::cli::keys::run(options))?;
+            std::process::exit(code);
+        }
         Command::Serve { options, config } => (options, config, None),
         Command::Demo {
             mut options,
@@ -81,6 +90,11 @@ fn main() -> anyhow::Result<()> {
             options.data_dir = options
                 .data_dir
                 .or_else(|| Some(PathBuf::from("./rapport-demo-data")));
+            // Without a master key the demo runs in development mode (loopback only), so its
+            // console and curl lines work as they are; it still prints a real key to try.
+            if options.master_key.is_none() && std::env::var_os("RAPPORT_MASTER_KEY").is_none() {
+                options.dev_mode = true;
+            }
             (options, config, Some(demo))
         }
     };
@@ -110,6 +124,7 @@ async fn serve(
         let summary =
             tokio::task::spawn_blocking(move || rapport::demo::load(&engine, &demo)).await??;
         println!("{}", summary.report(&format!("http://{address}")));
+        println!("{}", rapport::demo::access_note(&state)?);
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -38,6 +38,15 @@ pub struct ServeOptions {
     /// Log filter, such as `info` or `rapport=debug` [default: info]
     #[arg(long, env = "RAPPORT_LOG")]
     pub log: Option<String>,
+    /// The master key: every action in every sandbox (at least 32 characters; `rapport keys
+    /// generate-master` prints one). Required unless `dev-mode` is on
+    #[arg(long, env = "RAPPORT_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Development mode: requests without credentials may do anything (requests with
+    /// credentials are still checked); only on a loopback address
+    #[arg(long, env = "RAPPORT_DEV_MODE")]
+    #[serde(default)]
+    pub dev_mode: bool,
 }
 
 /// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
@@ -64,6 +73,23 @@ pub struct Settings {
     pub map_size_gib: usize,
     pub tenant_id: String,
     pub log: String,
+    pub access: Access,
+}
+
+/// How callers are let in.
+#[derive(Clone)]
+pub struct Access {
+    pub master_key: Option<std::sync::Arc<auth::MasterKey>>,
+    pub dev_mode: bool,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("master_key", &self.master_key.as_ref().map(|_| "***"))
+            .field("dev_mode", &self.dev_mode)
+            .finish()
+    }
 }
 
 impl ServeOptions {
@@ -116,7 +142,26 @@ impl ServeOptions {
                 .or(file.tenant_id)
                 .unwrap_or_else(|| "rapport".to_owned()),
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+            access: Access {
+                master_key: match self.master_key.or(file.master_key) {
+                    Some(key) => Some(std::sync::Arc::new(
+                        auth::MasterKey::new(key.trim())
+                            .map_err(|e| anyhow::anyhow!("master-key: {e}"))?,
+                    )),
+                    None => None,
+                },
+                dev_mode: self.dev_mode || file.dev_mode,
+            },
         };
+        anyhow::ensure!(
+            settings.access.master_key.is_some() || settings.access.dev_mode,
+            "no master key: set RAPPORT_MASTER_KEY (rapport keys generate-master prints one), or pass --dev-mode on a loopback address for local development"
+        );
+        anyhow::ensure!(
+            !settings.access.dev_mode || settings.http_addr.ip().is_loopback(),
+            "dev-mode lets anyone do anything, so it only listens on a loopback address, not {}",
+            settings.http_addr
+        );
         anyhow::ensure!(
             settings.max_payload_bytes >= 1024,
             "max-payload-bytes must be at least 1024"

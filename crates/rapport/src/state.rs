@@ -8,5 +8,7 @@ use crate::options::Settings;
 
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// The API keys.
+    pub keys: auth::Keys,
     pub settings: Settings,
 }

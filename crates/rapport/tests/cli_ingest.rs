@@ -13,6 +13,7 @@ fn ingest(address: std::net::SocketAddr, args: &[&str]) -> (i32, String, String)
         .arg("ingest")
         .arg("--server")
         .arg(format!("http://{address}"))
+        .env("RAPPORT_KEY", crate::common::TEST_MASTER_KEY)
         .args(args)
         .output()
         .expect("run rapport ingest");
@@ -104,6 +105,7 @@ fn models_train(address: std::net::SocketAddr, args: &[&str]) -> (i32, String, S
     let output = Command::new(env!("CARGO_BIN_EXE_rapport"))
         .args(["models", "train", "--server"])
         .arg(format!("http://{address}"))
+        .env("RAPPORT_KEY", crate::common::TEST_MASTER_KEY)
         .args(args)
         .output()
         .expect("run rapport models train");

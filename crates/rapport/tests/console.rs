@@ -197,7 +197,7 @@ struct Demo {
 
 impl Demo {
     async fn start() -> Demo {
-        let server = TestServer::start();
+        let server = TestServer::development();
         let engine = server.engine();
         let summary = tokio::task::spawn_blocking(move || {
             demo::load(
@@ -802,7 +802,7 @@ async fn the_keyboard_alone_reaches_a_profile() {
 
 #[tokio::test]
 async fn console_pages_answer_errors_a_person_can_act_on() {
-    let server = TestServer::start();
+    let server = TestServer::development();
     // An unknown customer: a page that says so, with a 404, never a stack trace.
     let reply = server
         .send(
@@ -841,7 +841,7 @@ async fn console_pages_answer_errors_a_person_can_act_on() {
 
 #[tokio::test]
 async fn several_customers_matching_what_was_typed_are_listed_to_tell_them_apart() {
-    let server = TestServer::start();
+    let server = TestServer::development();
     let company = server.company(&[]).await;
     server
         .namespace("LoyaltyID", "CROSS_DEVICE", false, &[])

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::encode;
-use crate::common::process::{call, set_up, spawn};
+use crate::common::process::{call, master_bearer, set_up, spawn};
 use crate::common::wire::request;
 
 /// Records acknowledged (by all threads together) before the kill.
@@ -38,12 +38,13 @@ fn stream_records(
             "identityMap": {"CRMID": [{"id": id, "primary": true}], "Email": [{"id": format!("{id}@example.com")}]},
             "person": {"name": {"firstName": format!("Thread {thread}"), "lastName": format!("Record {i}")}}
         }}});
+        let (name, value) = master_bearer();
         match request(
             address,
             "POST",
             "/collection/crash-inlet",
             Some(&message),
-            &[],
+            &[(name, &value)],
         ) {
             Ok(reply) if reply.status == 200 => {
                 confirmed.push(id);
@@ -116,7 +117,8 @@ fn crash_and_recover() {
             "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}&entityIdNS=CRMID",
             encode(id)
         );
-        let reply = request(server.address, "GET", &path, None, &[]).expect("lookup");
+        let (name, value) = master_bearer();
+        let reply = request(server.address, "GET", &path, None, &[(name, &value)]).expect("lookup");
         if reply.status != 200 {
             missing.push(id.clone());
             continue;

@@ -4,6 +4,7 @@
 //! Every test goes through the real HTTP router over a temporary data directory (`common`),
 //! except the crash test, which drives the real `rapport` binary over TCP.
 
+mod access;
 mod catalog_effects;
 mod cli_ingest;
 mod common;

@@ -20,21 +20,24 @@ pub enum Table {
     Profiles,
     /// (profile id, dataset, primary identity) → profile fragment.
     Fragments,
-    /// (profile id, timestamp, event key) → experience event.
+    /// (profile id, timestamp, event key) → experience event; and, after a profile's events,
+    /// the state of its computed attributes.
     Events,
     /// (dataset, event `_id`) → where the event is stored, for de-duplication.
     EventIds,
     /// Profile id → the merged profile under the default merge policy, encoded and ready to send;
     /// and, right after it (the same key and one more byte, so they share a leaf page and an
-    /// event that changes several writes one page), the profile's segment memberships and the
-    /// state of its computed attributes.
+    /// event that changes both writes one page), the profile's segment memberships.
     Views,
     /// (due time, profile id) → nothing: profiles whose memberships change when time passes.
     Schedule,
+    /// Server-wide access records: API keys (and later users, roles, sessions). Its keys begin
+    /// with a kind word, not a sandbox.
+    Auth,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Catalog,
         Table::Identities,
         Table::Profiles,
@@ -43,6 +46,7 @@ impl Table {
         Table::EventIds,
         Table::Views,
         Table::Schedule,
+        Table::Auth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Table {
             Table::EventIds => "event-ids",
             Table::Views => "views",
             Table::Schedule => "schedule",
+            Table::Auth => "auth",
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct IngestOptions {
     /// The sandbox
     #[arg(long, env = "RAPPORT_SANDBOX", default_value = "prod")]
     pub sandbox: String,
+    /// The API key (or master key) to send as `Authorization: Bearer`
+    #[arg(long, env = "RAPPORT_KEY", hide_env_values = true)]
+    pub key: Option<String>,
     /// json (JSON Lines), multiline-json, csv or parquet [default: from the first file's extension]
     #[arg(long)]
     pub format: Option<String>,
@@ -83,7 +86,8 @@ pub async fn run(options: IngestOptions) -> anyhow::Result<i32> {
                 options.server
             )
         })?
-        .with_sandbox(&options.sandbox);
+        .with_sandbox(&options.sandbox)
+        .with_key(options.key.as_deref());
     let datasets = connection
         .get_json("/data/foundation/catalog/dataSets")
         .await?;

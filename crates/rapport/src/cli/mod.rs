@@ -1,4 +1,5 @@
 //! Command-line tools that talk to a running server.
 
 pub mod ingest;
+pub mod keys;
 pub mod models;

@@ -29,6 +29,9 @@ pub struct TrainOptions {
     /// The sandbox
     #[arg(long, env = "RAPPORT_SANDBOX", default_value = "prod")]
     pub sandbox: String,
+    /// The API key (or master key) to send as `Authorization: Bearer`
+    #[arg(long, env = "RAPPORT_KEY", hide_env_values = true)]
+    pub key: Option<String>,
     /// Churn: no purchase within this many days [default: 90]
     #[arg(long)]
     pub churn_horizon_days: Option<u32>,
@@ -73,7 +76,8 @@ pub async fn run(options: ModelsOptions) -> anyhow::Result<i32> {
                 train.server
             )
         })?
-        .with_sandbox(&train.sandbox);
+        .with_sandbox(&train.sandbox)
+        .with_key(train.key.as_deref());
     let run = connection
         .post_json("/data/rapport/models/train", &body)
         .await?;

@@ -144,6 +144,45 @@ pub fn load(engine: &Engine, options: &DemoOptions) -> anyhow::Result<DemoSummar
 }
 
 /// Writes the demo's datasets as files (`--out`); returns what was written, for the terminal.
+/// The name of the key the demo makes for trying authentication.
+const DEMO_KEY_NAME: &str = "demo";
+
+/// How callers get in, for the demo's summary: in development mode, that requests without a
+/// key are let in; and a key to try (the demo's key, given a new secret on every start, since
+/// only its hash is kept), with every action on every sandbox.
+pub fn access_note(state: &crate::state::AppState) -> anyhow::Result<String> {
+    let now = engine::catalog::now_ms();
+    let existing = state
+        .keys
+        .list()
+        .into_iter()
+        .find(|k| k.name == DEMO_KEY_NAME && !k.is_revoked());
+    let token = match existing {
+        Some(key) => state.keys.rotate(&key.id.to_string(), 0, now),
+        None => state.keys.create(
+            auth::NewKey {
+                name: DEMO_KEY_NAME.to_owned(),
+                description: Some("made by rapport demo".to_owned()),
+                actions: rapport_types::ActionSet::all(),
+                sandboxes: auth::SandboxScope::All,
+                expires_ms: None,
+            },
+            (rapport_types::ActionSet::all(), &auth::SandboxScope::All),
+            "demo",
+            now,
+        ),
+    }
+    .map_err(|e| anyhow::anyhow!("the demo's API key: {e}"))?
+    .1;
+    let mode = match state.settings.access.dev_mode {
+        true => "Development mode (loopback only): requests without a key are let in, and the console needs no sign-in.\n",
+        false => "",
+    };
+    Ok(format!(
+        "{mode}An API key with every action (a new secret on every start):\n  export RAPPORT_KEY={token}\n  curl -H \"Authorization: Bearer $RAPPORT_KEY\" ...\n"
+    ))
+}
+
 pub fn write_files(options: &DemoOptions) -> anyhow::Result<String> {
     let Some(dir) = &options.out else {
         anyhow::bail!("--out DIR names where to write the files");

@@ -22,19 +22,51 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use super::auth::{Authentication, Caller, Principal};
 use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to(urls::ROUTE_SEARCH) }))
+/// The console's routes. Until agents can sign in, the pages that show customers are served
+/// only in development mode (where the console reads the API as the development caller);
+/// otherwise they answer 403 with a page that says so. The redirect from `/`, the language
+/// switch and the assets are public.
+pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    let pages = Router::new()
         .route(urls::ROUTE_SEARCH, get(search))
-        .route(urls::ROUTE_LANG, get(switch_language))
-        .route(urls::ROUTE_ASSET, get(asset))
         .route(urls::ROUTE_PROFILE, get(profile))
         .route(urls::ROUTE_PANEL, get(panel))
         .route(urls::ROUTE_TIMELINE, get(timeline))
         .route(urls::ROUTE_LIVE, get(live))
         .route(urls::ROUTE_EXPLAIN, get(explain))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            development_only,
+        ));
+    Router::new()
+        .route("/", get(|| async { Redirect::to(urls::ROUTE_SEARCH) }))
+        .route(urls::ROUTE_LANG, get(switch_language))
+        .route(urls::ROUTE_ASSET, get(asset))
+        .merge(pages)
+}
+
+/// Lets console pages through only in development mode.
+async fn development_only(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if state.settings.access.dev_mode {
+        return next.run(request).await;
+    }
+    let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rapport console</title></head>\
+        <body><main><h1>The agent console needs sign-in</h1>\
+        <p>Signing agents in comes with the next release. Until then the console is served only by a server \
+        started with <code>--dev-mode</code> on a loopback address (as <code>rapport demo</code> does).</p></main></body></html>";
+    (
+        StatusCode::FORBIDDEN,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
 }
 
 /// The cookie that remembers the customers an agent viewed last.
@@ -127,12 +159,18 @@ impl Api {
 
     /// `GET path` on the API: the JSON body, or the status and the problem's detail.
     async fn get(&self, path: &str) -> Result<Value, Failure> {
-        let request = Request::get(path)
+        let mut request = Request::get(path)
             .body(Body::empty())
             .map_err(|e| Failure {
                 status: StatusCode::BAD_REQUEST,
                 detail: e.to_string(),
             })?;
+        // The console is served only in development mode, as the development caller.
+        request
+            .extensions_mut()
+            .insert(Authentication::Caller(Arc::new(Caller::unrestricted(
+                Principal::Dev,
+            ))));
         let response = self
             .router
             .clone()

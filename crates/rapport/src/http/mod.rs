@@ -1,5 +1,6 @@
 //! The HTTP layer: one router for the whole API, built by `app` for `main` and the tests alike.
 
+pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -16,9 +17,13 @@ use crate::state::AppState;
 pub fn app(state: Arc<AppState>) -> Router {
     let max_payload = state.settings.max_payload_bytes;
     routes::router()
-        .merge(console::router())
+        .merge(console::router(&state))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_payload))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .with_state(state)
 }

@@ -42,12 +42,29 @@ impl Reply {
     }
 }
 
+/// The master key test servers start with; requests carry it unless they bring credentials of
+/// their own (see [`TestServer::send_raw`]).
+pub const TEST_MASTER_KEY: &str = "test-master-key-0123456789-abcdefghijklmnopq";
+
 impl TestServer {
     pub fn start() -> TestServer {
         TestServer::with_options(ServeOptions::default())
     }
 
+    /// A server in development mode: requests without credentials may do anything, and the
+    /// console's pages are served.
+    pub fn development() -> TestServer {
+        TestServer::with_options(ServeOptions {
+            dev_mode: true,
+            ..ServeOptions::default()
+        })
+    }
+
+    /// Options without a master key get [`TEST_MASTER_KEY`], unless in development mode.
     pub fn with_options(mut options: ServeOptions) -> TestServer {
+        if options.master_key.is_none() && !options.dev_mode {
+            options.master_key = Some(TEST_MASTER_KEY.to_owned());
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         options.data_dir = Some(dir.path().join("data"));
         options.map_size_gib = Some(options.map_size_gib.unwrap_or(1));
@@ -82,6 +99,11 @@ impl TestServer {
         self.state = None;
         edit(&self.data_dir());
         self.open();
+    }
+
+    /// The running server's shared state.
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone().expect("server is running")
     }
 
     /// The running server's engine, for tests that load data without HTTP (the demo).
@@ -123,7 +145,34 @@ impl TestServer {
         self.send_raw(method, uri, bytes, headers).await
     }
 
+    /// Sends a request through the router. It carries the master key as a bearer unless the
+    /// caller passed `authorization`, `x-api-key` or `cookie` itself (or the server has no
+    /// master key).
     pub async fn send_raw(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let brings_credentials = headers.iter().any(|(name, _)| {
+            ["authorization", "x-api-key", "cookie"]
+                .iter()
+                .any(|c| name.eq_ignore_ascii_case(c))
+        });
+        match (&self.options.master_key, brings_credentials) {
+            (Some(master), false) => {
+                let bearer = format!("Bearer {master}");
+                let mut with_key = headers.to_vec();
+                with_key.push(("authorization", &bearer));
+                self.send_exactly(method, uri, body, &with_key).await
+            }
+            _ => self.send_exactly(method, uri, body, headers).await,
+        }
+    }
+
+    /// Sends a request with exactly these headers (no credentials added).
+    pub async fn send_exactly(
         &self,
         method: Method,
         uri: &str,

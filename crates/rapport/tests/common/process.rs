@@ -39,6 +39,8 @@ pub fn spawn(data_dir: &Path) -> Server {
         .arg("--map-size-gib")
         .arg("1")
         .env("RAPPORT_LOG", "warn")
+        .env("RAPPORT_MASTER_KEY", super::TEST_MASTER_KEY)
+        .env_remove("RAPPORT_DEV_MODE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -63,8 +65,17 @@ pub fn spawn(data_dir: &Path) -> Server {
     }
 }
 
+/// `Authorization` carrying the test master key, for requests to a spawned server.
+pub fn master_bearer() -> (&'static str, String) {
+    (
+        "authorization",
+        format!("Bearer {}", super::TEST_MASTER_KEY),
+    )
+}
+
 pub fn call(server: &Server, method: &str, path: &str, body: serde_json::Value) -> WireReply {
-    request(server.address, method, path, Some(&body), &[]).expect("request")
+    let (name, value) = master_bearer();
+    request(server.address, method, path, Some(&body), &[(name, &value)]).expect("request")
 }
 
 /// Creates the namespace, schema and dataset; returns the dataset id.

@@ -1,6 +1,9 @@
 //! Batch ingestion (`/data/foundation/import/batches`), batch status in the Catalog
 //! (`/data/foundation/catalog/batches`), and error reports (`/data/foundation/export/batches`).
 
+use super::table::Route;
+use crate::http::auth::{Authorized, IngestRead, IngestWrite};
+use axum::http::Method;
 use std::io::SeekFrom;
 use std::sync::Arc;
 
@@ -8,8 +11,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::Router;
 use engine::batch::{Batch, MAX_SINGLE_UPLOAD_BYTES};
 use http_body_util::BodyExt;
 use rapport_types::{Code, SandboxName};
@@ -18,27 +19,47 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::{blocking, json};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{JsonBody, QueryPairs};
 use crate::state::AppState;
 
 const IMPORT: &str = "/data/foundation/import/batches";
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(IMPORT, post(create))
-        .route(&format!("{IMPORT}/{{id}}"), post(batch_action))
-        .route(
-            &format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
-            put(upload).post(file_action).patch(upload_chunk),
-        )
-        .route("/data/foundation/catalog/batches", get(list))
-        .route("/data/foundation/catalog/batches/{id}", get(get_one))
-        .route("/data/foundation/export/batches/{id}/meta", get(meta))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::POST, IMPORT, create),
+        Route::keyed(Method::POST, format!("{IMPORT}/{{id}}"), batch_action),
+        Route::keyed(
+            Method::PUT,
+            format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
+            upload,
+        ),
+        Route::keyed(
+            Method::POST,
+            format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
+            file_action,
+        ),
+        Route::keyed(
+            Method::PATCH,
+            format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
+            upload_chunk,
+        ),
+        Route::keyed(Method::GET, "/data/foundation/catalog/batches", list),
+        Route::keyed(
+            Method::GET,
+            "/data/foundation/catalog/batches/{id}",
+            get_one,
+        ),
+        Route::keyed(
+            Method::GET,
+            "/data/foundation/export/batches/{id}/meta",
+            meta,
+        ),
+    ]
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let engine = state.engine.clone();
@@ -51,8 +72,8 @@ async fn create(
 }
 
 async fn batch_action(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
@@ -141,8 +162,8 @@ async fn record_file(
 
 /// `PUT .../files/{name}`: the whole file in one request.
 async fn upload(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path((id, dataset, name)): Path<(String, String, String)>,
     body: Body,
 ) -> ApiResult<Response> {
@@ -155,8 +176,8 @@ async fn upload(
 
 /// `POST .../files/{name}?action=INITIALIZE|COMPLETE`: the two ends of a chunked upload.
 async fn file_action(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path((id, dataset, name)): Path<(String, String, String)>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
@@ -216,8 +237,8 @@ fn content_range(headers: &HeaderMap) -> ApiResult<(u64, u64)> {
 
 /// `PATCH .../files/{name}` with `Content-Range`: one chunk written at its offset.
 async fn upload_chunk(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path((id, dataset, name)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -251,8 +272,8 @@ async fn upload_chunk(
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<IngestRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let limit: usize = query
@@ -269,8 +290,8 @@ async fn list(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<IngestRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let batch = state.engine.batches().get(&sandbox, &id).ok_or_else(|| {
@@ -288,8 +309,8 @@ async fn get_one(
 /// `GET /export/batches/{id}/meta?path=row_errors` lists the error files;
 /// `path=row_errors/<file>` returns one (JSON Lines of bad rows).
 async fn meta(
+    Authorized { sandbox, .. }: Authorized<IngestRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     query: QueryPairs,
 ) -> ApiResult<Response> {

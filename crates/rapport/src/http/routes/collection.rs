@@ -4,30 +4,33 @@
 //! Every message is validated on its own; valid messages of a request are stored even when
 //! others fail, and the answer comes only after the commit that holds them.
 
+use super::table::Route;
+use crate::http::auth::{Authorized, IngestWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use engine::{PreparedWrite, SandboxCatalog};
 use rapport_types::Code;
 use serde_json::{json, Map, Value};
 
 use super::{commit_writes, json, now_ms};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs};
 use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/collection/{inlet_id}", post(single_message))
-        .route("/collection/batch/{inlet_id}", post(batch_messages))
-        .route(
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::POST, "/collection/{inlet_id}", single_message),
+        Route::keyed(Method::POST, "/collection/batch/{inlet_id}", batch_messages),
+        Route::keyed(
+            Method::POST,
             "/data/rapport/datasets/{dataset}/records",
-            post(native_records),
-        )
+            native_records,
+        ),
+    ]
 }
 
 fn envelope_error(pointer: &str, message: impl std::fmt::Display) -> ApiError {
@@ -208,8 +211,8 @@ fn transaction_id(received_ms: i64) -> String {
 }
 
 async fn single_message(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(inlet_id): Path<String>,
     query: QueryPairs,
     JsonBody(body): JsonBody,
@@ -315,8 +318,8 @@ fn failure_entry(index: usize, xaction: &str, error: &ApiError) -> Value {
 }
 
 async fn batch_messages(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(inlet_id): Path<String>,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Response> {
@@ -366,8 +369,8 @@ async fn batch_messages(
 }
 
 async fn native_records(
+    Authorized { sandbox, .. }: Authorized<IngestWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(dataset): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {

@@ -1,38 +1,40 @@
 //! Computed attributes (`/data/core/ca/attributes`): create, list with paging, sorting and
 //! filters, get, patch (publish a draft), delete; each with how far its backfill went.
 
+use super::table::Route;
+use crate::http::auth::{AttributesRead, AttributesWrite, Authorized};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use engine::computed::{definitions, ComputedAttribute, Publication};
 use rapport_types::Code;
 use serde_json::{json, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{JsonBody, QueryPairs};
 use crate::state::AppState;
 
 const ATTRIBUTES: &str = "/data/core/ca/attributes";
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 40;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(ATTRIBUTES, get(list).post(create))
-        .route(
-            &format!("{ATTRIBUTES}/{{id}}"),
-            get(get_one).patch(patch).delete(delete),
-        )
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, ATTRIBUTES, list),
+        Route::keyed(Method::POST, ATTRIBUTES, create),
+        Route::keyed(Method::GET, format!("{ATTRIBUTES}/{{id}}"), get_one),
+        Route::keyed(Method::PATCH, format!("{ATTRIBUTES}/{{id}}"), patch),
+        Route::keyed(Method::DELETE, format!("{ATTRIBUTES}/{{id}}"), delete),
+    ]
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<AttributesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -128,8 +130,8 @@ async fn list(
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<AttributesWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let attribute = state.engine.create_computed(&sandbox, &body)?;
@@ -140,8 +142,8 @@ async fn create(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<AttributesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -153,8 +155,8 @@ async fn get_one(
 }
 
 async fn patch(
+    Authorized { sandbox, .. }: Authorized<AttributesWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -166,8 +168,8 @@ async fn patch(
 }
 
 async fn delete(
+    Authorized { sandbox, .. }: Authorized<AttributesWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;

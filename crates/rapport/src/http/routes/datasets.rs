@@ -1,32 +1,46 @@
 //! The Catalog's datasets (`/data/foundation/catalog/dataSets`).
 
+use super::table::Route;
+use crate::http::auth::{Authorized, SchemasRead, SchemasWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use rapport_types::Code;
 use serde_json::{json, Map, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, Sandbox};
+use crate::http::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/data/foundation/catalog/dataSets", get(list).post(create))
-        .route(
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, "/data/foundation/catalog/dataSets", list),
+        Route::keyed(Method::POST, "/data/foundation/catalog/dataSets", create),
+        Route::keyed(
+            Method::GET,
             "/data/foundation/catalog/dataSets/{id}",
-            get(get_one).patch(patch).delete(delete),
-        )
+            get_one,
+        ),
+        Route::keyed(
+            Method::PATCH,
+            "/data/foundation/catalog/dataSets/{id}",
+            patch,
+        ),
+        Route::keyed(
+            Method::DELETE,
+            "/data/foundation/catalog/dataSets/{id}",
+            delete,
+        ),
+    ]
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     let keyed: Map<String, Value> = catalog
@@ -38,8 +52,8 @@ async fn list(
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let dataset = state.engine.create_dataset(&sandbox, &body)?;
@@ -50,8 +64,8 @@ async fn create(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -68,8 +82,8 @@ async fn get_one(
 }
 
 async fn patch(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -81,8 +95,8 @@ async fn patch(
 }
 
 async fn delete(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_dataset(&sandbox, &id)?;

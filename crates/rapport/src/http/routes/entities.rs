@@ -1,13 +1,14 @@
 //! The entity API (`/data/core/ups/access/entities`): profiles and their experience events,
 //! by GET, in batches by POST, and DELETE of a profile.
 
+use super::table::Route;
+use crate::http::auth::{Authorized, EventsRead, Permit, ProfilesDelete, ProfilesRead};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use engine::{EntityRef, EventQuery, Job, ProfileRequest, PropertyFilter, SandboxCatalog};
@@ -17,7 +18,7 @@ use xdm::Class;
 
 use super::{json, json_bytes};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs};
 use crate::state::AppState;
 
 /// Events returned per page when `limit` is not given, as the reference.
@@ -29,11 +30,20 @@ const MAX_PROPERTY_FILTERS: usize = 3;
 /// The most events one POST events lookup may ask for: identities × limit.
 const MAX_BATCH_EVENTS: usize = 100_000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route(
-        "/data/core/ups/access/entities",
-        get(get_entities).post(post_entities).delete(delete_entity),
-    )
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, "/data/core/ups/access/entities", get_entities),
+        Route::keyed(
+            Method::POST,
+            "/data/core/ups/access/entities",
+            post_entities,
+        ),
+        Route::keyed(
+            Method::DELETE,
+            "/data/core/ups/access/entities",
+            delete_entity,
+        ),
+    ]
 }
 
 fn schema_class(name: &str, parameter: &str) -> ApiResult<Class> {
@@ -58,11 +68,15 @@ fn split_fields(text: Option<&str>) -> Vec<String> {
 }
 
 async fn get_entities(
+    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
+    events_read: Permit<EventsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let class = schema_class(query.require("schema.name")?, "schema.name")?;
+    if class == Class::ExperienceEvent {
+        events_read.require()?;
+    }
     let catalog = state.engine.sandbox(&sandbox)?;
     match class {
         Class::Profile => get_profile(&state, &sandbox, &catalog, &query),
@@ -442,8 +456,9 @@ fn body_entity(
 }
 
 async fn post_entities(
+    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
+    events_read: Permit<EventsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let schema_name = body_string(&body, "/schema/name")?.ok_or_else(|| {
@@ -453,6 +468,9 @@ async fn post_entities(
         )
     })?;
     let class = schema_class(schema_name, "/schema/name")?;
+    if class == Class::ExperienceEvent {
+        events_read.require()?;
+    }
     let identities = match body.get("identities") {
         Some(Value::Array(identities)) => identities,
         None | Some(Value::Null) => {
@@ -619,8 +637,8 @@ async fn post_entities(
 }
 
 async fn delete_entity(
+    Authorized { sandbox, .. }: Authorized<ProfilesDelete>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     if schema_class(query.require("schema.name")?, "schema.name")? != Class::Profile {

@@ -1,23 +1,23 @@
 //! Health, and the benchmark floor: a trivial endpoint returning a body of a chosen size.
 
-use std::sync::Arc;
+use super::table::Route;
+use crate::http::auth::{Authorized, ProfilesRead};
+use axum::http::Method;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use rapport_types::Code;
 use serde_json::json;
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryPairs;
-use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/floor", get(floor))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::public(Method::GET, "/health", health),
+        Route::keyed(Method::GET, "/health/floor", floor),
+    ]
 }
 
 async fn health() -> Response {
@@ -28,7 +28,7 @@ async fn health() -> Response {
 }
 
 /// Returns `bytes` bytes of JSON and does nothing else: the floor a lookup is measured against.
-async fn floor(query: QueryPairs) -> ApiResult<Response> {
+async fn floor(_: Authorized<ProfilesRead>, query: QueryPairs) -> ApiResult<Response> {
     let size: usize = query
         .parse("bytes", "a byte count from 16 to 1048576")?
         .unwrap_or(1024);

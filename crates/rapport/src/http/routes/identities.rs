@@ -1,13 +1,14 @@
 //! The Identity Service (`/data/core/identity/...`): XIDs, cluster members, mappings, and
 //! Rapport's graph explanation (every link with its time and source, and what the rules removed).
 
+use super::table::Route;
+use crate::http::auth::{Authorized, IdentitiesRead};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use engine::identity::graph::{Graph, RemovalReason};
 use engine::identity::xid;
 use engine::{EntityRef, IdentityKey, SandboxCatalog};
@@ -16,23 +17,29 @@ use serde_json::{json, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs};
 use crate::state::AppState;
 
 /// The most identities one batch call may carry, as the reference.
 const MAX_BATCH: usize = 1000;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/data/core/identity/identity", get(get_xid))
-        .route("/data/core/identity/cluster/members", get(cluster_members))
-        .route(
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, "/data/core/identity/identity", get_xid),
+        Route::keyed(
+            Method::GET,
+            "/data/core/identity/cluster/members",
+            cluster_members,
+        ),
+        Route::keyed(
+            Method::POST,
             "/data/core/identity/clusters/members",
-            post(clusters_members),
-        )
-        .route("/data/core/identity/mapping", get(mapping))
-        .route("/data/core/identity/mappings", post(mappings))
-        .route("/data/core/identity/graph", get(explain_graph))
+            clusters_members,
+        ),
+        Route::keyed(Method::GET, "/data/core/identity/mapping", mapping),
+        Route::keyed(Method::POST, "/data/core/identity/mappings", mappings),
+        Route::keyed(Method::GET, "/data/core/identity/graph", explain_graph),
+    ]
 }
 
 /// Resolves `ns`/`namespace`/`nsId` + `id`, or `xid`, from a query.
@@ -112,8 +119,8 @@ fn members(
 }
 
 async fn get_xid(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -133,8 +140,8 @@ fn cluster(catalog: &SandboxCatalog, identity: &IdentityKey, keys: &[IdentityKey
 }
 
 async fn cluster_members(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -221,8 +228,8 @@ fn body_identities(catalog: &SandboxCatalog, body: &Value) -> ApiResult<Vec<Iden
 }
 
 async fn clusters_members(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -263,8 +270,8 @@ fn mapping_entry(
 }
 
 async fn mapping(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -278,8 +285,8 @@ async fn mapping(
 }
 
 async fn mappings(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -318,8 +325,8 @@ fn explain_reason(reason: &RemovalReason) -> String {
 
 /// Rapport's extension: the whole graph of an identity with where each link came from.
 async fn explain_graph(
+    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;

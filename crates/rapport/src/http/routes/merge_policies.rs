@@ -1,19 +1,20 @@
 //! Merge policies (`/data/core/ups/config/mergePolicies`).
 
+use super::table::Route;
+use crate::http::auth::{Authorized, SchemasRead, SchemasWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use engine::catalog::{AttributeMerge, IdentityGraphType};
 use rapport_types::Code;
 use serde_json::{json, Map, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{JsonBody, QueryPairs};
 use crate::state::AppState;
 
 const ROOT: &str = "/data/core/ups/config/mergePolicies";
@@ -29,19 +30,21 @@ const FILTERS: [&str; 5] = [
     "attributeMerge.type",
 ];
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(ROOT, get(list).post(create))
-        .route(&format!("{ROOT}/bulk-get"), post(bulk_get))
-        .route(
-            &format!("{ROOT}/{{id}}"),
-            get(get_one).put(replace).patch(patch).delete(delete),
-        )
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, ROOT, list),
+        Route::keyed(Method::POST, ROOT, create),
+        Route::keyed(Method::POST, format!("{ROOT}/bulk-get"), bulk_get),
+        Route::keyed(Method::GET, format!("{ROOT}/{{id}}"), get_one),
+        Route::keyed(Method::PUT, format!("{ROOT}/{{id}}"), replace),
+        Route::keyed(Method::PATCH, format!("{ROOT}/{{id}}"), patch),
+        Route::keyed(Method::DELETE, format!("{ROOT}/{{id}}"), delete),
+    ]
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -127,8 +130,8 @@ async fn list(
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let policy = state.engine.create_merge_policy(&sandbox, &body)?;
@@ -136,8 +139,8 @@ async fn create(
 }
 
 async fn bulk_get(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let ids = super::bulk_ids(&body, MAX_LIMIT as usize)?;
@@ -158,8 +161,8 @@ async fn bulk_get(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -173,8 +176,8 @@ async fn get_one(
 }
 
 async fn replace(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -183,8 +186,8 @@ async fn replace(
 }
 
 async fn patch(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -193,8 +196,8 @@ async fn patch(
 }
 
 async fn delete(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_merge_policy(&sandbox, &id)?;

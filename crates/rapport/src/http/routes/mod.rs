@@ -7,11 +7,13 @@ mod datasets;
 mod entities;
 mod health;
 mod identities;
+mod keys;
 mod merge_policies;
 mod models;
 mod namespaces;
 mod schemas;
 mod segments;
+pub mod table;
 
 use std::sync::Arc;
 
@@ -25,20 +27,9 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// The router of every API route ([`table::table`]).
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .merge(health::router())
-        .merge(entities::router())
-        .merge(collection::router())
-        .merge(batches::router())
-        .merge(schemas::router())
-        .merge(datasets::router())
-        .merge(namespaces::router())
-        .merge(identities::router())
-        .merge(merge_policies::router())
-        .merge(segments::router())
-        .merge(computed::router())
-        .merge(models::router())
+    table::router(table::table())
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

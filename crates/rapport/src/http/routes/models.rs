@@ -2,13 +2,14 @@
 //! propensity on the sandbox's own events, follow a training run, and read the models with
 //! their quality reports.
 
+use super::table::Route;
+use crate::http::auth::{Authorized, ModelsRead, ModelsWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use engine::segment::jobs::TrainingRun;
 use engine::time::format_rfc3339_ms;
 use rapport_types::Code;
@@ -16,21 +17,22 @@ use serde_json::{json, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Sandbox;
 use crate::state::AppState;
 
 const MODELS: &str = "/data/rapport/models";
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(MODELS, get(current))
-        .route(&format!("{MODELS}/train"), post(train))
-        .route(&format!("{MODELS}/train/{{id}}"), get(run))
-        .route(&format!("{MODELS}/churn/report"), get(churn_report))
-        .route(
-            &format!("{MODELS}/lifetime-value/report"),
-            get(lifetime_report),
-        )
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, MODELS, current),
+        Route::keyed(Method::POST, format!("{MODELS}/train"), train),
+        Route::keyed(Method::GET, format!("{MODELS}/train/{{id}}"), run),
+        Route::keyed(Method::GET, format!("{MODELS}/churn/report"), churn_report),
+        Route::keyed(
+            Method::GET,
+            format!("{MODELS}/lifetime-value/report"),
+            lifetime_report,
+        ),
+    ]
 }
 
 fn run_json(run: &TrainingRun) -> Value {
@@ -50,8 +52,8 @@ fn run_json(run: &TrainingRun) -> Value {
 
 /// `POST /data/rapport/models/train`: the body holds the settings (all optional).
 async fn train(
+    Authorized { sandbox, .. }: Authorized<ModelsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let settings: Value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -65,8 +67,8 @@ async fn train(
 }
 
 async fn run(
+    Authorized { sandbox, .. }: Authorized<ModelsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let run = state.engine.training(&sandbox, &id)?;
@@ -74,8 +76,8 @@ async fn run(
 }
 
 async fn current(
+    Authorized { sandbox, .. }: Authorized<ModelsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let models = state.engine.models(&sandbox)?;
     Ok(json(
@@ -94,8 +96,8 @@ async fn current(
 }
 
 async fn churn_report(
+    Authorized { sandbox, .. }: Authorized<ModelsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let models = state.engine.models(&sandbox)?;
     let report = models.churn_report.as_ref().ok_or_else(|| {
@@ -114,8 +116,8 @@ async fn churn_report(
 }
 
 async fn lifetime_report(
+    Authorized { sandbox, .. }: Authorized<ModelsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let models = state.engine.models(&sandbox)?;
     let report = models.lifetime_report.as_ref().ok_or_else(|| {

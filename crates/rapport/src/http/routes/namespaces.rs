@@ -1,32 +1,41 @@
 //! Identity namespaces (`/data/core/idnamespace/identities`).
 
+use super::table::Route;
+use crate::http::auth::{Authorized, SchemasRead, SchemasWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use rapport_types::Code;
 use serde_json::Value;
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, Sandbox};
+use crate::http::extract::JsonBody;
 use crate::state::AppState;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/data/core/idnamespace/identities", get(list).post(create))
-        .route(
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, "/data/core/idnamespace/identities", list),
+        Route::keyed(Method::POST, "/data/core/idnamespace/identities", create),
+        Route::keyed(
+            Method::GET,
             "/data/core/idnamespace/identities/{id}",
-            get(get_one).put(update),
-        )
+            get_one,
+        ),
+        Route::keyed(
+            Method::PUT,
+            "/data/core/idnamespace/identities/{id}",
+            update,
+        ),
+    ]
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     let mut namespaces: Vec<_> = catalog.namespaces.values().collect();
@@ -38,8 +47,8 @@ async fn list(
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let namespace = state.engine.create_namespace(&sandbox, &body)?;
@@ -47,8 +56,8 @@ async fn create(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -67,8 +76,8 @@ async fn get_one(
 }
 
 async fn update(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {

@@ -1,13 +1,14 @@
 //! The Schema Registry (`/data/foundation/schemaregistry`): classes, field groups, schemas,
 //! identity descriptors and unions.
 
+use super::table::Route;
+use crate::http::auth::{Authorized, SchemasRead, SchemasWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use engine::catalog::schemas::{find_schema, standard_field_group_json, union_id, union_tree};
 use rapport_types::Code;
 use serde_json::{json, Value};
@@ -15,48 +16,87 @@ use xdm::Class;
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, Sandbox};
+use crate::http::extract::JsonBody;
 use crate::state::AppState;
 
 const ROOT: &str = "/data/foundation/schemaregistry";
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(&format!("{ROOT}/global/classes"), get(list_classes))
-        .route(
-            &format!("{ROOT}/global/fieldgroups"),
-            get(list_standard_groups),
-        )
-        .route(
-            &format!("{ROOT}/global/fieldgroups/{{id}}"),
-            get(get_standard_group),
-        )
-        .route(
-            &format!("{ROOT}/tenant/fieldgroups"),
-            get(list_tenant_groups).post(create_tenant_group),
-        )
-        .route(
-            &format!("{ROOT}/tenant/fieldgroups/{{id}}"),
-            get(get_tenant_group),
-        )
-        .route(
-            &format!("{ROOT}/tenant/schemas"),
-            get(list_schemas).post(create_schema),
-        )
-        .route(
-            &format!("{ROOT}/tenant/schemas/{{id}}"),
-            get(get_schema).patch(patch_schema).delete(delete_schema),
-        )
-        .route(
-            &format!("{ROOT}/tenant/descriptors"),
-            get(list_descriptors).post(create_descriptor),
-        )
-        .route(
-            &format!("{ROOT}/tenant/descriptors/{{id}}"),
-            get(get_descriptor).delete(delete_descriptor),
-        )
-        .route(&format!("{ROOT}/tenant/unions"), get(list_unions))
-        .route(&format!("{ROOT}/tenant/unions/{{id}}"), get(get_union))
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, format!("{ROOT}/global/classes"), list_classes),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/global/fieldgroups"),
+            list_standard_groups,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/global/fieldgroups/{{id}}"),
+            get_standard_group,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/fieldgroups"),
+            list_tenant_groups,
+        ),
+        Route::keyed(
+            Method::POST,
+            format!("{ROOT}/tenant/fieldgroups"),
+            create_tenant_group,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/fieldgroups/{{id}}"),
+            get_tenant_group,
+        ),
+        Route::keyed(Method::GET, format!("{ROOT}/tenant/schemas"), list_schemas),
+        Route::keyed(
+            Method::POST,
+            format!("{ROOT}/tenant/schemas"),
+            create_schema,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/schemas/{{id}}"),
+            get_schema,
+        ),
+        Route::keyed(
+            Method::PATCH,
+            format!("{ROOT}/tenant/schemas/{{id}}"),
+            patch_schema,
+        ),
+        Route::keyed(
+            Method::DELETE,
+            format!("{ROOT}/tenant/schemas/{{id}}"),
+            delete_schema,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/descriptors"),
+            list_descriptors,
+        ),
+        Route::keyed(
+            Method::POST,
+            format!("{ROOT}/tenant/descriptors"),
+            create_descriptor,
+        ),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/descriptors/{{id}}"),
+            get_descriptor,
+        ),
+        Route::keyed(
+            Method::DELETE,
+            format!("{ROOT}/tenant/descriptors/{{id}}"),
+            delete_descriptor,
+        ),
+        Route::keyed(Method::GET, format!("{ROOT}/tenant/unions"), list_unions),
+        Route::keyed(
+            Method::GET,
+            format!("{ROOT}/tenant/unions/{{id}}"),
+            get_union,
+        ),
+    ]
 }
 
 fn results(items: Vec<Value>) -> Value {
@@ -78,7 +118,7 @@ fn wants_full(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("xed-full"))
 }
 
-async fn list_classes() -> Response {
+async fn list_classes(_: Authorized<SchemasRead>) -> Response {
     let classes: Vec<Value> = Class::ALL
         .iter()
         .map(|c| json!({"$id": c.id(), "title": c.title(), "meta:altId": c.ups_name(), "meta:resourceType": "classes", "meta:containerId": "global", "version": "1.0"}))
@@ -86,7 +126,7 @@ async fn list_classes() -> Response {
     json(StatusCode::OK, &results(classes))
 }
 
-async fn list_standard_groups() -> Response {
+async fn list_standard_groups(_: Authorized<SchemasRead>) -> Response {
     let groups: Vec<Value> = xdm::standard_field_groups()
         .iter()
         .map(standard_field_group_json)
@@ -94,7 +134,10 @@ async fn list_standard_groups() -> Response {
     json(StatusCode::OK, &results(groups))
 }
 
-async fn get_standard_group(Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_standard_group(
+    _: Authorized<SchemasRead>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = decoded(&id);
     let group = xdm::standard_field_group(&id).ok_or_else(|| {
         ApiError::new(
@@ -106,8 +149,8 @@ async fn get_standard_group(Path(id): Path<String>) -> ApiResult<Response> {
 }
 
 async fn list_tenant_groups(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     Ok(json(
@@ -117,8 +160,8 @@ async fn list_tenant_groups(
 }
 
 async fn create_tenant_group(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let group = state.engine.create_field_group(&sandbox, body)?;
@@ -126,8 +169,8 @@ async fn create_tenant_group(
 }
 
 async fn get_tenant_group(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = decoded(&id);
@@ -146,8 +189,8 @@ async fn get_tenant_group(
 }
 
 async fn list_schemas(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -161,8 +204,8 @@ async fn list_schemas(
 }
 
 async fn create_schema(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let record = state.engine.create_schema(&sandbox, &body)?;
@@ -170,8 +213,8 @@ async fn create_schema(
 }
 
 async fn get_schema(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -193,8 +236,8 @@ async fn get_schema(
 }
 
 async fn patch_schema(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -203,8 +246,8 @@ async fn patch_schema(
 }
 
 async fn delete_schema(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_schema(&sandbox, &decoded(&id))?;
@@ -213,8 +256,8 @@ async fn delete_schema(
 }
 
 async fn list_descriptors(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     Ok(json(
@@ -224,8 +267,8 @@ async fn list_descriptors(
 }
 
 async fn create_descriptor(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let descriptor = state.engine.create_descriptor(&sandbox, &body)?;
@@ -233,8 +276,8 @@ async fn create_descriptor(
 }
 
 async fn get_descriptor(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -248,8 +291,8 @@ async fn get_descriptor(
 }
 
 async fn delete_descriptor(
+    Authorized { sandbox, .. }: Authorized<SchemasWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_descriptor(&sandbox, &id)?;
@@ -258,8 +301,8 @@ async fn delete_descriptor(
 }
 
 async fn list_unions(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     let unions: Vec<Value> = Class::ALL
@@ -271,8 +314,8 @@ async fn list_unions(
 }
 
 async fn get_union(
+    Authorized { sandbox, .. }: Authorized<SchemasRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = decoded(&id);

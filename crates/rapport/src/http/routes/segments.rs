@@ -2,13 +2,14 @@
 //! definitions, PQL conversion, segment jobs, previews and estimates, and Rapport's
 //! explanation of one profile's membership.
 
+use super::table::Route;
+use crate::http::auth::{Authorized, ProfilesRead, SegmentsRead, SegmentsWrite};
+use axum::http::Method;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use engine::segment::definitions::{self, SortField};
 use engine::segment::jobs::{JobStatus, Preview, PreviewState};
 use rapport_types::Code;
@@ -16,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::json;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{shown, JsonBody, QueryPairs, Sandbox};
+use crate::http::extract::{shown, JsonBody, QueryPairs};
 use crate::state::AppState;
 
 const DEFINITIONS: &str = "/data/core/ups/segment/definitions";
@@ -26,24 +27,33 @@ const MAX_LIMIT: usize = 1000;
 /// The most segments one job may name (the reference's limit).
 const MAX_JOB_SEGMENTS: usize = 1500;
 
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(DEFINITIONS, get(list).post(create))
-        .route(&format!("{DEFINITIONS}/bulk-get"), post(bulk_get))
-        .route(
-            &format!("{DEFINITIONS}/{{id}}"),
-            get(get_one).patch(patch).delete(delete),
-        )
-        .route(&format!("{DEFINITIONS}/{{id}}/explain"), get(explain))
-        .route("/data/core/ups/segment/conversion", post(convert))
-        .route(JOBS, get(list_jobs).post(create_job))
-        .route(&format!("{JOBS}/{{id}}"), get(get_job).delete(cancel_job))
-        .route("/data/core/ups/preview", post(create_preview))
-        .route(
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::keyed(Method::GET, DEFINITIONS, list),
+        Route::keyed(Method::POST, DEFINITIONS, create),
+        Route::keyed(Method::POST, format!("{DEFINITIONS}/bulk-get"), bulk_get),
+        Route::keyed(Method::GET, format!("{DEFINITIONS}/{{id}}"), get_one),
+        Route::keyed(Method::PATCH, format!("{DEFINITIONS}/{{id}}"), patch),
+        Route::keyed(Method::DELETE, format!("{DEFINITIONS}/{{id}}"), delete),
+        Route::keyed(
+            Method::GET,
+            format!("{DEFINITIONS}/{{id}}/explain"),
+            explain,
+        ),
+        Route::keyed(Method::POST, "/data/core/ups/segment/conversion", convert),
+        Route::keyed(Method::GET, JOBS, list_jobs),
+        Route::keyed(Method::POST, JOBS, create_job),
+        Route::keyed(Method::GET, format!("{JOBS}/{{id}}"), get_job),
+        Route::keyed(Method::DELETE, format!("{JOBS}/{{id}}"), cancel_job),
+        Route::keyed(Method::POST, "/data/core/ups/preview", create_preview),
+        Route::keyed(Method::GET, "/data/core/ups/preview/{id}", get_preview),
+        Route::keyed(
+            Method::DELETE,
             "/data/core/ups/preview/{id}",
-            get(get_preview).delete(delete_preview),
-        )
-        .route("/data/core/ups/estimate/{id}", get(get_estimate))
+            delete_preview,
+        ),
+        Route::keyed(Method::GET, "/data/core/ups/estimate/{id}", get_estimate),
+    ]
 }
 
 fn limit_and_start(query: &QueryPairs) -> ApiResult<(usize, usize)> {
@@ -68,8 +78,8 @@ fn limit_and_start(query: &QueryPairs) -> ApiResult<(usize, usize)> {
 }
 
 async fn list(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -149,8 +159,8 @@ fn with_state(mut object: Value, catalog: &engine::SandboxCatalog, id: &str) -> 
 }
 
 async fn create(
+    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let definition = state.engine.create_segment(&sandbox, &body)?;
@@ -166,8 +176,8 @@ async fn create(
 }
 
 async fn get_one(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
@@ -179,8 +189,8 @@ async fn get_one(
 }
 
 async fn bulk_get(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let ids = super::bulk_ids(&body, MAX_LIMIT)?;
@@ -200,8 +210,8 @@ async fn bulk_get(
 }
 
 async fn patch(
+    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -214,21 +224,21 @@ async fn patch(
 }
 
 async fn delete(
+    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.delete_segment(&sandbox, &id)?;
     Ok(json(StatusCode::OK, &json!({})))
 }
 
-async fn convert(JsonBody(body): JsonBody) -> ApiResult<Response> {
+async fn convert(_: Authorized<SegmentsRead>, JsonBody(body): JsonBody) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &definitions::convert(&body)?))
 }
 
 async fn explain(
+    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
@@ -242,8 +252,8 @@ async fn explain(
 }
 
 async fn create_job(
+    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let Some(items) = body.as_array() else {
@@ -296,8 +306,8 @@ async fn create_job(
 }
 
 async fn list_jobs(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let (limit, start) = limit_and_start(&query)?;
@@ -337,8 +347,8 @@ async fn list_jobs(
 }
 
 async fn get_job(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let job = state.engine.segment_jobs().job(&sandbox, &id)?;
@@ -347,8 +357,8 @@ async fn get_job(
 }
 
 async fn cancel_job(
+    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let job = state.engine.segment_jobs().cancel(&sandbox, &id)?;
@@ -357,8 +367,8 @@ async fn cancel_job(
 }
 
 async fn create_preview(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let expression = match body.get("predicateExpression") {
@@ -420,8 +430,8 @@ fn preview_links(preview: &Preview) -> Value {
 }
 
 async fn get_preview(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let preview = state.engine.segment_jobs().preview(&sandbox, &id)?;
@@ -450,8 +460,8 @@ async fn get_preview(
 }
 
 async fn delete_preview(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     state.engine.segment_jobs().delete_preview(&sandbox, &id)?;
@@ -459,8 +469,8 @@ async fn delete_preview(
 }
 
 async fn get_estimate(
+    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
-    Sandbox(sandbox): Sandbox,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let preview = state.engine.segment_jobs().preview(&sandbox, &id)?;

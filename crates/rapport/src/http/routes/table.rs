@@ -1,0 +1,129 @@
+//! The route table: every API route, declared once with the guard it has, so the router and
+//! the tests that walk every route are built from the same list.
+//!
+//! A keyed route's action is not written here: [`Route::keyed`] reads it off the handler's
+//! first argument, `Authorized<A>`, so the table cannot disagree with the handler.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use rapport_types::Action;
+
+use crate::http::auth::{Authorized, RequiredAction};
+use crate::state::AppState;
+
+/// What a route asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Anyone may call it.
+    Public,
+    /// A key (or the master key) granting this action in the request's sandbox.
+    Key(Action),
+}
+
+/// One method on one path.
+pub struct Route {
+    pub method: Method,
+    pub path: String,
+    pub guard: Guard,
+    endpoint: MethodRouter<Arc<AppState>>,
+}
+
+/// Implemented for handlers whose first argument is `G` (up to eight arguments), the way
+/// axum's `Handler` is: what lets [`Route::keyed`] infer the action from the handler.
+pub trait GuardedBy<G, Rest> {}
+
+macro_rules! guarded_by {
+    ($($rest:ident),*) => {
+        impl<F, Fut, G, $($rest,)*> GuardedBy<G, ($($rest,)*)> for F where F: FnOnce(G, $($rest,)*) -> Fut {}
+    };
+}
+
+guarded_by!();
+guarded_by!(T1);
+guarded_by!(T1, T2);
+guarded_by!(T1, T2, T3);
+guarded_by!(T1, T2, T3, T4);
+guarded_by!(T1, T2, T3, T4, T5);
+guarded_by!(T1, T2, T3, T4, T5, T6);
+guarded_by!(T1, T2, T3, T4, T5, T6, T7);
+
+fn filter(method: &Method) -> MethodFilter {
+    MethodFilter::try_from(method.clone())
+        .unwrap_or_else(|_| panic!("{method} is not a routable method"))
+}
+
+impl Route {
+    /// A route guarded by the action of the handler's `Authorized<A>` first argument.
+    pub fn keyed<H, T, A, Rest>(method: Method, path: impl Into<String>, handler: H) -> Route
+    where
+        H: Handler<T, Arc<AppState>> + GuardedBy<Authorized<A>, Rest>,
+        A: RequiredAction,
+        T: 'static,
+    {
+        Route {
+            endpoint: on(filter(&method), handler),
+            method,
+            path: path.into(),
+            guard: Guard::Key(A::ACTION),
+        }
+    }
+
+    /// A route anyone may call.
+    pub fn public<H, T>(method: Method, path: impl Into<String>, handler: H) -> Route
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        Route {
+            endpoint: on(filter(&method), handler),
+            method,
+            path: path.into(),
+            guard: Guard::Public,
+        }
+    }
+}
+
+/// Every API route.
+pub fn table() -> Vec<Route> {
+    [
+        super::health::routes(),
+        super::entities::routes(),
+        super::collection::routes(),
+        super::batches::routes(),
+        super::schemas::routes(),
+        super::datasets::routes(),
+        super::namespaces::routes(),
+        super::identities::routes(),
+        super::merge_policies::routes(),
+        super::segments::routes(),
+        super::computed::routes(),
+        super::models::routes(),
+        super::keys::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The router of a table: the methods of one path share one method router (a method declared
+/// twice on a path panics when the router is built, so a duplicate never goes unnoticed).
+pub fn router(table: Vec<Route>) -> Router<Arc<AppState>> {
+    let mut by_path: BTreeMap<String, MethodRouter<Arc<AppState>>> = BTreeMap::new();
+    for route in table {
+        let merged = match by_path.remove(&route.path) {
+            Some(existing) => existing.merge(route.endpoint),
+            None => route.endpoint,
+        };
+        by_path.insert(route.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, endpoint)| {
+            router.route(&path, endpoint)
+        })
+}

@@ -1,0 +1,538 @@
+//! Who gets in: every route of the table refuses callers without a key, with a bad key, with a
+//! key lacking the route's action or its sandbox, and lets in a key holding just that action;
+//! the key lifecycle (rotation with grace, revocation, expiry); no escalation; the console
+//! outside development mode; and `rapport serve` refusing to start without a master key.
+
+use std::process::Command;
+
+use axum::http::{Method, StatusCode};
+use rapport::http::routes::table::{table, Guard};
+use rapport_types::{Action, Scope};
+use serde_json::{json, Value};
+
+use crate::common::{Reply, TestServer, TEST_MASTER_KEY};
+
+/// A path of the table with its parameters filled in.
+fn concrete(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
+        out.push_str(if &rest[start..end] == "{ns}" {
+            "Email"
+        } else {
+            "x"
+        });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn send_with(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    sandbox: &str,
+) -> Reply {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("x-sandbox-name", sandbox)];
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    let body = if method == Method::GET || method == Method::DELETE {
+        Vec::new()
+    } else {
+        b"{}".to_vec()
+    };
+    server.send_exactly(method, path, body, &headers).await
+}
+
+/// Creates a key through the API with the master key; returns its token.
+async fn key(server: &TestServer, actions: &[&str], sandboxes: &[&str]) -> String {
+    let reply = server
+        .post(
+            "/data/rapport/keys",
+            json!({"name": "test", "actions": actions, "sandboxes": sandboxes}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["key"].as_str().expect("the key").to_owned()
+}
+
+fn code(reply: &Reply) -> &str {
+    reply.body["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_route_is_guarded_by_its_action() {
+    let server = TestServer::start();
+    let unknown_key = "rpk_00000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let mut keyed = 0;
+    for route in table() {
+        let Guard::Key(action) = route.guard else {
+            continue;
+        };
+        keyed += 1;
+        let path = concrete(&route.path);
+        let what = format!("{} {}", route.method, route.path);
+        let anonymous = send_with(&server, route.method.clone(), &path, None, "prod").await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}: {}",
+            anonymous.body
+        );
+        assert_eq!(code(&anonymous), "missing_credentials", "{what}");
+        assert!(anonymous.headers.contains_key("www-authenticate"), "{what}");
+
+        let unknown = send_with(
+            &server,
+            route.method.clone(),
+            &path,
+            Some(unknown_key),
+            "prod",
+        )
+        .await;
+        assert_eq!(
+            code(&unknown),
+            "invalid_api_key",
+            "{what}: {}",
+            unknown.body
+        );
+
+        // Every other action, but not this one.
+        let others: Vec<&str> = Action::ALL
+            .iter()
+            .filter(|a| **a != action)
+            .map(|a| a.name())
+            .collect();
+        let lacking = key(&server, &others, &["*"]).await;
+        let refused = send_with(&server, route.method.clone(), &path, Some(&lacking), "prod").await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{what}: {}",
+            refused.body
+        );
+        assert_eq!(code(&refused), "action_not_permitted", "{what}");
+
+        let sandboxes: &[&str] = match action.scope() {
+            Scope::Server => &["*"],
+            Scope::Sandbox => &["prod"],
+        };
+        let just_this = key(&server, &[action.name()], sandboxes).await;
+        let allowed = send_with(
+            &server,
+            route.method.clone(),
+            &path,
+            Some(&just_this),
+            "prod",
+        )
+        .await;
+        assert!(
+            allowed.status != StatusCode::UNAUTHORIZED && allowed.status != StatusCode::FORBIDDEN,
+            "{what} refused a key holding {action}: {} {}",
+            allowed.status,
+            allowed.body
+        );
+        if action.scope() == Scope::Sandbox {
+            let elsewhere = send_with(
+                &server,
+                route.method.clone(),
+                &path,
+                Some(&just_this),
+                "other",
+            )
+            .await;
+            assert_eq!(
+                elsewhere.status,
+                StatusCode::FORBIDDEN,
+                "{what}: {}",
+                elsewhere.body
+            );
+            assert_eq!(code(&elsewhere), "sandbox_not_permitted", "{what}");
+        }
+    }
+    assert!(keyed > 80, "the table lists {keyed} keyed routes");
+}
+
+#[tokio::test]
+async fn public_routes_are_exactly_health() {
+    let public: Vec<String> = table()
+        .into_iter()
+        .filter(|r| r.guard == Guard::Public)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(public, ["GET /health"]);
+    let server = TestServer::start();
+    let reply = server
+        .send_exactly(Method::GET, "/health", Vec::new(), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[test]
+fn api_routes_are_declared_only_in_the_table() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/routes");
+    for entry in std::fs::read_dir(&dir).expect("routes directory") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n == "table.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        assert!(
+            !text.contains(".route("),
+            "{} declares a route outside the table",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn experience_events_need_events_read_as_well() {
+    let server = TestServer::start();
+    let profiles_only = key(&server, &["profiles.read"], &["prod"]).await;
+    let path = "/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityId=a@example.com&relatedEntityIdNS=Email";
+    let refused = send_with(&server, Method::GET, path, Some(&profiles_only), "prod").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("events.read"));
+    let both = key(&server, &["profiles.read", "events.read"], &["prod"]).await;
+    let allowed = send_with(&server, Method::GET, path, Some(&both), "prod").await;
+    assert_ne!(allowed.status, StatusCode::FORBIDDEN, "{}", allowed.body);
+}
+
+#[tokio::test]
+async fn a_key_is_shown_once_rotated_with_grace_and_revoked() {
+    let server = TestServer::start();
+    let created = server
+        .post(
+            "/data/rapport/keys",
+            json!({"name": "crm loader", "actions": ["schemas.read"], "sandboxes": ["prod"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = created.body["key"].as_str().expect("key").to_owned();
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    assert!(token.starts_with(created.body["prefix"].as_str().expect("prefix")));
+    let read = |t: String| {
+        let server = &server;
+        async move {
+            send_with(
+                server,
+                Method::GET,
+                "/data/core/idnamespace/identities",
+                Some(&t),
+                "prod",
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(read(token.clone()).await, StatusCode::OK);
+
+    // Listed and read back without any secret.
+    let listed = server.get("/data/rapport/keys").await;
+    let text = listed.body.to_string();
+    assert!(
+        text.contains(&id) && !text.contains(&token[token.len() - 20..]),
+        "{text}"
+    );
+    assert_eq!(
+        server.get(&format!("/data/rapport/keys/{id}")).await.body["name"],
+        "crm loader"
+    );
+
+    // Rotation with a grace period: both secrets work; without one, the old stops at once.
+    let rotated = server
+        .post(
+            &format!("/data/rapport/keys/{id}/rotate"),
+            json!({"graceSeconds": 3600}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    let second = rotated.body["key"].as_str().expect("key").to_owned();
+    assert_eq!(read(token.clone()).await, StatusCode::OK);
+    assert_eq!(read(second.clone()).await, StatusCode::OK);
+    let third = server
+        .post(
+            &format!("/data/rapport/keys/{id}/rotate"),
+            json!({"graceSeconds": 0}),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    assert_eq!(read(second).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(read(third.clone()).await, StatusCode::OK);
+
+    // Revoked: refused, and the record stays with when.
+    let revoked = server
+        .send(
+            Method::DELETE,
+            &format!("/data/rapport/keys/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(read(third).await, StatusCode::UNAUTHORIZED);
+    assert!(server.get(&format!("/data/rapport/keys/{id}")).await.body["revokedAt"].is_string());
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused_with_its_own_code() {
+    let server = TestServer::start();
+    let soon = engine::time::format_rfc3339_ms(engine::catalog::now_ms() + 1_500, true);
+    let created = server
+        .post(
+            "/data/rapport/keys",
+            json!({"name": "short", "actions": ["schemas.read"], "sandboxes": ["prod"], "expiresAt": soon}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = created.body["key"].as_str().expect("key").to_owned();
+    let path = "/data/core/idnamespace/identities";
+    assert_eq!(
+        send_with(&server, Method::GET, path, Some(&token), "prod")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_700)).await;
+    let expired = send_with(&server, Method::GET, path, Some(&token), "prod").await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code(&expired), "api_key_expired", "{}", expired.body);
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart() {
+    let mut server = TestServer::start();
+    let token = key(&server, &["schemas.read"], &["prod"]).await;
+    server.restart();
+    let reply = send_with(
+        &server,
+        Method::GET,
+        "/data/core/idnamespace/identities",
+        Some(&token),
+        "prod",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_key_cannot_make_a_key_stronger_than_itself() {
+    let server = TestServer::start();
+    let manager = key(&server, &["keys.manage", "profiles.read"], &["*"]).await;
+    let auth = format!("Bearer {manager}");
+    let headers = [("authorization", auth.as_str())];
+    let body = |actions: Value, sandboxes: Value| {
+        serde_json::to_vec(&json!({"name": "n", "actions": actions, "sandboxes": sandboxes}))
+            .expect("json")
+    };
+    let stronger = server
+        .send_exactly(
+            Method::POST,
+            "/data/rapport/keys",
+            body(json!(["events.read"]), json!(["prod"])),
+            &headers,
+        )
+        .await;
+    assert_eq!(stronger.status, StatusCode::FORBIDDEN, "{}", stronger.body);
+    assert!(stronger.body["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("events.read"));
+    let weaker = server
+        .send_exactly(
+            Method::POST,
+            "/data/rapport/keys",
+            body(json!(["profiles.read"]), json!(["prod"])),
+            &headers,
+        )
+        .await;
+    assert_eq!(weaker.status, StatusCode::CREATED, "{}", weaker.body);
+    let invalid = server
+        .send_exactly(
+            Method::POST,
+            "/data/rapport/keys",
+            body(json!(["keys.manage"]), json!(["prod"])),
+            &headers,
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+    assert!(
+        invalid.body["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/sandboxes"),
+        "{}",
+        invalid.body
+    );
+}
+
+#[tokio::test]
+async fn a_key_for_one_sandbox_sees_nothing_of_another() {
+    let server = TestServer::start();
+    let acme = key(&server, &["schemas.*"], &["acme"]).await;
+    let path = "/data/core/idnamespace/identities";
+    assert_eq!(
+        send_with(&server, Method::GET, path, Some(&acme), "acme")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let prod = send_with(&server, Method::GET, path, Some(&acme), "prod").await;
+    assert_eq!(prod.status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&prod), "sandbox_not_permitted");
+}
+
+#[tokio::test]
+async fn the_console_needs_development_mode_until_agents_can_sign_in() {
+    let server = TestServer::start();
+    let page = server
+        .send_exactly(Method::GET, "/console", Vec::new(), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(
+        page.body
+            .as_str()
+            .unwrap_or_default()
+            .contains("--dev-mode"),
+        "{}",
+        page.body
+    );
+    let development = TestServer::development();
+    let page = development
+        .send_exactly(Method::GET, "/console", Vec::new(), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+}
+
+fn rapport(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rapport"));
+    command
+        .args(args)
+        .env_remove("RAPPORT_MASTER_KEY")
+        .env_remove("RAPPORT_DEV_MODE")
+        .env_remove("RAPPORT_KEY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run rapport");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_master_key_or_in_dev_mode_off_loopback() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("path");
+    let (code, _, stderr) = rapport(
+        &["serve", "--data-dir", data, "--http-addr", "127.0.0.1:0"],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no master key"), "{stderr}");
+    let (code, _, stderr) = rapport(
+        &[
+            "serve",
+            "--data-dir",
+            data,
+            "--dev-mode",
+            "--http-addr",
+            "0.0.0.0:0",
+        ],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("loopback"), "{stderr}");
+    let (code, _, stderr) = rapport(
+        &["serve", "--data-dir", data, "--http-addr", "127.0.0.1:0"],
+        &[("RAPPORT_MASTER_KEY", "short")],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("32 characters"), "{stderr}");
+}
+
+#[test]
+fn the_keys_command_makes_master_keys_and_manages_keys_on_a_server() {
+    let (code, stdout, _) = rapport(&["keys", "generate-master"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.trim().len() >= 43, "{stdout}");
+    let dir = tempfile::tempdir().expect("dir");
+    let server = crate::common::process::spawn(&dir.path().join("data"));
+    let url = format!("http://{}", server.address);
+    let master = [("RAPPORT_KEY", TEST_MASTER_KEY)];
+    let (code, stdout, stderr) = rapport(
+        &[
+            "keys",
+            "create",
+            "--server",
+            &url,
+            "--name",
+            "loader",
+            "--actions",
+            "ingest.write,ingest.read",
+        ],
+        &master,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(created["actions"], json!(["ingest.write", "ingest.read"]));
+    let id = created["id"].as_str().expect("id");
+    let (code, stdout, _) = rapport(&["keys", "list", "--server", &url], &master);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(id));
+    let (code, stdout, stderr) = rapport(&["keys", "revoke", "--server", &url, id], &master);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("revoked"));
+    let (code, _, stderr) = rapport(&["keys", "list", "--server", &url], &[]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("401") || stderr.contains("missing_credentials"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_prints_a_key_that_works_and_a_new_one_each_start() {
+    let server = TestServer::development();
+    let token_in = |note: String| {
+        note.split_whitespace()
+            .find_map(|w| w.strip_prefix("RAPPORT_KEY="))
+            .expect("the note gives a key")
+            .to_owned()
+    };
+    let first = token_in(rapport::demo::access_note(&server.state()).expect("note"));
+    let path = "/data/rapport/keys";
+    assert_eq!(
+        send_with(&server, Method::GET, path, Some(&first), "prod")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let second = token_in(rapport::demo::access_note(&server.state()).expect("note"));
+    assert_ne!(first, second);
+    assert_eq!(
+        send_with(&server, Method::GET, path, Some(&second), "prod")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let stale = send_with(&server, Method::GET, path, Some(&first), "prod").await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{}", stale.body);
+}

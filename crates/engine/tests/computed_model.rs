@@ -116,6 +116,15 @@ fn brute(events: &[Entry], lookback: Lookback, function: Function, now_ms: i64) 
     }
 }
 
+/// The entry of the `i`th step, an event at `now + offset`. Timestamps are distinct (the step's
+/// index is added), so "most recent" has one answer.
+fn added(now: i64, offset: i64, value: Option<i64>, i: usize) -> Entry {
+    Entry {
+        timestamp_ms: now + offset - offset.rem_euclid(1000) + i as i64,
+        value: value.map_or(Scalar::Missing, |v| Scalar::Number(v as f64)),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -131,11 +140,7 @@ proptest! {
         for (i, step) in steps.into_iter().enumerate() {
             match step {
                 Step::Add { offset, value } => {
-                    // Distinct timestamps: "most recent" has one answer.
-                    let entry = Entry {
-                        timestamp_ms: now + offset - offset.rem_euclid(1000) + i as i64,
-                        value: value.map_or(Scalar::Missing, |v| Scalar::Number(v as f64)),
-                    };
+                    let entry = added(now, offset, value, i);
                     events.push(entry.clone());
                     state.add(lookback, entry, now);
                 }
@@ -204,10 +209,7 @@ proptest! {
         for (i, step) in steps.into_iter().enumerate() {
             match step {
                 Step::Add { offset, value } => {
-                    let entry = Entry {
-                        timestamp_ms: now + offset - offset.rem_euclid(1000) + i as i64,
-                        value: value.map_or(Scalar::Missing, |v| Scalar::Number(v as f64)),
-                    };
+                    let entry = added(now, offset, value, i);
                     events.push(entry.clone());
                     state.add_in(&span, entry, now);
                 }

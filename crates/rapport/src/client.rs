@@ -28,6 +28,26 @@ pub fn address_of(url: &str) -> anyhow::Result<String> {
     Ok(address.to_owned())
 }
 
+/// A command's connection to the server at `server` (a URL), naming `sandbox` and sending `key`
+/// on every request; when nothing answers, the error asks whether `rapport serve` runs there.
+pub async fn connect_command(
+    server: &str,
+    sandbox: Option<&str>,
+    key: Option<&str>,
+) -> anyhow::Result<Connection> {
+    let address = address_of(server)?;
+    let connection = Connection::open(&address)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("connecting to {server}: is `rapport serve` running there? ({e})")
+        })?
+        .with_key(key);
+    Ok(match sandbox {
+        Some(sandbox) => connection.with_sandbox(sandbox),
+        None => connection,
+    })
+}
+
 impl Connection {
     pub async fn open(address: &str) -> anyhow::Result<Connection> {
         let stream = tokio::net::TcpStream::connect(address).await?;

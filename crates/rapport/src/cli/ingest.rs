@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
-use crate::client::{address_of, Connection};
+use crate::client::{connect_command, Connection};
 
 /// Files at most this large go up in one request; larger ones in chunks of this size.
 const CHUNK_BYTES: u64 = 32 << 20;
@@ -77,17 +77,12 @@ fn input_format(options: &IngestOptions) -> anyhow::Result<Value> {
 /// Runs the command; returns the process exit code.
 pub async fn run(options: IngestOptions) -> anyhow::Result<i32> {
     let format = input_format(&options)?;
-    let address = address_of(&options.server)?;
-    let mut connection = Connection::open(&address)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to {}: is `rapport serve` running there?",
-                options.server
-            )
-        })?
-        .with_sandbox(&options.sandbox)
-        .with_key(options.key.as_deref());
+    let mut connection = connect_command(
+        &options.server,
+        Some(&options.sandbox),
+        options.key.as_deref(),
+    )
+    .await?;
     let datasets = connection
         .get_json("/data/foundation/catalog/dataSets")
         .await?;

@@ -1,10 +1,9 @@
 //! `rapport keys`: prints a new master key, and creates, lists, rotates and revokes API keys on
 //! a running server (with a key granting `keys.manage`).
 
-use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::client::{address_of, Connection};
+use crate::client::{connect_command, Connection};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct KeysOptions {
@@ -67,16 +66,7 @@ pub struct ServerOptions {
 }
 
 async fn connect(options: &ServerOptions) -> anyhow::Result<Connection> {
-    let address = address_of(&options.server)?;
-    Ok(Connection::open(&address)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to {}: is `rapport serve` running there?",
-                options.server
-            )
-        })?
-        .with_key(options.key.as_deref()))
+    connect_command(&options.server, None, options.key.as_deref()).await
 }
 
 /// Runs the command; returns the process exit code.

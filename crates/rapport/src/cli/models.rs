@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::client::{address_of, Connection};
+use crate::client::connect_command;
 
 /// Options of `rapport models`.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,17 +67,8 @@ pub async fn run(options: ModelsOptions) -> anyhow::Result<i32> {
     if let Some(as_of) = &train.as_of {
         body["asOfMs"] = json!(epoch_ms(as_of, "--as-of")?);
     }
-    let address = address_of(&train.server)?;
-    let mut connection = Connection::open(&address)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to {}: is `rapport serve` running there?",
-                train.server
-            )
-        })?
-        .with_sandbox(&train.sandbox)
-        .with_key(train.key.as_deref());
+    let mut connection =
+        connect_command(&train.server, Some(&train.sandbox), train.key.as_deref()).await?;
     let run = connection
         .post_json("/data/rapport/models/train", &body)
         .await?;

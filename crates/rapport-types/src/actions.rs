@@ -130,14 +130,16 @@ impl ActionSet {
             }
             match Action::parse(name) {
                 Some(action) => set.insert(action),
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "\"{name}\" is not an action: use *, a family such as profiles.*, or one of {}",
                     Action::ALL
                         .iter()
                         .map(|a| a.name())
                         .collect::<Vec<_>>()
                         .join(", ")
-                )),
+                ))
+                }
             }
         }
         Ok(set)

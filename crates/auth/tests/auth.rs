@@ -1,5 +1,7 @@
 //! Integration tests of API keys and the master key against a real LMDB store in a temporary
-//! directory.
+//! directory; those of console users, roles and sessions are in `console.rs`.
+
+mod console;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -46,6 +46,7 @@ actions! {
     ModelsRead => ("models.read", Sandbox),
     ModelsWrite => ("models.write", Sandbox),
     KeysManage => ("keys.manage", Server),
+    UsersManage => ("users.manage", Server),
 }
 
 impl Action {

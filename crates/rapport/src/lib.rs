@@ -19,9 +19,12 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
     })?;
     let keys = auth::Keys::open(engine.store())
         .map_err(|e| anyhow::anyhow!("loading the API keys: {e}"))?;
+    let users = auth::Users::open(engine.store(), auth::UserSettings::production())
+        .map_err(|e| anyhow::anyhow!("loading the console's users: {e}"))?;
     Ok(Arc::new(state::AppState {
         engine: Arc::new(engine),
         keys,
+        users: Arc::new(users),
         settings,
     }))
 }

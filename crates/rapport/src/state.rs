@@ -10,5 +10,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The API keys.
     pub keys: auth::Keys,
+    /// The console's users, their roles and sessions.
+    pub users: Arc<auth::Users>,
     pub settings: Settings,
 }

@@ -536,3 +536,169 @@ async fn the_demo_prints_a_key_that_works_and_a_new_one_each_start() {
     let stale = send_with(&server, Method::GET, path, Some(&first), "prod").await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{}", stale.body);
 }
+
+#[tokio::test]
+async fn console_users_and_roles_are_managed_through_the_api() {
+    let server = TestServer::start();
+    let roles = server.get("/data/rapport/roles").await;
+    let names: Vec<&str> = roles.body["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["admin", "agent", "integration", "sales", "supervisor"]
+    );
+
+    let role = server
+        .post(
+            "/data/rapport/roles",
+            json!({"name": "support-lead", "labels": ["I1", "SUPPORT"], "actions": ["profiles.read", "events.read"]}),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.body);
+    assert_eq!(
+        role.body["actions"],
+        json!(["profiles.read", "events.read"])
+    );
+
+    let password = "correct horse battery staple";
+    let user = server
+        .post(
+            "/data/rapport/users",
+            json!({"name": "Dana", "displayName": "Dana Park", "role": "support-lead", "password": password}),
+        )
+        .await;
+    assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
+    assert_eq!(user.body["name"], "dana");
+    assert_eq!(user.body["sandboxes"], json!(["prod"]));
+    assert!(
+        user.body.get("password").is_none(),
+        "a given password is not echoed"
+    );
+
+    let generated = server
+        .post(
+            "/data/rapport/users",
+            json!({"name": "lee", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(generated.status, StatusCode::CREATED, "{}", generated.body);
+    let shown = generated.body["password"]
+        .as_str()
+        .expect("a generated password, once");
+    let listed = server.get("/data/rapport/users").await.body.to_string();
+    assert!(
+        !listed.contains(shown) && !listed.contains(password),
+        "{listed}"
+    );
+
+    let short = server
+        .send(
+            Method::PUT,
+            "/data/rapport/users/dana/password",
+            Some(json!({"password": "short"})),
+            &[],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(
+        short.body["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("/password"),
+        "{}",
+        short.body
+    );
+
+    let disabled = server
+        .send(
+            Method::PATCH,
+            "/data/rapport/users/dana",
+            Some(json!({"disabled": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert_eq!(disabled.body["disabled"], true);
+
+    let in_use = server
+        .send(
+            Method::DELETE,
+            "/data/rapport/roles/support-lead",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{}", in_use.body);
+    assert_eq!(code(&in_use), "role_in_use");
+    let gone = server
+        .send(Method::DELETE, "/data/rapport/users/dana", None, &[])
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.get("/data/rapport/users/dana").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let deleted = server
+        .send(
+            Method::DELETE,
+            "/data/rapport/roles/support-lead",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+}
+
+#[tokio::test]
+async fn managing_users_never_grants_more_than_the_manager_holds() {
+    let server = TestServer::start();
+    let manager = key(&server, &["users.manage", "profiles.read"], &["*"]).await;
+    let auth = format!("Bearer {manager}");
+    let headers = [("authorization", auth.as_str())];
+    let post = |path: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            server
+                .send_exactly(
+                    Method::POST,
+                    path,
+                    serde_json::to_vec(&body).expect("json"),
+                    &headers,
+                )
+                .await
+        }
+    };
+    let stronger = post(
+        "/data/rapport/roles",
+        json!({"name": "wide", "labels": ["*"], "actions": ["events.read"]}),
+    )
+    .await;
+    assert_eq!(stronger.status, StatusCode::FORBIDDEN, "{}", stronger.body);
+    let admin_user = post(
+        "/data/rapport/users",
+        json!({"name": "eve", "role": "admin"}),
+    )
+    .await;
+    assert_eq!(
+        admin_user.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        admin_user.body
+    );
+    let narrow = post(
+        "/data/rapport/roles",
+        json!({"name": "reader", "labels": [], "actions": ["profiles.read"]}),
+    )
+    .await;
+    assert_eq!(narrow.status, StatusCode::CREATED, "{}", narrow.body);
+    let reader = post(
+        "/data/rapport/users",
+        json!({"name": "ray", "role": "reader"}),
+    )
+    .await;
+    assert_eq!(reader.status, StatusCode::CREATED, "{}", reader.body);
+}

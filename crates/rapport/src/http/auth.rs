@@ -196,7 +196,7 @@ macro_rules! required_actions {
 required_actions! {
     ProfilesRead, ProfilesDelete, EventsRead, IdentitiesRead, IngestWrite, IngestRead,
     SchemasRead, SchemasWrite, SegmentsRead, SegmentsWrite, AttributesRead, AttributesWrite,
-    ModelsRead, ModelsWrite, KeysManage,
+    ModelsRead, ModelsWrite, KeysManage, UsersManage,
 }
 
 /// A caller allowed to take action `A` in the request's sandbox (`x-sandbox-name`). The first

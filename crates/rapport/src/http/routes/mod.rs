@@ -14,6 +14,7 @@ mod namespaces;
 mod schemas;
 mod segments;
 pub mod table;
+mod users;
 
 use std::sync::Arc;
 

@@ -104,6 +104,7 @@ pub fn table() -> Vec<Route> {
         super::computed::routes(),
         super::models::routes(),
         super::keys::routes(),
+        super::users::routes(),
     ]
     .into_iter()
     .flatten()

@@ -124,6 +124,26 @@ impl Connection {
         self.post_raw(path, serde_json::to_vec(body)?).await
     }
 
+    /// Sends JSON (or no body) with any method and fails with the server's message unless the
+    /// status is 2xx; returns the answer (null when empty).
+    pub async fn request_json(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let body = body.map(serde_json::to_vec).transpose()?.map(Bytes::from);
+        let (status, bytes) = self
+            .send(
+                method.clone(),
+                path,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await?;
+        ok_json(method.as_str(), path, status, &bytes)
+    }
+
     /// POSTs JSON text and fails with the server's message unless the status is 2xx.
     pub async fn post_raw(
         &mut self,

@@ -51,6 +51,10 @@ enum Command {
     Models(rapport::cli::models::ModelsOptions),
     /// Prints a new master key; creates, lists, rotates and revokes API keys on a running server.
     Keys(rapport::cli::keys::KeysOptions),
+    /// Manages the console's users on a running server.
+    Users(rapport::cli::users::UsersOptions),
+    /// Manages the console's roles on a running server.
+    Roles(rapport::cli::users::RolesOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +79,20 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let code = runtime.block_on(rapport::cli::keys::run(options))?;
+            std::process::exit(code);
+        }
+        Command::Users(options) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(rapport::cli::users::run_users(options))?;
+            std::process::exit(code);
+        }
+        Command::Roles(options) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(rapport::cli::users::run_roles(options))?;
             std::process::exit(code);
         }
         Command::Serve { options, config } => (options, config, None),

@@ -702,3 +702,57 @@ async fn managing_users_never_grants_more_than_the_manager_holds() {
     .await;
     assert_eq!(reader.status, StatusCode::CREATED, "{}", reader.body);
 }
+
+#[test]
+fn the_users_and_roles_commands_manage_the_console_s_people() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = crate::common::process::spawn(&dir.path().join("data"));
+    let url = format!("http://{}", server.address);
+    let master = [("RAPPORT_KEY", TEST_MASTER_KEY)];
+    let (code, stdout, stderr) = rapport(
+        &[
+            "roles",
+            "put",
+            "--server",
+            &url,
+            "night-shift",
+            "--labels",
+            "I1,C1",
+            "--actions",
+            "profiles.read",
+        ],
+        &master,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("night-shift"), "{stdout}");
+    let (code, stdout, stderr) = rapport(
+        &[
+            "users", "create", "--server", &url, "kim", "--role", "agent",
+        ],
+        &master,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        created["password"].as_str().is_some_and(|p| p.len() >= 12),
+        "{stdout}"
+    );
+    let (code, _, stderr) = rapport(
+        &["users", "set-role", "--server", &url, "kim", "night-shift"],
+        &master,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, _) = rapport(&["users", "list", "--server", &url], &master);
+    assert_eq!(code, 0);
+    let listed: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(listed["users"][0]["role"], "night-shift", "{stdout}");
+    let (code, _, stderr) = rapport(
+        &["roles", "delete", "--server", &url, "night-shift"],
+        &master,
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("409"), "{stderr}");
+    let (code, stdout, stderr) = rapport(&["users", "delete", "--server", &url, "kim"], &master);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("deleted"));
+}

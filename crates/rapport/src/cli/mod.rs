@@ -3,3 +3,4 @@
 pub mod ingest;
 pub mod keys;
 pub mod models;
+pub mod users;

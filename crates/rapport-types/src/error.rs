@@ -69,6 +69,7 @@ codes! {
     TooManyItems => ("too_many_items", "UPS", 1006, 400, InvalidRequest),
     RouteNotFound => ("route_not_found", "UPS", 1007, 404, InvalidRequest),
     MethodNotAllowed => ("method_not_allowed", "UPS", 1008, 405, InvalidRequest),
+    RateLimited => ("rate_limited", "UPS", 1009, 429, InvalidRequest),
     InvalidRecord => ("invalid_xdm_record", "INGEST", 1555, 400, InvalidRequest),
     InvalidEnvelope => ("invalid_message_envelope", "INGEST", 1556, 400, InvalidRequest),
     InvalidIdentity => ("invalid_identity", "INGEST", 1557, 400, InvalidRequest),

@@ -25,6 +25,10 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
         engine: Arc::new(engine),
         keys,
         users: Arc::new(users),
+        limits: settings
+            .access
+            .rate_limit
+            .and_then(|(rate, burst)| http::limits::KeyLimits::new(rate, burst)),
         settings,
     }))
 }

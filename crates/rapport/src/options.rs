@@ -47,6 +47,13 @@ pub struct ServeOptions {
     #[arg(long, env = "RAPPORT_DEV_MODE")]
     #[serde(default)]
     pub dev_mode: bool,
+    /// Requests per second each API key may make, sustained (429 beyond) [default: no limit]
+    #[arg(long, env = "RAPPORT_RATE_LIMIT_PER_SECOND")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Requests an API key may make at once before the per-second rate applies [default: twice
+    /// the rate]
+    #[arg(long, env = "RAPPORT_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
 }
 
 /// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
@@ -81,6 +88,8 @@ pub struct Settings {
 pub struct Access {
     pub master_key: Option<std::sync::Arc<auth::MasterKey>>,
     pub dev_mode: bool,
+    /// Per API key: (requests per second, burst).
+    pub rate_limit: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Access {
@@ -88,6 +97,7 @@ impl std::fmt::Debug for Access {
         f.debug_struct("Access")
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
             .field("dev_mode", &self.dev_mode)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -151,6 +161,20 @@ impl ServeOptions {
                     None => None,
                 },
                 dev_mode: self.dev_mode || file.dev_mode,
+                rate_limit: match self.rate_limit_per_second.or(file.rate_limit_per_second) {
+                    Some(rate) => {
+                        let burst = self
+                            .rate_limit_burst
+                            .or(file.rate_limit_burst)
+                            .unwrap_or(rate.saturating_mul(2));
+                        anyhow::ensure!(
+                            rate >= 1 && burst >= 1,
+                            "rate-limit-per-second and rate-limit-burst must be at least 1"
+                        );
+                        Some((rate, burst))
+                    }
+                    None => None,
+                },
             },
         };
         anyhow::ensure!(

@@ -12,5 +12,7 @@ pub struct AppState {
     pub keys: auth::Keys,
     /// The console's users, their roles and sessions.
     pub users: Arc<auth::Users>,
+    /// Per-key rate limits, when configured.
+    pub limits: Option<crate::http::limits::KeyLimits>,
     pub settings: Settings,
 }

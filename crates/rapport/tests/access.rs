@@ -756,3 +756,54 @@ fn the_users_and_roles_commands_manage_the_console_s_people() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("deleted"));
 }
+
+#[tokio::test]
+async fn a_key_past_its_rate_limit_gets_429_with_retry_after() {
+    let server = TestServer::with_options(rapport::options::ServeOptions {
+        rate_limit_per_second: Some(1),
+        rate_limit_burst: Some(3),
+        ..Default::default()
+    });
+    let busy = key(&server, &["schemas.read"], &["prod"]).await;
+    let other = key(&server, &["schemas.read"], &["prod"]).await;
+    let path = "/data/core/idnamespace/identities";
+    let header = |reply: &Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for remaining in [2, 1, 0] {
+        let reply = send_with(&server, Method::GET, path, Some(&busy), "prod").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(header(&reply, "ratelimit-policy"), "\"per-key\";q=3;w=3");
+        assert!(
+            header(&reply, "ratelimit").starts_with(&format!("\"per-key\";r={remaining};")),
+            "{}",
+            header(&reply, "ratelimit")
+        );
+    }
+    let refused = send_with(&server, Method::GET, path, Some(&busy), "prod").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert_eq!(code(&refused), "rate_limited");
+    let retry: u64 = header(&refused, "retry-after")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    // Other keys and the master key have their own allowance.
+    let reply = send_with(&server, Method::GET, path, Some(&other), "prod").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send_with(&server, Method::GET, path, Some(TEST_MASTER_KEY), "prod").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.headers.get("ratelimit").is_none(),
+        "the master key is not limited"
+    );
+}

@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rapport_types::{Action, ActionSet, Code, SandboxName, Scope};
 
 use super::error::ApiError;
@@ -115,8 +115,33 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let authentication = resolve(&state, request.headers());
+    // API keys are rate-limited (when configured) before anything else is done for them.
+    let limited = match (&authentication, &state.limits) {
+        (Authentication::Caller(caller), Some(limits)) => match &caller.principal {
+            Principal::Key(id) => Some((limits, limits.check(id))),
+            _ => None,
+        },
+        _ => None,
+    };
     request.extensions_mut().insert(authentication);
-    next.run(request).await
+    match limited {
+        None => next.run(request).await,
+        Some((limits, Ok(allowance))) => {
+            let mut response = next.run(request).await;
+            limits.announce(response.headers_mut(), Some(&allowance));
+            response
+        }
+        Some((limits, Err((error, retry_after)))) => {
+            let mut response = error.into_response();
+            limits.announce(response.headers_mut(), None);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            response
+        }
+    }
 }
 
 /// The credentials of a request, resolved.

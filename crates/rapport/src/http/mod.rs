@@ -4,6 +4,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod routes;
 
 use std::sync::Arc;

@@ -57,44 +57,24 @@ enum Command {
     Roles(rapport::cli::users::RolesOptions),
 }
 
+/// Runs a command that talks to a server on a small runtime, and exits with its code.
+fn exit_with(
+    command: impl std::future::Future<Output = anyhow::Result<i32>>,
+) -> anyhow::Result<std::convert::Infallible> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::process::exit(runtime.block_on(command)?)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (options, config, demo) = match cli.command {
-        Command::Ingest(options) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let code = runtime.block_on(rapport::cli::ingest::run(options))?;
-            std::process::exit(code);
-        }
-        Command::Models(options) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let code = runtime.block_on(rapport::cli::models::run(options))?;
-            std::process::exit(code);
-        }
-        Command::Keys(options) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let code = runtime.block_on(rapport::cli::keys::run(options))?;
-            std::process::exit(code);
-        }
-        Command::Users(options) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let code = runtime.block_on(rapport::cli::users::run_users(options))?;
-            std::process::exit(code);
-        }
-        Command::Roles(options) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let code = runtime.block_on(rapport::cli::users::run_roles(options))?;
-            std::process::exit(code);
-        }
+        Command::Ingest(options) => match exit_with(rapport::cli::ingest::run(options))? {},
+        Command::Models(options) => match exit_with(rapport::cli::models::run(options))? {},
+        Command::Keys(options) => match exit_with(rapport::cli::keys::run(options))? {},
+        Command::Users(options) => match exit_with(rapport::cli::users::run_users(options))? {},
+        Command::Roles(options) => match exit_with(rapport::cli::users::run_roles(options))? {},
         Command::Serve { options, config } => (options, config, None),
         Command::Demo {
             mut options,

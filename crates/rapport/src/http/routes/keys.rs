@@ -10,8 +10,8 @@ use engine::time::{format_rfc3339_ms, parse_rfc3339_ms};
 use rapport_types::{ActionSet, Code};
 use serde_json::{json, Map, Value};
 
-use super::json;
 use super::table::Route;
+use super::{fields, json};
 use crate::http::auth::{Authorized, KeysManage};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
@@ -61,33 +61,17 @@ fn key_json(record: &auth::ApiKeyRecord) -> Value {
 }
 
 fn object(body: &Value) -> ApiResult<&Map<String, Value>> {
-    body.as_object()
-        .ok_or_else(|| invalid("/: expected a JSON object"))
+    fields::object(body, Code::InvalidApiKeyBody)
 }
 
 fn optional_text(body: &Map<String, Value>, field: &str) -> ApiResult<Option<Option<String>>> {
-    match body.get(field) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
-        Some(_) => Err(invalid(format!("/{field}: expected a string or null"))),
-    }
+    fields::optional_text(body, field, Code::InvalidApiKeyBody)
 }
 
+/// A required array of strings.
 fn strings(body: &Map<String, Value>, field: &str) -> ApiResult<Vec<String>> {
-    let items = body
-        .get(field)
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid(format!("/{field}: required, an array of strings")))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(format!("/{field}/{i}: expected a string")))
-        })
-        .collect()
+    fields::strings(body, field, Code::InvalidApiKeyBody)?
+        .ok_or_else(|| invalid(format!("/{field}: required, an array of strings")))
 }
 
 /// `expiresAt`: absent (no change), null (never), or an RFC 3339 instant.

@@ -5,6 +5,7 @@ mod collection;
 mod computed;
 mod datasets;
 mod entities;
+mod fields;
 mod health;
 mod identities;
 mod keys;

@@ -10,6 +10,7 @@ use engine::time::format_rfc3339_ms;
 use rapport_types::{ActionSet, Code};
 use serde_json::{json, Map, Value};
 
+use super::fields::{object, strings, text};
 use super::table::Route;
 use super::{blocking, json};
 use crate::http::auth::{Authorized, Caller, UsersManage};
@@ -71,39 +72,6 @@ fn role_json(role: &auth::Role) -> Value {
         "builtIn": role.built_in,
         "updatedAt": time(Some(role.updated_ms)),
     })
-}
-
-fn object(body: &Value, code: Code) -> ApiResult<&Map<String, Value>> {
-    body.as_object()
-        .ok_or_else(|| ApiError::new(code, "/: expected a JSON object"))
-}
-
-fn text(fields: &Map<String, Value>, field: &str, code: Code) -> ApiResult<Option<String>> {
-    match fields.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(ApiError::new(code, format!("/{field}: expected a string"))),
-    }
-}
-
-fn strings(fields: &Map<String, Value>, field: &str, code: Code) -> ApiResult<Option<Vec<String>>> {
-    let Some(value) = fields.get(field) else {
-        return Ok(None);
-    };
-    let invalid = |at: String| ApiError::new(code, format!("{at}: expected a string"));
-    let items = value
-        .as_array()
-        .ok_or_else(|| ApiError::new(code, format!("/{field}: expected an array of strings")))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(format!("/{field}/{i}")))
-        })
-        .collect::<ApiResult<Vec<String>>>()
-        .map(Some)
 }
 
 fn sandboxes(fields: &Map<String, Value>) -> ApiResult<Option<auth::SandboxScope>> {

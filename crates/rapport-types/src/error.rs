@@ -133,4 +133,5 @@ codes! {
     RoleInUse => ("role_in_use", "AUTH", 1117, 409, InvalidRequest),
     Internal => ("internal_error", "UPS", 9000, 500, Internal),
     Unavailable => ("service_unavailable", "UPS", 9001, 503, Internal),
+    RequestTimedOut => ("request_timed_out", "UPS", 9002, 503, Internal),
 }

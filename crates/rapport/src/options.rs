@@ -54,6 +54,10 @@ pub struct ServeOptions {
     /// the rate]
     #[arg(long, env = "RAPPORT_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<u32>,
+    /// Longest a request may take before it is answered 503 (file uploads get at least ten
+    /// minutes) [default: 30000]
+    #[arg(long, env = "RAPPORT_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
@@ -81,7 +85,12 @@ pub struct Settings {
     pub tenant_id: String,
     pub log: String,
     pub access: Access,
+    /// Longest a request may take (uploads get at least [`LONG_REQUEST`]).
+    pub request_timeout: std::time::Duration,
 }
+
+/// What a file upload may take at least.
+pub const LONG_REQUEST: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// How callers are let in.
 #[derive(Clone)]
@@ -152,6 +161,11 @@ impl ServeOptions {
                 .or(file.tenant_id)
                 .unwrap_or_else(|| "rapport".to_owned()),
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+            request_timeout: std::time::Duration::from_millis(
+                self.request_timeout_ms
+                    .or(file.request_timeout_ms)
+                    .unwrap_or(30_000),
+            ),
             access: Access {
                 master_key: match self.master_key.or(file.master_key) {
                     Some(key) => Some(std::sync::Arc::new(
@@ -193,6 +207,10 @@ impl ServeOptions {
         anyhow::ensure!(
             (1..=10_000).contains(&settings.identity_graph_limit),
             "identity-graph-limit must be between 1 and 10000"
+        );
+        anyhow::ensure!(
+            !settings.request_timeout.is_zero(),
+            "request-timeout-ms must be at least 1"
         );
         anyhow::ensure!(
             settings.map_size_gib >= 1,

@@ -807,3 +807,36 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after() {
         "the master key is not limited"
     );
 }
+
+#[tokio::test]
+async fn a_request_past_the_timeout_is_answered_503_and_uploads_get_longer() {
+    // One millisecond: hashing a password takes far longer, and answering /health does not wait.
+    let server = TestServer::with_options(rapport::options::ServeOptions {
+        request_timeout_ms: Some(1),
+        ..Default::default()
+    });
+    let slow = server
+        .post(
+            "/data/rapport/users",
+            json!({"name": "slow", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(
+        slow.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        slow.body
+    );
+    assert_eq!(code(&slow), "request_timed_out");
+    assert_eq!(server.get("/health").await.status, StatusCode::OK);
+    let uploads: Vec<String> = table()
+        .into_iter()
+        .filter(|r| r.timeout == rapport::http::routes::table::Timeout::Long)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(uploads.len(), 3, "{uploads:?}");
+    assert!(
+        uploads.iter().all(|u| u.contains("/files/{name}")),
+        "{uploads:?}"
+    );
+}

@@ -150,7 +150,7 @@ struct Api {
 impl Api {
     fn new(state: &Arc<AppState>) -> Api {
         Api {
-            router: super::routes::router()
+            router: super::routes::router(state.settings.request_timeout)
                 .fallback(super::routes::not_found)
                 .with_state(state.clone()),
             state: state.clone(),

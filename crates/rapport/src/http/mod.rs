@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// The whole HTTP API.
 pub fn app(state: Arc<AppState>) -> Router {
     let max_payload = state.settings.max_payload_bytes;
-    routes::router()
+    routes::router(state.settings.request_timeout)
         .merge(console::router(&state))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -32,17 +32,20 @@ pub fn routes() -> Vec<Route> {
             Method::PUT,
             format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
             upload,
-        ),
+        )
+        .long(),
         Route::keyed(
             Method::POST,
             format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
             file_action,
-        ),
+        )
+        .long(),
         Route::keyed(
             Method::PATCH,
             format!("{IMPORT}/{{id}}/datasets/{{dataset}}/files/{{name}}"),
             upload_chunk,
-        ),
+        )
+        .long(),
         Route::keyed(Method::GET, "/data/foundation/catalog/batches", list),
         Route::keyed(
             Method::GET,

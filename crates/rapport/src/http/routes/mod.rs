@@ -29,9 +29,9 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The router of every API route ([`table::table`]).
-pub fn router() -> Router<Arc<AppState>> {
-    table::router(table::table())
+/// The router of every API route ([`table::table`]), each limited to `timeout`.
+pub fn router(timeout: std::time::Duration) -> Router<Arc<AppState>> {
+    table::router(table::table(), timeout)
 }
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {

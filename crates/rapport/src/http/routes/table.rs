@@ -6,6 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use rapport_types::Code;
 
 use axum::handler::Handler;
 use axum::http::Method;
@@ -14,6 +19,7 @@ use axum::Router;
 use rapport_types::Action;
 
 use crate::http::auth::{Authorized, RequiredAction};
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// What a route asks of its caller.
@@ -25,11 +31,21 @@ pub enum Guard {
     Key(Action),
 }
 
+/// How long a route may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// The server's request timeout.
+    Default,
+    /// File uploads: at least [`crate::options::LONG_REQUEST`].
+    Long,
+}
+
 /// One method on one path.
 pub struct Route {
     pub method: Method,
     pub path: String,
     pub guard: Guard,
+    pub timeout: Timeout,
     endpoint: MethodRouter<Arc<AppState>>,
 }
 
@@ -70,7 +86,14 @@ impl Route {
             method,
             path: path.into(),
             guard: Guard::Key(A::ACTION),
+            timeout: Timeout::Default,
         }
+    }
+
+    /// The route may take as long as a large upload does.
+    pub fn long(mut self) -> Route {
+        self.timeout = Timeout::Long;
+        self
     }
 
     /// A route anyone may call.
@@ -84,6 +107,7 @@ impl Route {
             method,
             path: path.into(),
             guard: Guard::Public,
+            timeout: Timeout::Default,
         }
     }
 }
@@ -111,11 +135,38 @@ pub fn table() -> Vec<Route> {
     .collect()
 }
 
+/// Answers `503 request_timed_out` when the request takes longer than the route may.
+async fn limit_time(
+    State(limit): State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            Code::RequestTimedOut,
+            format!(
+                "the request took longer than {} ms and was abandoned; a write in it may still have been applied, and sending it again is safe (records and events are identified by their identities and _id)",
+                limit.as_millis()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// The router of a table: the methods of one path share one method router (a method declared
-/// twice on a path panics when the router is built, so a duplicate never goes unnoticed).
-pub fn router(table: Vec<Route>) -> Router<Arc<AppState>> {
+/// twice on a path panics when the router is built, so a duplicate never goes unnoticed). Each
+/// route is limited to `timeout` (uploads to at least [`crate::options::LONG_REQUEST`]).
+pub fn router(table: Vec<Route>, timeout: Duration) -> Router<Arc<AppState>> {
     let mut by_path: BTreeMap<String, MethodRouter<Arc<AppState>>> = BTreeMap::new();
-    for route in table {
+    for mut route in table {
+        let limit = match route.timeout {
+            Timeout::Default => timeout,
+            Timeout::Long => timeout.max(crate::options::LONG_REQUEST),
+        };
+        route.endpoint = route
+            .endpoint
+            .layer(axum::middleware::from_fn_with_state(limit, limit_time));
         let merged = match by_path.remove(&route.path) {
             Some(existing) => existing.merge(route.endpoint),
             None => route.endpoint,

@@ -266,17 +266,7 @@ impl Users {
     pub fn end_sessions_of(&self, name: &str) -> Result<usize> {
         let writing = self.lock_writes();
         let removed_sessions = self.session_hashes_of(&name.to_lowercase());
-        let ended = removed_sessions.len();
-        if ended > 0 {
-            self.commit(
-                &writing,
-                Change {
-                    removed_sessions,
-                    ..Change::default()
-                },
-            )?;
-        }
-        Ok(ended)
+        self.remove_sessions(&writing, removed_sessions)
     }
 
     /// Deletes every session that has expired by `now_ms` or whose user is disabled or gone,
@@ -297,10 +287,19 @@ impl Users {
             })
             .map(|(hash, _)| *hash)
             .collect();
+        self.remove_sessions(&writing, removed_sessions)
+    }
+
+    /// Deletes these sessions (under the write lock held as `writing`); returns how many.
+    fn remove_sessions(
+        &self,
+        writing: &std::sync::MutexGuard<'_, ()>,
+        removed_sessions: Vec<SessionHash>,
+    ) -> Result<usize> {
         let ended = removed_sessions.len();
         if ended > 0 {
             self.commit(
-                &writing,
+                writing,
                 Change {
                     removed_sessions,
                     ..Change::default()

@@ -175,7 +175,12 @@ fn ok_json(
             .and_then(|t| t.as_str())
             .map(str::to_owned)
             .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
-        anyhow::bail!("{method} {path} answered {status}: {message}");
+        // The commands take the key from --key or RAPPORT_KEY: say so where it was missing.
+        let hint = match status {
+            401 => " (give a key with --key or RAPPORT_KEY)",
+            _ => "",
+        };
+        anyhow::bail!("{method} {path} answered {status}: {message}{hint}");
     }
     Ok(body)
 }

@@ -52,6 +52,15 @@ async fn send_with(
     server.send_exactly(method, path, body, &headers).await
 }
 
+/// POSTs `body` as the holder of `token`.
+async fn post_as(server: &TestServer, token: &str, path: &str, body: Value) -> Reply {
+    let bearer = format!("Bearer {token}");
+    let body = serde_json::to_vec(&body).expect("json");
+    server
+        .send_exactly(Method::POST, path, body, &[("authorization", &bearer)])
+        .await
+}
+
 /// Creates a key through the API with the master key; returns its token.
 async fn key(server: &TestServer, actions: &[&str], sandboxes: &[&str]) -> String {
     let reply = server
@@ -333,42 +342,23 @@ async fn keys_survive_a_restart() {
 async fn a_key_cannot_make_a_key_stronger_than_itself() {
     let server = TestServer::start();
     let manager = key(&server, &["keys.manage", "profiles.read"], &["*"]).await;
-    let auth = format!("Bearer {manager}");
-    let headers = [("authorization", auth.as_str())];
-    let body = |actions: Value, sandboxes: Value| {
-        serde_json::to_vec(&json!({"name": "n", "actions": actions, "sandboxes": sandboxes}))
-            .expect("json")
-    };
-    let stronger = server
-        .send_exactly(
-            Method::POST,
+    let create = |actions: Value, sandboxes: Value| {
+        post_as(
+            &server,
+            &manager,
             "/data/rapport/keys",
-            body(json!(["events.read"]), json!(["prod"])),
-            &headers,
+            json!({"name": "n", "actions": actions, "sandboxes": sandboxes}),
         )
-        .await;
+    };
+    let stronger = create(json!(["events.read"]), json!(["prod"])).await;
     assert_eq!(stronger.status, StatusCode::FORBIDDEN, "{}", stronger.body);
     assert!(stronger.body["title"]
         .as_str()
         .unwrap_or_default()
         .contains("events.read"));
-    let weaker = server
-        .send_exactly(
-            Method::POST,
-            "/data/rapport/keys",
-            body(json!(["profiles.read"]), json!(["prod"])),
-            &headers,
-        )
-        .await;
+    let weaker = create(json!(["profiles.read"]), json!(["prod"])).await;
     assert_eq!(weaker.status, StatusCode::CREATED, "{}", weaker.body);
-    let invalid = server
-        .send_exactly(
-            Method::POST,
-            "/data/rapport/keys",
-            body(json!(["keys.manage"]), json!(["prod"])),
-            &headers,
-        )
-        .await;
+    let invalid = create(json!(["keys.manage"]), json!(["prod"])).await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
     assert!(
         invalid.body["title"]
@@ -506,6 +496,7 @@ fn the_keys_command_makes_master_keys_and_manages_keys_on_a_server() {
         stderr.contains("401") || stderr.contains("missing_credentials"),
         "{stderr}"
     );
+    assert!(stderr.contains("RAPPORT_KEY"), "{stderr}");
 }
 
 #[tokio::test]
@@ -657,21 +648,7 @@ async fn console_users_and_roles_are_managed_through_the_api() {
 async fn managing_users_never_grants_more_than_the_manager_holds() {
     let server = TestServer::start();
     let manager = key(&server, &["users.manage", "profiles.read"], &["*"]).await;
-    let auth = format!("Bearer {manager}");
-    let headers = [("authorization", auth.as_str())];
-    let post = |path: &'static str, body: Value| {
-        let server = &server;
-        async move {
-            server
-                .send_exactly(
-                    Method::POST,
-                    path,
-                    serde_json::to_vec(&body).expect("json"),
-                    &headers,
-                )
-                .await
-        }
-    };
+    let post = |path: &'static str, body: Value| post_as(&server, &manager, path, body);
     let stronger = post(
         "/data/rapport/roles",
         json!({"name": "wide", "labels": ["*"], "actions": ["events.read"]}),

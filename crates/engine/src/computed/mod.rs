@@ -203,8 +203,6 @@ struct Stream {
     /// The attribute whose filter and field the stream keeps.
     source: usize,
     span: state::Span,
-    /// The attributes computed from it.
-    attributes: Vec<usize>,
 }
 
 impl Stream {
@@ -338,6 +336,8 @@ impl ComputedIndex {
         let mut order: Vec<usize> = (0..self.attributes.len()).collect();
         order.sort_by_key(|&i| self.attributes[i].field.is_empty());
         let mut streams: Vec<Stream> = Vec::new();
+        // The stream of each attribute, by position.
+        let mut stream_of = vec![0; self.attributes.len()];
         for i in order {
             let attribute = &self.attributes[i];
             let found = streams.iter().position(|stream| {
@@ -352,22 +352,20 @@ impl ComputedIndex {
                         stamp: 0,
                         source: i,
                         span: state::Span::of(attribute.definition.lookback),
-                        attributes: Vec::new(),
                     });
                     streams.len() - 1
                 }
             };
-            let stream = &mut streams[position];
-            stream.attributes.push(i);
+            stream_of[i] = position;
             if let (state::Span::Windows(windows), lookback @ Lookback::Last { .. }) =
-                (&mut stream.span, attribute.definition.lookback)
+                (&mut streams[position].span, attribute.definition.lookback)
             {
                 if !windows.contains(&lookback) {
                     windows.push(lookback);
                 }
             }
         }
-        for (position, stream) in streams.iter_mut().enumerate() {
+        for stream in &mut streams {
             if let state::Span::Windows(windows) = &mut stream.span {
                 windows.sort_by_key(|w| format!("{w:?}"));
             }
@@ -377,9 +375,9 @@ impl ComputedIndex {
                 &source.field.join("."),
                 &format!("{:?}", stream.span),
             ]);
-            for &a in &stream.attributes {
-                self.attributes[a].stream = position;
-            }
+        }
+        for (attribute, position) in self.attributes.iter_mut().zip(stream_of) {
+            attribute.stream = position;
         }
         self.streams = streams;
     }

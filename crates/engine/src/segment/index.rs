@@ -71,6 +71,17 @@ fn paths_overlap(a: &str, b: &str) -> bool {
     under(a, b) || under(b, a)
 }
 
+/// Whether a definition reads computed attribute values (`_{tenant}.SystemComputedAttributes`,
+/// or an object enclosing them).
+pub fn reads_computed_values(program: &segments::Definition, tenant_key: &str) -> bool {
+    let group = format!("{tenant_key}.{}", crate::computed::FIELD_GROUP);
+    program
+        .dependencies()
+        .profile_fields
+        .iter()
+        .any(|path| paths_overlap(path, &group))
+}
+
 /// The ids a PQL text uses with `inSegment("...")` (empty when it does not parse).
 pub fn segments_used(expression: &str) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
@@ -200,7 +211,10 @@ impl SegmentIndex {
             .enumerate()
             .map(|(i, s)| (s.definition.id.clone(), i))
             .collect();
-        index.decoding = super::membership::Decoding::of(index.ordered.iter().map(|s| &*s.program));
+        index.decoding = super::membership::Decoding::of(
+            &catalog.tenant_key,
+            index.ordered.iter().map(|s| &*s.program),
+        );
         let types: BTreeSet<String> = index
             .ordered
             .iter()
@@ -281,10 +295,7 @@ impl SegmentIndex {
                     Trigger::Time => deps.time_relative,
                     Trigger::Definitions(ids) => ids.contains(&segment.definition.id),
                     Trigger::Computed(tenant) => {
-                        let group = format!("{tenant}.{}", crate::computed::FIELD_GROUP);
-                        deps.profile_fields
-                            .iter()
-                            .any(|path| paths_overlap(path, &group))
+                        reads_computed_values(segment.program.as_ref(), tenant)
                     }
                 }
             })

@@ -1182,7 +1182,7 @@ impl Shared {
         let profiles = live_profiles(txn.as_ref(), sandbox)?;
         let deps = program.dependencies();
         let needed = deps.reads_events.then(|| deps.event_types.clone());
-        let decoding = Decoding::of([program]);
+        let decoding = Decoding::of(&catalog.tenant_key, [program]);
         let now = now_ms();
         let mut tally = PreviewTally::default();
         for profile_id in profiles {

@@ -138,8 +138,9 @@ pub struct Decoding {
 }
 
 impl Decoding {
-    /// What any of `programs` may read.
+    /// What any of `programs` may read (`tenant_key`: where computed attribute values live).
     pub fn of<'d>(
+        tenant_key: &str,
         programs: impl IntoIterator<Item = &'d segments::Definition> + Clone,
     ) -> Decoding {
         Decoding {
@@ -147,13 +148,9 @@ impl Decoding {
                 .with_present("segmentMembership")
                 .under("entity"),
             events: segments::EventProjection::of(programs.clone()),
-            reads_computed: programs.into_iter().any(|program| {
-                program
-                    .dependencies()
-                    .profile_fields
-                    .iter()
-                    .any(|path| may_read_computed(path))
-            }),
+            reads_computed: programs
+                .into_iter()
+                .any(|program| super::index::reads_computed_values(program, tenant_key)),
         }
     }
 
@@ -169,19 +166,6 @@ impl Decoding {
     /// Parses a stored view (anything that is not JSON reads as null).
     pub fn parse_view(&self, json: &[u8]) -> Value {
         self.view.parse(json).unwrap_or(Value::Null)
-    }
-}
-
-/// Whether a profile path read by a definition may cover computed attribute values
-/// (`_{tenant}.SystemComputedAttributes...`, or an enclosing object).
-fn may_read_computed(path: &str) -> bool {
-    let mut parts = path.split('.');
-    match (parts.next(), parts.next()) {
-        (Some(""), None) => true,
-        (Some(tenant), group) if tenant.starts_with('_') => {
-            group.is_none_or(|group| group == crate::computed::FIELD_GROUP)
-        }
-        _ => false,
     }
 }
 

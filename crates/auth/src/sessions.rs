@@ -254,6 +254,28 @@ impl Users {
         }))
     }
 
+    /// Whether `token` names a live session at `now_ms` (known, neither idle nor too old, its
+    /// user enabled), without counting as a use: a page kept open does not keep it alive.
+    pub fn session_is_live(&self, token: &str, now_ms: i64) -> bool {
+        let Some(hash) = parse_token(token) else {
+            return false;
+        };
+        let Some(session) = self.sessions.load().get(&hash).cloned() else {
+            return false;
+        };
+        let user_enabled = self
+            .users
+            .load()
+            .get(&session.user)
+            .is_some_and(|user| !user.disabled);
+        user_enabled
+            && !session.expired(
+                self.settings.session_idle_ms,
+                self.settings.session_max_ms,
+                now_ms,
+            )
+    }
+
     /// Ends the session `token` names; an unknown or malformed token changes nothing.
     pub fn sign_out(&self, token: &str) -> Result<()> {
         match parse_token(token) {

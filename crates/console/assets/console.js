@@ -80,6 +80,13 @@
       if (name) source.addEventListener(name, function () { refresh(name); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
+    // The session ended (inactivity, sign-out elsewhere): the stream ends; sign in again.
+    source.addEventListener("signed-out", function () {
+      source.close();
+      var here = window.location.pathname + window.location.search;
+      window.location.assign((body.getAttribute("data-signin-url") || "/console/login") +
+        "?next=" + encodeURIComponent(here) + "&notice=ended");
+    });
   }
 
   function start() {

@@ -4,7 +4,7 @@
 use maud::html;
 
 use crate::lang::{Lang, Msg};
-use crate::layout::{page, Shell};
+use crate::layout::{page, Shell, Viewer};
 use crate::urls;
 
 /// What went wrong.
@@ -16,6 +16,8 @@ pub enum ErrorKind<'a> {
     ProfileTooLarge,
     /// The profile store did not answer (the engine's `unavailable`).
     Unavailable,
+    /// The signed-in user's role does not allow what the page shows.
+    NotPermitted,
     /// Anything else; `reference` is what the server logged the failure with (a request id).
     ServerError {
         /// A short reference the agent can quote.
@@ -29,6 +31,7 @@ impl ErrorKind<'_> {
         match self {
             ErrorKind::UnknownCustomer(_) => 404,
             ErrorKind::ProfileTooLarge => 422,
+            ErrorKind::NotPermitted => 403,
             ErrorKind::Unavailable => 503,
             ErrorKind::ServerError { .. } => 500,
         }
@@ -36,8 +39,13 @@ impl ErrorKind<'_> {
 }
 
 /// The error page, a full HTML document; `here` is the path that failed (the language switch
-/// comes back to it).
-pub fn error_page(lang: Lang, error: &ErrorKind<'_>, here: &str) -> String {
+/// comes back to it); `viewer`, the signed-in user, if any.
+pub fn error_page(
+    lang: Lang,
+    error: &ErrorKind<'_>,
+    here: &str,
+    viewer: Option<Viewer<'_>>,
+) -> String {
     let (title, body) = match error {
         ErrorKind::UnknownCustomer(identity) => (
             Msg::ErrorUnknownTitle,
@@ -46,6 +54,10 @@ pub fn error_page(lang: Lang, error: &ErrorKind<'_>, here: &str) -> String {
         ErrorKind::ProfileTooLarge => (
             Msg::ErrorTooLargeTitle,
             lang.t(Msg::ErrorTooLargeBody).to_owned(),
+        ),
+        ErrorKind::NotPermitted => (
+            Msg::ErrorNotPermittedTitle,
+            lang.t(Msg::ErrorNotPermittedBody).to_owned(),
         ),
         ErrorKind::Unavailable => (
             Msg::ErrorUnavailableTitle,
@@ -70,6 +82,7 @@ pub fn error_page(lang: Lang, error: &ErrorKind<'_>, here: &str) -> String {
             here,
             live: None,
             top_search: true,
+            viewer,
         },
         content,
     )

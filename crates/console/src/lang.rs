@@ -326,6 +326,20 @@ messages! {
     ErrorUnavailableTitle => "The customer data is not available right now", "Los datos del cliente no están disponibles ahora";
     ErrorUnavailableBody => "The profile store did not answer. Try again in a moment.", "El almacén de perfiles no respondió. Vuelva a intentarlo en un momento.";
     BackToSearch => "Back to search", "Volver a la búsqueda";
+    ErrorNotPermittedTitle => "Not allowed", "No permitido";
+    ErrorNotPermittedBody => "Your role does not allow this page. Ask an administrator if you need it.", "Su rol no permite esta página. Pida acceso a un administrador si lo necesita.";
+    // Sign-in
+    SignInTitle => "Sign in", "Iniciar sesión";
+    SignInName => "User name", "Nombre de usuario";
+    SignInPassword => "Password", "Contraseña";
+    SignInButton => "Sign in", "Iniciar sesión";
+    SignInInvalid => "The user name or the password is wrong.", "El nombre de usuario o la contraseña no son correctos.";
+    SignInThrottled => "Too many failed attempts. Try again in {} seconds.", "Demasiados intentos fallidos. Vuelva a intentarlo en {} segundos.";
+    SignInFormExpired => "The form expired. Please sign in again.", "El formulario caducó. Vuelva a iniciar sesión.";
+    SignInSessionEnded => "Your session ended. Please sign in again.", "Su sesión terminó. Vuelva a iniciar sesión.";
+    SignInSignedOut => "You are signed out.", "Ha cerrado la sesión.";
+    SignedInAs => "Signed in as {}", "Sesión de {}";
+    SignOut => "Sign out", "Cerrar sesión";
     Unknown => "unknown", "desconocido";
     Yes => "yes", "sí";
     No => "no", "no";

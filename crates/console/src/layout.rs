@@ -1,5 +1,6 @@
 //! The page shell every full page shares: head with the assets, skip link, top bar with the
-//! search box and the language switch, the connection status and the request-error banner.
+//! search box, the signed-in user and sign-out, the language switch, the connection status and
+//! the request-error banner.
 
 use maud::{html, Markup, DOCTYPE};
 
@@ -18,7 +19,24 @@ pub(crate) struct Shell<'a> {
     pub live: Option<&'a str>,
     /// Whether the top bar carries the search box (pages other than the search page).
     pub top_search: bool,
+    /// The signed-in user, when there is one.
+    pub viewer: Option<Viewer<'a>>,
 }
+
+/// Who is looking at a page: the signed-in user and their session's CSRF token, which every
+/// htmx request sends as `x-csrf-token` and every form as `_csrf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer<'a> {
+    /// The name the top bar shows.
+    pub name: &'a str,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+}
+
+/// The name of the header that carries the CSRF token of a request made by a page.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The name of the form field that carries it.
+pub const CSRF_FIELD: &str = "_csrf";
 
 /// The SSE event names a live page listens to (see the crate docs).
 pub(crate) const LIVE_EVENTS: &str = "profile events segments identity";
@@ -36,8 +54,13 @@ pub(crate) fn page(shell: &Shell<'_>, content: Markup) -> String {
                 link rel="stylesheet" href=(assets::CSS.url());
                 script src=(assets::HTMX.url()) defer {}
                 script src=(assets::JS.url()) defer {}
+                @if let Some(viewer) = shell.viewer {
+                    meta name="rapport-csrf" content=(viewer.csrf);
+                }
             }
-            body data-live-url=[shell.live] data-live-events=[shell.live.map(|_| LIVE_EVENTS)] {
+            body data-live-url=[shell.live] data-live-events=[shell.live.map(|_| LIVE_EVENTS)]
+                data-signin-url=(urls::ROUTE_LOGIN)
+                hx-headers=[shell.viewer.map(|v| serde_json::json!({ CSRF_HEADER: v.csrf }).to_string())] {
                 a.skip href="#main" { (lang.t(Msg::SkipToContent)) }
                 header.top {
                     a.brand href=(urls::ROUTE_SEARCH) { (lang.t(Msg::AppName)) }
@@ -54,6 +77,9 @@ pub(crate) fn page(shell: &Shell<'_>, content: Markup) -> String {
                             data-on=(lang.t(Msg::LiveOn)) data-off=(lang.t(Msg::LiveOff)) {}
                     }
                     (lang_switch(lang, shell.here))
+                    @if let Some(viewer) = shell.viewer {
+                        (sign_out(lang, viewer))
+                    }
                 }
                 div #request-error.banner role="alert" hidden { (lang.t(Msg::RequestFailed)) }
                 main #main tabindex="-1" { (content) }
@@ -77,6 +103,17 @@ fn lang_switch(current: Lang, here: &str) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The signed-in user's name and the sign-out button (a form, so it works without script).
+fn sign_out(lang: Lang, viewer: Viewer<'_>) -> Markup {
+    html! {
+        form.signout method="post" action=(urls::ROUTE_LOGOUT) {
+            span.user { (lang.f(Msg::SignedInAs, &[&viewer.name])) }
+            input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+            button type="submit" { (lang.t(Msg::SignOut)) }
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | [`timeline_fragment`] | `…/timeline?kind=&from=&to=&start=` | one events page, [`TimelineQuery::api_query`] |
 //! | [`identity_panel`] | (`…/panel/identity`) | `GET /data/core/identity/graph?ns=&id=` |
 //! | [`explanation_fragment`] | `…/segments/{segment}/explain` | `GET /data/core/ups/segment/definitions/{segment}/explain?entityId=&entityIdNS=` |
+//! | [`login_page`] | `/console/login?next=&notice=` | — (the server checks the form) |
 //! | [`error_page`] | any | — |
 //!
 //! [`ProfileData`] for the profile page, all for the identity `(ns, id)` in the URL:
@@ -68,14 +69,17 @@ mod lang;
 mod layout;
 mod profile;
 mod search;
+mod signin;
 mod timeline;
 
 pub use error::{error_page, ErrorKind};
 pub use explain::explanation_fragment;
 pub use identity::identity_panel;
 pub use lang::{Lang, LANG_COOKIE};
+pub use layout::{Viewer, CSRF_FIELD, CSRF_HEADER};
 pub use profile::{
     panel, profile_page, Panel, ProfileData, CHURN_HIGH, CHURN_MEDIUM, VALUE_HIGH, VALUE_MEDIUM,
 };
 pub use search::{search_page, Match, Recent, SearchOutcome, SearchPage};
+pub use signin::{login_page, LoginNotice, LoginPage, LOGIN_COOKIE, LOGIN_FIELD};
 pub use timeline::{event_kind, timeline_fragment, EventKind, TimelineQuery, TIMELINE_PAGE};

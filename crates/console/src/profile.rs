@@ -23,7 +23,7 @@ use crate::format::{
 };
 use crate::identity::identity_inner;
 use crate::lang::{Lang, Msg};
-use crate::layout::{page, Shell};
+use crate::layout::{page, Shell, Viewer};
 use crate::timeline::{
     event_entity, event_kind, order_total, outcome, products, timeline_fragment, EventKind,
     TimelineQuery,
@@ -75,6 +75,8 @@ pub struct ProfileData<'a> {
     pub datasets: &'a BTreeMap<String, String>,
     /// The current time (tenure, the last 12 months).
     pub now: OffsetDateTime,
+    /// The signed-in user, if any.
+    pub viewer: Option<Viewer<'a>>,
 }
 
 impl<'a> ProfileData<'a> {
@@ -93,6 +95,7 @@ impl<'a> ProfileData<'a> {
             graph: None,
             datasets: &NO_DATASETS,
             now,
+            viewer: None,
         }
     }
 
@@ -259,6 +262,7 @@ pub fn profile_page(lang: Lang, data: &ProfileData<'_>) -> String {
             here: &here,
             live: Some(&live),
             top_search: true,
+            viewer: data.viewer,
         },
         content,
     )

@@ -8,7 +8,7 @@ use crate::customer;
 use crate::format::{time_el, TimeStyle};
 use crate::identity_input::Candidate;
 use crate::lang::{Lang, Msg};
-use crate::layout::{page, Shell};
+use crate::layout::{page, Shell, Viewer};
 use crate::urls::{self, ProfileUrls};
 
 /// What the search page shows.
@@ -24,6 +24,8 @@ pub struct SearchPage<'a> {
     pub outcome: SearchOutcome<'a>,
     /// Recently viewed customers, most recent first.
     pub recent: &'a [Recent],
+    /// The signed-in user, if any.
+    pub viewer: Option<Viewer<'a>>,
 }
 
 /// The outcome of a search.
@@ -105,6 +107,7 @@ pub fn search_page(lang: Lang, search: &SearchPage<'_>) -> String {
             here: &here,
             live: None,
             top_search: false,
+            viewer: search.viewer,
         },
         content,
     )

@@ -4,6 +4,9 @@
 //! | route | what it serves |
 //! |---|---|
 //! | `GET /console?q=&ns=` | [`crate::search_page`]; with `q`, the search outcome |
+//! | `GET /console/login?next={path}` | [`crate::login_page`] |
+//! | `POST /console/login` | signs in (form: `name`, `password`, `_login`, `next`) |
+//! | `POST /console/logout` | signs out (form: `_csrf`) |
 //! | `GET /console/lang?to={en\|es}&back={path}` | sets [`crate::LANG_COOKIE`], redirects to `back` (a `/console` path only) |
 //! | `GET /console/assets/{name}?v={hash}` | [`crate::assets`] |
 //! | `GET /console/profile/{ns}/{id}` | [`crate::profile_page`] |
@@ -21,6 +24,10 @@ use crate::Lang;
 pub const BASE: &str = "/console";
 /// Route pattern of the search page.
 pub const ROUTE_SEARCH: &str = "/console";
+/// Route pattern of the sign-in page (and of the sign-in form's target).
+pub const ROUTE_LOGIN: &str = "/console/login";
+/// Route pattern of signing out.
+pub const ROUTE_LOGOUT: &str = "/console/logout";
 /// Route pattern of the language switch.
 pub const ROUTE_LANG: &str = "/console/lang";
 /// Route pattern of the assets.
@@ -69,6 +76,19 @@ pub fn search(q: &str, ns: Option<&str>) -> String {
         "{ROUTE_SEARCH}{}",
         query(&[("q", q), ("ns", ns.unwrap_or(""))])
     )
+}
+
+/// The sign-in page, going on to `next` (a `/console` path) once signed in.
+pub fn login(next: &str) -> String {
+    format!("{ROUTE_LOGIN}{}", query(&[("next", next)]))
+}
+
+/// Whether `path` may be gone to after signing in or switching language: a path of the
+/// console's own, never another site (`//host`) nor a scheme.
+pub fn is_console_path(path: &str) -> bool {
+    (path == BASE || path.starts_with("/console/") || path.starts_with("/console?"))
+        && !path.starts_with("//")
+        && !path.contains('\\')
 }
 
 /// The language switch, coming back to `back` (a `/console` path).

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use rapport_console::identity_input::Candidate;
 use rapport_console::{
-    assets, error_page, event_kind, explanation_fragment, identity_panel, panel, profile_page,
-    search_page, timeline_fragment, urls::ProfileUrls, ErrorKind, EventKind, Lang, Match, Panel,
-    ProfileData, Recent, SearchOutcome, SearchPage, TimelineQuery,
+    assets, error_page, event_kind, explanation_fragment, identity_panel, login_page, panel,
+    profile_page, search_page, timeline_fragment, urls::ProfileUrls, ErrorKind, EventKind, Lang,
+    LoginNotice, LoginPage, Match, Panel, ProfileData, Recent, SearchOutcome, SearchPage,
+    TimelineQuery, Viewer,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -567,6 +568,7 @@ fn search_page_lists_matches_not_found_and_recent() {
             namespaces: &namespaces,
             outcome: SearchOutcome::Matches(&matches),
             recent: &recent,
+            viewer: None,
         },
     );
     let shown = text(&html);
@@ -604,6 +606,7 @@ fn search_page_lists_matches_not_found_and_recent() {
             namespaces: &namespaces,
             outcome: SearchOutcome::NotFound(&tried),
             recent: &[],
+            viewer: None,
         },
     );
     let shown = text(&html);
@@ -637,6 +640,7 @@ fn error_pages_say_what_to_do() {
             500,
             "Something went wrong",
         ),
+        (ErrorKind::NotPermitted, 403, "Not allowed"),
     ];
     for (kind, status, title) in cases {
         assert_eq!(kind.status(), status);
@@ -644,6 +648,7 @@ fn error_pages_say_what_to_do() {
             Lang::En,
             &kind,
             "/console/profile/Email/nobody%40example.com",
+            None,
         );
         assert!(
             html.contains(&format!("<h1 id=\"error-h\">{title}</h1>")),
@@ -661,12 +666,14 @@ fn error_pages_say_what_to_do() {
             reference: "req-7f3a",
         },
         "/console",
+        None,
     );
     assert!(text(&html).contains("tell your administrator (reference req-7f3a)"));
     let html = error_page(
         Lang::Es,
         &ErrorKind::UnknownCustomer("Email nobody@example.com"),
         "/console",
+        None,
     );
     assert!(text(&html).contains("Ningún cliente tiene la identidad «Email nobody@example.com»"));
 }
@@ -751,6 +758,7 @@ fn hostile_values_are_escaped() {
             namespaces: &["<x>"],
             outcome: SearchOutcome::Matches(&matches),
             recent: &[],
+            viewer: None,
         },
     );
     assert!(!html.contains("<script>alert") && !html.contains("<b>soon") && !html.contains("<x>"));
@@ -815,6 +823,7 @@ fn pages_are_accessible() {
             namespaces: &namespaces,
             outcome: SearchOutcome::Empty,
             recent: &[],
+            viewer: None,
         },
     );
     check_structure(&search);
@@ -822,6 +831,7 @@ fn pages_are_accessible() {
         Lang::En,
         &ErrorKind::ProfileTooLarge,
         "/console",
+        None,
     ));
 }
 
@@ -950,4 +960,116 @@ fn missing_fields_leave_no_gap() {
     assert!(
         text(element(&html, "panel-computed")).contains("No computed attribute has a value yet.")
     );
+}
+
+#[test]
+fn the_sign_in_page_asks_for_name_and_password_and_says_why_it_is_shown() {
+    let html = login_page(
+        Lang::En,
+        &LoginPage {
+            next: "/console/profile/Email/sam%40example.com",
+            login_token: "t0k3n",
+            name: "",
+            notice: None,
+        },
+    );
+    check_structure(&html);
+    assert!(html.contains(r#"<form class="signin-form" method="post" action="/console/login">"#));
+    assert!(html.contains(r#"<input type="hidden" name="_login" value="t0k3n">"#));
+    assert!(html.contains(
+        r#"<input type="hidden" name="next" value="/console/profile/Email/sam%40example.com">"#
+    ));
+    assert!(html.contains(r#"autocomplete="current-password""#));
+    assert!(
+        !html.contains("signin-notice"),
+        "no notice before an attempt"
+    );
+    assert!(!html.contains("Sign out"), "nobody is signed in");
+
+    let cases = [
+        (
+            LoginNotice::InvalidCredentials,
+            401,
+            "The user name or the password is wrong.",
+            "alert",
+        ),
+        (
+            LoginNotice::Throttled { seconds: 16 },
+            429,
+            "Try again in 16 seconds.",
+            "alert",
+        ),
+        (LoginNotice::FormExpired, 403, "The form expired.", "alert"),
+        (
+            LoginNotice::SessionEnded,
+            200,
+            "Your session ended.",
+            "status",
+        ),
+        (LoginNotice::SignedOut, 200, "You are signed out.", "status"),
+    ];
+    for (notice, status, says, role) in cases {
+        assert_eq!(notice.status(), status);
+        let html = login_page(
+            Lang::En,
+            &LoginPage {
+                next: "/console",
+                login_token: "t",
+                name: "ana",
+                notice: Some(notice),
+            },
+        );
+        let shown = text(&html);
+        assert!(shown.contains(says), "{notice:?}: {shown}");
+        assert!(html.contains(&format!("role=\"{role}\"")), "{notice:?}");
+        assert!(html.contains(r#"value="ana" required"#), "the name is kept");
+    }
+    let spanish = login_page(
+        Lang::Es,
+        &LoginPage {
+            next: "/console",
+            login_token: "t",
+            name: "",
+            notice: Some(LoginNotice::SessionEnded),
+        },
+    );
+    assert!(text(&spanish).contains("Su sesión terminó. Vuelva a iniciar sesión."));
+    assert_eq!(LoginNotice::parse("ended"), Some(LoginNotice::SessionEnded));
+    assert_eq!(
+        LoginNotice::parse("signed-out"),
+        Some(LoginNotice::SignedOut)
+    );
+    assert_eq!(LoginNotice::parse("whatever"), None);
+}
+
+#[test]
+fn a_signed_in_page_names_the_user_and_carries_the_csrf_token_for_every_request() {
+    let viewer = Viewer {
+        name: "Ana <Agent>",
+        csrf: "csrf-123",
+    };
+    let html = search_page(
+        Lang::En,
+        &SearchPage {
+            query: "",
+            ns: None,
+            namespaces: &["Email"],
+            outcome: SearchOutcome::Empty,
+            recent: &[],
+            viewer: Some(viewer),
+        },
+    );
+    check_structure(&html);
+    assert!(html.contains(r#"<meta name="rapport-csrf" content="csrf-123">"#));
+    assert!(
+        html.contains(r#"hx-headers="{&quot;x-csrf-token&quot;:&quot;csrf-123&quot;}""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<form class="signout" method="post" action="/console/logout">"#));
+    assert!(html.contains(r#"<input type="hidden" name="_csrf" value="csrf-123">"#));
+    assert!(text(&html).contains("Signed in as Ana <Agent>"));
+    assert!(!html.contains("<Agent>"), "the name is escaped");
+    let error = error_page(Lang::Es, &ErrorKind::NotPermitted, "/console", Some(viewer));
+    assert!(text(&error).contains("Su rol no permite esta página."));
+    assert!(text(&error).contains("Cerrar sesión"));
 }

@@ -19,12 +19,19 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
     })?;
     let keys = auth::Keys::open(engine.store())
         .map_err(|e| anyhow::anyhow!("loading the API keys: {e}"))?;
-    let users = auth::Users::open(engine.store(), auth::UserSettings::production())
+    let user_settings = auth::UserSettings {
+        session_idle_ms: i64::try_from(settings.access.session_idle.as_millis())
+            .unwrap_or(i64::MAX),
+        session_max_ms: i64::try_from(settings.access.session_max.as_millis()).unwrap_or(i64::MAX),
+        ..auth::UserSettings::production()
+    };
+    let users = auth::Users::open(engine.store(), user_settings)
         .map_err(|e| anyhow::anyhow!("loading the console's users: {e}"))?;
     Ok(Arc::new(state::AppState {
         engine: Arc::new(engine),
         keys,
         users: Arc::new(users),
+        recently_viewed: http::console::RecentlyViewed::default(),
         limits: settings
             .access
             .rate_limit

@@ -58,6 +58,16 @@ pub struct ServeOptions {
     /// minutes) [default: 30000]
     #[arg(long, env = "RAPPORT_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
+    /// A console session unused this many seconds ends (default 1800: 30 minutes)
+    #[arg(long, env = "RAPPORT_SESSION_IDLE_SECONDS")]
+    pub session_idle_seconds: Option<u64>,
+    /// A console session ends this many hours after sign-in, however busy (default 12)
+    #[arg(long, env = "RAPPORT_SESSION_MAX_HOURS")]
+    pub session_max_hours: Option<u64>,
+    /// Marks console cookies `Secure` (set it when TLS ends at a proxy in front of Rapport)
+    #[arg(long, env = "RAPPORT_COOKIE_SECURE")]
+    #[serde(default)]
+    pub cookie_secure: bool,
 }
 
 /// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
@@ -99,6 +109,12 @@ pub struct Access {
     pub dev_mode: bool,
     /// Per API key: (requests per second, burst).
     pub rate_limit: Option<(u32, u32)>,
+    /// Whether console cookies are marked `Secure`.
+    pub cookie_secure: bool,
+    /// A console session unused this long ends.
+    pub session_idle: std::time::Duration,
+    /// A console session this old ends.
+    pub session_max: std::time::Duration,
 }
 
 impl std::fmt::Debug for Access {
@@ -107,6 +123,9 @@ impl std::fmt::Debug for Access {
             .field("master_key", &self.master_key.as_ref().map(|_| "***"))
             .field("dev_mode", &self.dev_mode)
             .field("rate_limit", &self.rate_limit)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
             .finish()
     }
 }
@@ -189,8 +208,24 @@ impl ServeOptions {
                     }
                     None => None,
                 },
+                cookie_secure: self.cookie_secure || file.cookie_secure,
+                session_idle: std::time::Duration::from_secs(
+                    self.session_idle_seconds
+                        .or(file.session_idle_seconds)
+                        .unwrap_or(30 * 60),
+                ),
+                session_max: std::time::Duration::from_secs(
+                    3600 * self
+                        .session_max_hours
+                        .or(file.session_max_hours)
+                        .unwrap_or(12),
+                ),
             },
         };
+        anyhow::ensure!(
+            !settings.access.session_idle.is_zero() && !settings.access.session_max.is_zero(),
+            "session-idle-seconds and session-max-hours must be at least 1"
+        );
         anyhow::ensure!(
             settings.access.master_key.is_some() || settings.access.dev_mode,
             "no master key: set RAPPORT_MASTER_KEY (rapport keys generate-master prints one), or pass --dev-mode on a loopback address for local development"

@@ -12,6 +12,8 @@ pub struct AppState {
     pub keys: auth::Keys,
     /// The console's users, their roles and sessions.
     pub users: Arc<auth::Users>,
+    /// The customers each console user opened last.
+    pub recently_viewed: crate::http::console::RecentlyViewed,
     /// Per-key rate limits, when configured.
     pub limits: Option<crate::http::limits::KeyLimits>,
     pub settings: Settings,

@@ -1,7 +1,6 @@
 //! Who gets in: every route of the table refuses callers without a key, with a bad key, with a
 //! key lacking the route's action or its sandbox, and lets in a key holding just that action;
-//! the key lifecycle (rotation with grace, revocation, expiry); no escalation; the console
-//! outside development mode; and `rapport serve` refusing to start without a master key.
+//! the key lifecycle (rotation with grace, revocation, expiry); no escalation; and `rapport serve` refusing to start without a master key.
 
 use std::process::Command;
 
@@ -384,28 +383,6 @@ async fn a_key_for_one_sandbox_sees_nothing_of_another() {
     let prod = send_with(&server, Method::GET, path, Some(&acme), "prod").await;
     assert_eq!(prod.status, StatusCode::FORBIDDEN);
     assert_eq!(code(&prod), "sandbox_not_permitted");
-}
-
-#[tokio::test]
-async fn the_console_needs_development_mode_until_agents_can_sign_in() {
-    let server = TestServer::start();
-    let page = server
-        .send_exactly(Method::GET, "/console", Vec::new(), &[])
-        .await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(
-        page.body
-            .as_str()
-            .unwrap_or_default()
-            .contains("--dev-mode"),
-        "{}",
-        page.body
-    );
-    let development = TestServer::development();
-    let page = development
-        .send_exactly(Method::GET, "/console", Vec::new(), &[])
-        .await;
-    assert_eq!(page.status, StatusCode::OK);
 }
 
 fn rapport(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {

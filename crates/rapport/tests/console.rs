@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use crate::common::{encode, only_entity, TestServer};
 
 /// A headless Chromium session; the driver (and its browser) end with it.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -36,7 +36,7 @@ impl Drop for Browser {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 
 impl Browser {
     /// Starts chromedriver and a browser whose language is `language` (`en-US`, `es`).
-    async fn start(language: &str) -> Browser {
+    pub(crate) async fn start(language: &str) -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -89,12 +89,12 @@ impl Browser {
         }
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigates");
     }
 
     /// Runs `script` (a function body) and returns what it returns.
-    async fn eval(&self, script: &str) -> Value {
+    pub(crate) async fn eval(&self, script: &str) -> Value {
         self.client
             .execute(script, Vec::new())
             .await
@@ -103,7 +103,7 @@ impl Browser {
 
     /// Waits until the JavaScript expression `condition` is true; panics with `what` after
     /// `seconds`.
-    async fn wait_until(&self, condition: &str, seconds: u64, what: &str) {
+    pub(crate) async fn wait_until(&self, condition: &str, seconds: u64, what: &str) {
         let started = Instant::now();
         loop {
             if self.eval(&format!("return !!({condition});")).await == json!(true) {
@@ -123,12 +123,12 @@ impl Browser {
     }
 
     /// Marks the current document, to tell later that no navigation replaced it.
-    async fn mark_document(&self) {
+    pub(crate) async fn mark_document(&self) {
         self.eval("window.__sameDocument = true; return 1;").await;
     }
 
     /// Asserts the document marked by [`Browser::mark_document`] is still the one shown.
-    async fn assert_same_document(&self) {
+    pub(crate) async fn assert_same_document(&self) {
         assert_eq!(
             self.eval("return window.__sameDocument === true;").await,
             json!(true),
@@ -137,7 +137,7 @@ impl Browser {
     }
 
     /// Waits until the search box has the focus.
-    async fn wait_for_search_focus(&self) {
+    pub(crate) async fn wait_for_search_focus(&self) {
         self.wait_until(
             "document.activeElement && document.activeElement.id === 'q'",
             5,
@@ -146,7 +146,7 @@ impl Browser {
         .await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
             .await
@@ -157,7 +157,7 @@ impl Browser {
     }
 
     /// Types into the focused element (`\u{E007}` is Enter).
-    async fn type_keys(&self, keys: &str) {
+    pub(crate) async fn type_keys(&self, keys: &str) {
         self.client
             .active_element()
             .await
@@ -167,14 +167,14 @@ impl Browser {
             .expect("keys");
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let client = self.client.clone();
         let _ = client.close().await;
     }

@@ -10,6 +10,7 @@ mod cli_ingest;
 mod common;
 mod computed;
 mod console;
+mod console_signin;
 
 mod bad_input;
 mod batch_lookup;
@@ -29,6 +30,7 @@ mod restart;
 mod sandboxes;
 mod schema_registry;
 mod segments;
+mod signin;
 mod stitching;
 mod streaming;
 mod unique_namespace;

@@ -34,10 +34,17 @@ pub enum Table {
     /// Server-wide access records: API keys (and later users, roles, sessions). Its keys begin
     /// with a kind word, not a sandbox.
     Auth,
+    /// The audit log, in an environment of its own: entries by time, their indexes, and the
+    /// pepper of identity references. Its keys begin with a kind letter or word.
+    Audit,
+    /// Privacy jobs and data hygiene work orders, and the queue of those unfinished. Its keys
+    /// begin with a kind word (`job`, `workorder`, `queue`), not a sandbox: a privacy job
+    /// spans every sandbox.
+    Privacy,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::Catalog,
         Table::Identities,
         Table::Profiles,
@@ -47,6 +54,23 @@ impl Table {
         Table::Views,
         Table::Schedule,
         Table::Auth,
+        Table::Audit,
+        Table::Privacy,
+    ];
+
+    /// The tables of the main environment (`<data-dir>/lmdb`), which `LmdbStore::open` opens:
+    /// every table but `Audit`, which lives in an environment of its own.
+    pub const MAIN: [Table; 10] = [
+        Table::Catalog,
+        Table::Identities,
+        Table::Profiles,
+        Table::Fragments,
+        Table::Events,
+        Table::EventIds,
+        Table::Views,
+        Table::Schedule,
+        Table::Auth,
+        Table::Privacy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +84,8 @@ impl Table {
             Table::Views => "views",
             Table::Schedule => "schedule",
             Table::Auth => "auth",
+            Table::Audit => "audit",
+            Table::Privacy => "privacy",
         }
     }
 }

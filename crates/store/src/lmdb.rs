@@ -20,7 +20,8 @@ pub struct LmdbOptions {
 
 pub struct LmdbStore {
     env: Env<WithoutTls>,
-    tables: [Database<Bytes, Bytes>; Table::ALL.len()],
+    /// One database per table of `Table::ALL`, `None` for those this environment does not hold.
+    tables: [Option<Database<Bytes, Bytes>>; Table::ALL.len()],
 }
 
 fn backend(error: heed::Error) -> StoreError {
@@ -31,7 +32,14 @@ fn backend(error: heed::Error) -> StoreError {
 }
 
 impl LmdbStore {
+    /// Opens (creating when needed) the main environment in `dir`, with `Table::MAIN`.
     pub fn open(dir: &Path, options: &LmdbOptions) -> Result<LmdbStore> {
+        LmdbStore::open_tables(dir, options, &Table::MAIN)
+    }
+
+    /// Opens (creating when needed) an environment in `dir` holding only `tables`; using any
+    /// other table through it is an error. The audit log's environment holds `Table::Audit`.
+    pub fn open_tables(dir: &Path, options: &LmdbOptions, tables: &[Table]) -> Result<LmdbStore> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
         let mut open_options = EnvOpenOptions::new().read_txn_without_tls();
@@ -43,22 +51,34 @@ impl LmdbStore {
         // environment twice, and LMDB's own lock file refuses a second writer process.
         let env = unsafe { open_options.open(dir) }.map_err(backend)?;
         let mut wtxn = env.write_txn().map_err(backend)?;
-        let mut tables = Vec::with_capacity(Table::ALL.len());
-        for table in Table::ALL {
-            tables.push(
+        let mut databases = [None; Table::ALL.len()];
+        for &table in tables {
+            databases[table.index()] = Some(
                 env.create_database::<Bytes, Bytes>(&mut wtxn, Some(table.name()))
                     .map_err(backend)?,
             );
         }
         wtxn.commit().map_err(backend)?;
-        let tables = tables
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("one database per table"));
-        Ok(LmdbStore { env, tables })
+        Ok(LmdbStore {
+            env,
+            tables: databases,
+        })
     }
 
-    fn table(&self, table: Table) -> Database<Bytes, Bytes> {
-        self.tables[Table::ALL.iter().position(|t| *t == table).unwrap_or(0)]
+    fn table(&self, table: Table) -> Result<Database<Bytes, Bytes>> {
+        self.tables[table.index()].ok_or_else(|| {
+            StoreError::Backend(format!(
+                "table {} is not open in this environment",
+                table.name()
+            ))
+        })
+    }
+}
+
+impl Table {
+    /// Where the table is in `Table::ALL`.
+    fn index(self) -> usize {
+        Table::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 }
 
@@ -114,7 +134,10 @@ fn scan_in(
 
 impl ReadTxn for LmdbRead<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>> {
-        self.store.table(table).get(&self.txn, key).map_err(backend)
+        self.store
+            .table(table)?
+            .get(&self.txn, key)
+            .map_err(backend)
     }
 
     fn scan(
@@ -126,7 +149,7 @@ impl ReadTxn for LmdbRead<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> Scan,
     ) -> Result<()> {
         scan_in(
-            self.store.table(table),
+            self.store.table(table)?,
             &self.txn,
             start,
             end,
@@ -138,7 +161,10 @@ impl ReadTxn for LmdbRead<'_> {
 
 impl ReadTxn for LmdbWrite<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<&[u8]>> {
-        self.store.table(table).get(&self.txn, key).map_err(backend)
+        self.store
+            .table(table)?
+            .get(&self.txn, key)
+            .map_err(backend)
     }
 
     fn scan(
@@ -150,7 +176,7 @@ impl ReadTxn for LmdbWrite<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> Scan,
     ) -> Result<()> {
         scan_in(
-            self.store.table(table),
+            self.store.table(table)?,
             &self.txn,
             start,
             end,
@@ -163,14 +189,14 @@ impl ReadTxn for LmdbWrite<'_> {
 impl WriteTxn for LmdbWrite<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
         self.store
-            .table(table)
+            .table(table)?
             .put(&mut self.txn, key, value)
             .map_err(backend)
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<()> {
         self.store
-            .table(table)
+            .table(table)?
             .delete(&mut self.txn, key)
             .map_err(backend)
             .map(|_| ())

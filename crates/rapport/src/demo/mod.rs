@@ -175,12 +175,50 @@ pub fn access_note(state: &crate::state::AppState) -> anyhow::Result<String> {
     .map_err(|e| anyhow::anyhow!("the demo's API key: {e}"))?
     .1;
     let mode = match state.settings.access.dev_mode {
-        true => "Development mode (loopback only): requests without a key are let in, and the console needs no sign-in.\n",
+        true => "Development mode (loopback only): requests without a key are let in, and the console opens without signing in.\n",
         false => "",
     };
+    let users = demo_users(state, now)?;
     Ok(format!(
-        "{mode}An API key with every action (a new secret on every start):\n  export RAPPORT_KEY={token}\n  curl -H \"Authorization: Bearer $RAPPORT_KEY\" ...\n"
+        "{mode}An API key with every action (a new secret on every start):\n  export RAPPORT_KEY={token}\n  curl -H \"Authorization: Bearer $RAPPORT_KEY\" ...\nConsole users (sign in at /console/login; new passwords on every start):\n{users}"
     ))
+}
+
+/// The demo's console users, one per built-in role an agent's company would hand out.
+const DEMO_USERS: [(&str, &str, &str); 3] = [
+    ("ana", "Ana Agent", "agent"),
+    ("sol", "Sol Supervisor", "supervisor"),
+    ("sara", "Sara Sales", "sales"),
+];
+
+/// Makes the demo's console users afresh (so each start prints passwords that work; only
+/// their hashes are kept) and lists them with their passwords.
+fn demo_users(state: &crate::state::AppState, now: i64) -> anyhow::Result<String> {
+    let mut lines = String::new();
+    for (name, display_name, role) in DEMO_USERS {
+        if state.users.user(name).is_ok() {
+            state
+                .users
+                .delete_user(name)
+                .map_err(|e| anyhow::anyhow!("the demo user {name}: {e}"))?;
+        }
+        let (_, password) = state
+            .users
+            .create_user(
+                auth::NewUser {
+                    name: name.to_owned(),
+                    display_name: Some(display_name.to_owned()),
+                    password: None,
+                    role: role.to_owned(),
+                    sandboxes: auth::SandboxScope::All,
+                },
+                now,
+            )
+            .map_err(|e| anyhow::anyhow!("the demo user {name}: {e}"))?;
+        let password = password.unwrap_or_default();
+        lines.push_str(&format!("  {name:<5} ({role:<10}) password {password}\n"));
+    }
+    Ok(lines)
 }
 
 pub fn write_files(options: &DemoOptions) -> anyhow::Result<String> {

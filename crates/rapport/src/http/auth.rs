@@ -30,6 +30,8 @@ pub enum Principal {
     Dev,
     /// An API key, by its public id.
     Key(String),
+    /// A console user signed in, by their user name.
+    User(String),
 }
 
 impl Principal {
@@ -39,6 +41,7 @@ impl Principal {
             Principal::Master => "master".to_owned(),
             Principal::Dev => "dev".to_owned(),
             Principal::Key(id) => format!("key:{id}"),
+            Principal::User(name) => format!("user:{name}"),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! The console is a client of the API: it reads through the API's own router, in process, so a
 //! page shows exactly what the API would return (and every rule of the API applies to it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use rapport_console::{self as console, urls, ErrorKind, Lang, Panel, TimelineQuery};
@@ -22,56 +22,34 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::auth::{Authentication, Caller, Principal};
+use super::auth::{Authentication, Caller, Principal, ProfilesRead, SegmentsRead};
+use super::session::{self, html, language, Signed, Visitor};
 use crate::state::AppState;
 
-/// The console's routes. Until agents can sign in, the pages that show customers are served
-/// only in development mode (where the console reads the API as the development caller);
-/// otherwise they answer 403 with a page that says so. The redirect from `/`, the language
-/// switch and the assets are public.
-pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
-    let pages = Router::new()
+/// The console's routes. Pages and fragments are for signed-in users (each handler's
+/// [`Signed<A>`] says what its role must allow); the sign-in page, the redirect from `/`, the
+/// language switch and the assets are public. Every answer carries the console's security
+/// headers.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(urls::ROUTE_SEARCH) }))
+        .route(
+            urls::ROUTE_LOGIN,
+            get(session::login_page).post(session::sign_in),
+        )
+        .route(urls::ROUTE_LOGOUT, post(session::sign_out))
+        .route(urls::ROUTE_LANG, get(switch_language))
+        .route(urls::ROUTE_ASSET, get(asset))
         .route(urls::ROUTE_SEARCH, get(search))
         .route(urls::ROUTE_PROFILE, get(profile))
         .route(urls::ROUTE_PANEL, get(panel))
         .route(urls::ROUTE_TIMELINE, get(timeline))
         .route(urls::ROUTE_LIVE, get(live))
         .route(urls::ROUTE_EXPLAIN, get(explain))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            development_only,
-        ));
-    Router::new()
-        .route("/", get(|| async { Redirect::to(urls::ROUTE_SEARCH) }))
-        .route(urls::ROUTE_LANG, get(switch_language))
-        .route(urls::ROUTE_ASSET, get(asset))
-        .merge(pages)
+        .layer(axum::middleware::from_fn(session::console_headers))
 }
 
-/// Lets console pages through only in development mode.
-async fn development_only(
-    State(state): State<Arc<AppState>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if state.settings.access.dev_mode {
-        return next.run(request).await;
-    }
-    let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Rapport console</title></head>\
-        <body><main><h1>The agent console needs sign-in</h1>\
-        <p>Signing agents in comes with the next release. Until then the console is served only by a server \
-        started with <code>--dev-mode</code> on a loopback address (as <code>rapport demo</code> does).</p></main></body></html>";
-    (
-        StatusCode::FORBIDDEN,
-        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
-}
-
-/// The cookie that remembers the customers an agent viewed last.
-const RECENT_COOKIE: &str = "console_recent";
-/// How many recently viewed customers are kept.
+/// How many recently viewed customers are kept per user.
 const RECENT_MAX: usize = 8;
 /// The most events of the last 12 months a profile page reads (the page says when it stops).
 const EVENTS_CAP: usize = 2_000;
@@ -79,36 +57,31 @@ const EVENTS_CAP: usize = 2_000;
 /// (an atomic read); only then does it re-read the open profile.
 const LIVE_POLL: Duration = Duration::from_millis(100);
 
-/// The value of a cookie in the request's `Cookie` headers.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+/// The customers each console user opened last, most recent first, kept in memory by the
+/// server (never in a cookie: they name customers).
+#[derive(Default)]
+pub struct RecentlyViewed {
+    by_user: Mutex<HashMap<String, Vec<console::Recent>>>,
 }
 
-fn language(headers: &HeaderMap) -> Lang {
-    Lang::negotiate(
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-        cookie(headers, console::LANG_COOKIE),
-    )
-}
+impl RecentlyViewed {
+    /// The customers `who` opened last.
+    fn of(&self, who: &Principal) -> Vec<console::Recent> {
+        self.by_user
+            .lock()
+            .map(|all| all.get(&who.name()).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
 
-fn html(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    /// Puts `viewed` first among what `who` opened last.
+    fn record(&self, who: &Principal, viewed: console::Recent) {
+        if let Ok(mut all) = self.by_user.lock() {
+            let list = all.entry(who.name()).or_default();
+            list.retain(|r| !(r.ns == viewed.ns && r.id == viewed.id));
+            list.insert(0, viewed);
+            list.truncate(RECENT_MAX);
+        }
+    }
 }
 
 /// A failure shown to the agent as a page (or, for an htmx request, as the fragment).
@@ -125,11 +98,12 @@ impl Failure {
                 ErrorKind::ProfileTooLarge
             }
             StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
+            StatusCode::FORBIDDEN => ErrorKind::NotPermitted,
             _ => ErrorKind::ServerError { reference },
         }
     }
 
-    fn page(&self, lang: Lang, identity: &str, here: &str) -> Response {
+    fn page(&self, lang: Lang, identity: &str, here: &str, visitor: &Visitor) -> Response {
         let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         if !matches!(self.status, StatusCode::NOT_FOUND) {
             tracing::warn!(reference, status = %self.status, detail = %self.detail, path = here, "console request failed");
@@ -137,40 +111,62 @@ impl Failure {
         let kind = self.kind(identity, &reference);
         let status =
             StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        html(status, console::error_page(lang, &kind, here))
+        html(
+            status,
+            console::error_page(lang, &kind, here, visitor.viewer()),
+        )
     }
 }
 
-/// The API, called in process: one router for the requests of one console request.
+/// The API, called in process as the console's visitor: one router for the requests of one
+/// console request.
 struct Api {
     router: Router,
     state: Arc<AppState>,
+    caller: Arc<Caller>,
 }
 
 impl Api {
-    fn new(state: &Arc<AppState>) -> Api {
+    fn new(state: &Arc<AppState>, visitor: &Visitor) -> Api {
         Api {
             router: super::routes::router(state.settings.request_timeout)
                 .fallback(super::routes::not_found)
                 .with_state(state.clone()),
             state: state.clone(),
+            caller: visitor.caller.clone(),
         }
     }
 
-    /// `GET path` on the API: the JSON body, or the status and the problem's detail.
+    /// `GET path` on the API as the visitor: the JSON body, or the status and the problem's
+    /// detail.
     async fn get(&self, path: &str) -> Result<Value, Failure> {
+        self.get_as(path, self.caller.clone()).await
+    }
+
+    /// `GET path` on the catalog's names (namespaces, dataset names) the pages need to read
+    /// what the agent typed and to label the identity graph: read with `schemas.read` on the
+    /// visitor's behalf, within the visitor's sandboxes, whatever else their role holds.
+    async fn get_catalog_names(&self, path: &str) -> Result<Value, Failure> {
+        let mut actions = rapport_types::ActionSet::empty();
+        actions.insert(rapport_types::Action::SchemasRead);
+        let reader = Arc::new(Caller {
+            principal: self.caller.principal.clone(),
+            actions,
+            sandboxes: self.caller.sandboxes.clone(),
+        });
+        self.get_as(path, reader).await
+    }
+
+    async fn get_as(&self, path: &str, caller: Arc<Caller>) -> Result<Value, Failure> {
         let mut request = Request::get(path)
             .body(Body::empty())
             .map_err(|e| Failure {
                 status: StatusCode::BAD_REQUEST,
                 detail: e.to_string(),
             })?;
-        // The console is served only in development mode, as the development caller.
         request
             .extensions_mut()
-            .insert(Authentication::Caller(Arc::new(Caller::unrestricted(
-                Principal::Dev,
-            ))));
+            .insert(Authentication::Caller(caller));
         let response = self
             .router
             .clone()
@@ -233,6 +229,12 @@ impl Api {
             detail: e.to_string(),
         };
         let sandbox = rapport_types::SandboxName::default_sandbox();
+        self.caller
+            .require(rapport_types::Action::EventsRead, &sandbox)
+            .map_err(|error| Failure {
+                status: StatusCode::FORBIDDEN,
+                detail: error.message,
+            })?;
         let engine = &self.state.engine;
         let catalog = engine.sandbox(&sandbox).map_err(failed)?;
         let entity = engine.entity_ref(&catalog, id, Some(ns)).map_err(failed)?;
@@ -274,7 +276,9 @@ impl Api {
 
     /// Dataset ids to names.
     async fn datasets(&self) -> Result<BTreeMap<String, String>, Failure> {
-        let body = self.get("/data/foundation/catalog/dataSets").await?;
+        let body = self
+            .get_catalog_names("/data/foundation/catalog/dataSets")
+            .await?;
         Ok(body
             .as_object()
             .map(|sets| {
@@ -296,7 +300,9 @@ impl Api {
 
     /// The namespace codes of the sandbox, for working out what an agent typed.
     async fn namespaces(&self) -> Result<Vec<String>, Failure> {
-        let body = self.get("/data/core/idnamespace/identities").await?;
+        let body = self
+            .get_catalog_names("/data/core/idnamespace/identities")
+            .await?;
         Ok(body
             .as_array()
             .map(|all| {
@@ -314,55 +320,8 @@ struct SearchQuery {
     ns: Option<String>,
 }
 
-/// The recently viewed customers in the cookie: entries joined by `*`, each `ns!id!name` with
-/// the parts percent-encoded (so neither separator appears inside one).
-fn recent(headers: &HeaderMap) -> Vec<console::Recent> {
-    let Some(text) = cookie(headers, RECENT_COOKIE) else {
-        return Vec::new();
-    };
-    text.split('*')
-        .filter_map(|entry| {
-            let mut parts = entry.split('!').map(|p| {
-                form_urlencoded::parse(format!("x={p}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            });
-            Some(console::Recent {
-                ns: parts.next()?,
-                id: parts.next()?,
-                name: parts.next()?,
-            })
-        })
-        .filter(|r| !r.ns.is_empty() && !r.id.is_empty())
-        .take(RECENT_MAX)
-        .collect()
-}
-
-/// The cookie that puts `viewed` first among the recently viewed.
-fn recent_cookie(headers: &HeaderMap, viewed: console::Recent) -> String {
-    let mut all = recent(headers);
-    all.retain(|r| !(r.ns == viewed.ns && r.id == viewed.id));
-    all.insert(0, viewed);
-    all.truncate(RECENT_MAX);
-    let text: Vec<String> = all
-        .iter()
-        .map(|r| {
-            format!(
-                "{}!{}!{}",
-                urls::encode(&r.ns),
-                urls::encode(&r.id),
-                urls::encode(&r.name)
-            )
-        })
-        .collect();
-    format!(
-        "{RECENT_COOKIE}={}; Path=/console; Max-Age=2592000; HttpOnly; SameSite=Lax",
-        text.join("*")
-    )
-}
-
 async fn search(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(query): Query<SearchQuery>,
@@ -370,13 +329,13 @@ async fn search(
     let lang = language(&headers);
     let q = query.q.unwrap_or_default();
     let ns = query.ns.filter(|n| !n.is_empty());
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     let namespaces = match api.namespaces().await {
         Ok(namespaces) => namespaces,
-        Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH),
+        Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH, &visitor),
     };
     let codes: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-    let recent = recent(&headers);
+    let recent = state.recently_viewed.of(&visitor.caller.principal);
     let page = |outcome| {
         html(
             StatusCode::OK,
@@ -388,6 +347,7 @@ async fn search(
                     namespaces: &codes,
                     outcome,
                     recent: &recent,
+                    viewer: visitor.viewer(),
                 },
             ),
         )
@@ -419,7 +379,7 @@ async fn search(
             Err(failure) if failure.status == StatusCode::NOT_FOUND => {}
             // A value that is not an identity of that namespace (a malformed ECID, say).
             Err(failure) if failure.status.is_client_error() => {}
-            Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH),
+            Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH, &visitor),
         }
     }
     match found.as_slice() {
@@ -588,29 +548,38 @@ fn shown_identity(ns: &str, id: &str) -> String {
 }
 
 async fn profile(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((ns, id)): Path<(String, String)>,
 ) -> Response {
     let lang = language(&headers);
     let urls = urls::ProfileUrls { ns: &ns, id: &id };
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     let loaded = match Loaded::read(&api, &ns, &id, None).await {
         Ok(loaded) => loaded,
-        Err(failure) => return failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+        Err(failure) => {
+            return failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor)
+        }
     };
     let no_datasets = BTreeMap::new();
-    let body = console::profile_page(lang, &loaded.data(&ns, &id, None, &no_datasets));
-    let mut response = html(StatusCode::OK, body);
+    let body = console::profile_page(
+        lang,
+        &console::ProfileData {
+            viewer: visitor.viewer(),
+            ..loaded.data(&ns, &id, None, &no_datasets)
+        },
+    );
     if let Some(viewed) = console::Recent::from_profile(&loaded.profile) {
-        if let Ok(value) = HeaderValue::from_str(&recent_cookie(&headers, viewed)) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
+        state
+            .recently_viewed
+            .record(&visitor.caller.principal, viewed);
     }
-    response
+    html(StatusCode::OK, body)
 }
 
 async fn panel(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((ns, id, name)): Path<(String, String, String)>,
@@ -620,10 +589,15 @@ async fn panel(
     let Some(which) = Panel::parse(&name) else {
         return html(
             StatusCode::NOT_FOUND,
-            console::error_page(lang, &ErrorKind::UnknownCustomer(&name), &urls.page()),
+            console::error_page(
+                lang,
+                &ErrorKind::UnknownCustomer(&name),
+                &urls.page(),
+                visitor.viewer(),
+            ),
         );
     };
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     let result = async {
         let loaded = Loaded::read(&api, &ns, &id, Some(which)).await?;
         let (graph, datasets) = if which == Panel::Identity {
@@ -640,7 +614,7 @@ async fn panel(
     .await;
     match result {
         Ok(body) => html(StatusCode::OK, body),
-        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor),
     }
 }
 
@@ -653,6 +627,7 @@ struct TimelineParams {
 }
 
 async fn timeline(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((ns, id)): Path<(String, String)>,
@@ -666,24 +641,25 @@ async fn timeline(
         params.to.as_deref(),
         params.start.as_deref(),
     );
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     match api.events(&ns, &id, &query.api_query()).await {
         Ok(page) => html(
             StatusCode::OK,
             console::timeline_fragment(lang, urls, &query, &page),
         ),
-        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor),
     }
 }
 
 async fn explain(
+    Signed { visitor, .. }: Signed<SegmentsRead>,
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((ns, id, segment)): Path<(String, String, String)>,
 ) -> Response {
     let lang = language(&headers);
     let urls = urls::ProfileUrls { ns: &ns, id: &id };
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     match api
         .get(&format!(
             "/data/core/ups/segment/definitions/{}/explain?entityId={}&entityIdNS={}",
@@ -697,7 +673,7 @@ async fn explain(
             StatusCode::OK,
             console::explanation_fragment(lang, &explanation),
         ),
-        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page()),
+        Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor),
     }
 }
 
@@ -803,35 +779,66 @@ impl Fingerprint {
 
 /// Server-sent events for an open profile: one message per kind of change (see the
 /// `rapport-console` crate's docs for the names), within [`LIVE_POLL`] of the commit that
-/// holds the change.
+/// holds the change. The session is checked on each poll (without counting as a use); once it
+/// has ended the stream says `signed-out` and ends.
 async fn live(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     Path((ns, id)): Path<(String, String)>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let api = Api::new(&state);
+    let api = Api::new(&state, &visitor);
     let commits = state.engine.commits();
     let first = Fingerprint::read(&api, &ns, &id).await.unwrap_or_default();
-    let stream = futures_util::stream::unfold(
-        (api, ns, id, first, commits, Vec::<&'static str>::new()),
-        |(api, ns, id, mut seen, mut commits, mut pending)| async move {
-            loop {
-                if let Some(name) = pending.pop() {
-                    let event = Event::default().event(name).data(name);
-                    return Some((Ok(event), (api, ns, id, seen, commits, pending)));
-                }
-                tokio::time::sleep(LIVE_POLL).await;
-                let now_commits = api.state.engine.commits();
-                if now_commits == commits {
-                    continue;
-                }
-                commits = now_commits;
-                if let Ok(now) = Fingerprint::read(&api, &ns, &id).await {
-                    pending = now.changes(&seen);
-                    pending.reverse();
-                    seen = now;
-                }
+    let watch = Watch {
+        api,
+        visitor,
+        ns,
+        id,
+        seen: first,
+        commits,
+        pending: Vec::new(),
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(watch, |mut watch| async move {
+        if watch.ended {
+            return None;
+        }
+        loop {
+            if let Some(name) = watch.pending.pop() {
+                let event = Event::default().event(name).data(name);
+                return Some((Ok(event), watch));
             }
-        },
-    );
+            tokio::time::sleep(LIVE_POLL).await;
+            if !watch.visitor.still_signed_in(&watch.api.state) {
+                watch.ended = true;
+                let event = Event::default().event("signed-out").data("signed-out");
+                return Some((Ok(event), watch));
+            }
+            let now_commits = watch.api.state.engine.commits();
+            if now_commits == watch.commits {
+                continue;
+            }
+            watch.commits = now_commits;
+            if let Ok(now) = Fingerprint::read(&watch.api, &watch.ns, &watch.id).await {
+                watch.pending = now.changes(&watch.seen);
+                watch.pending.reverse();
+                watch.seen = now;
+            }
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// What a live stream keeps between polls.
+struct Watch {
+    api: Api,
+    visitor: Visitor,
+    ns: String,
+    id: String,
+    seen: Fingerprint,
+    commits: u64,
+    /// Event names still to send, last first.
+    pending: Vec<&'static str>,
+    /// The session ended and the stream said so.
+    ended: bool,
 }

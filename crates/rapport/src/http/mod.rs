@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod routes;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::state::AppState;
 pub fn app(state: Arc<AppState>) -> Router {
     let max_payload = state.settings.max_payload_bytes;
     routes::router(state.settings.request_timeout)
-        .merge(console::router(&state))
+        .merge(console::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_payload))

@@ -90,6 +90,7 @@ impl Keys {
             created_by: created_by.to_owned(),
             revoked_ms: None,
             updated_ms: now_ms,
+            role: new.role,
         };
         let record = self.save(&writing, record)?;
         Ok((record, token))

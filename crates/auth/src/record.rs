@@ -114,6 +114,9 @@ pub struct ApiKeyRecord {
     pub created_by: String,
     pub revoked_ms: Option<i64>,
     pub updated_ms: i64,
+    /// The console role whose data usage labels the key may see; `None`: every label (a
+    /// machine key, as the built-in `integration` role).
+    pub role: Option<String>,
 }
 
 impl ApiKeyRecord {
@@ -162,6 +165,8 @@ pub struct NewKey {
     pub actions: ActionSet,
     pub sandboxes: SandboxScope,
     pub expires_ms: Option<i64>,
+    /// The role whose labels the key may see (`None`: every label).
+    pub role: Option<String>,
 }
 
 /// A change to a key: `None` leaves a field alone; `Some(None)` clears an optional one.
@@ -172,8 +177,9 @@ pub struct KeyPatch {
     pub expires_ms: Option<Option<i64>>,
 }
 
-/// The first byte of every stored record, so a later layout can be told apart.
-const STORED_VERSION: u8 = 1;
+/// The first byte of every stored record, so a later layout can be told apart: 1 before keys
+/// had a role, 2 since.
+const STORED_VERSION: u8 = 2;
 
 /// The stored layout of a record (postcard is not self-describing: append fields only under a
 /// new version).
@@ -193,6 +199,13 @@ struct StoredKeyV1 {
     updated_ms: i64,
 }
 
+/// Layout 2: layout 1 and the key's role.
+#[derive(Serialize, Deserialize)]
+struct StoredKeyV2 {
+    v1: StoredKeyV1,
+    role: Option<String>,
+}
+
 /// The key of a record in `Table::Auth`: `key\0<id>`.
 pub(crate) fn storage_key(id: &KeyId) -> Vec<u8> {
     let mut key = STORAGE_PREFIX.to_vec();
@@ -204,7 +217,7 @@ pub(crate) fn storage_key(id: &KeyId) -> Vec<u8> {
 pub(crate) const STORAGE_PREFIX: &[u8] = b"key\0";
 
 pub(crate) fn encode_record(record: &ApiKeyRecord) -> Result<Vec<u8>> {
-    let stored = StoredKeyV1 {
+    let v1 = StoredKeyV1 {
         id: record.id.as_str().to_owned(),
         name: record.name.clone(),
         description: record.description.clone(),
@@ -217,6 +230,10 @@ pub(crate) fn encode_record(record: &ApiKeyRecord) -> Result<Vec<u8>> {
         created_by: record.created_by.clone(),
         revoked_ms: record.revoked_ms,
         updated_ms: record.updated_ms,
+    };
+    let stored = StoredKeyV2 {
+        v1,
+        role: record.role.clone(),
     };
     let mut bytes = vec![STORED_VERSION];
     let body = postcard::to_stdvec(&stored).map_err(|e| {
@@ -233,12 +250,22 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<ApiKeyRecord> {
     let (version, body) = value
         .split_first()
         .ok_or_else(|| unreadable("empty record".to_owned()))?;
-    if *version != STORED_VERSION {
-        return Err(unreadable(format!(
-            "stored by a newer Rapport (layout {version})"
-        )));
-    }
-    let stored: StoredKeyV1 = postcard::from_bytes(body).map_err(|e| unreadable(e.to_string()))?;
+    let (stored, role) = match *version {
+        1 => (
+            postcard::from_bytes::<StoredKeyV1>(body).map_err(|e| unreadable(e.to_string()))?,
+            None,
+        ),
+        STORED_VERSION => {
+            let stored: StoredKeyV2 =
+                postcard::from_bytes(body).map_err(|e| unreadable(e.to_string()))?;
+            (stored.v1, stored.role)
+        }
+        other => {
+            return Err(unreadable(format!(
+                "stored by a newer Rapport (layout {other})"
+            )))
+        }
+    };
     let id = KeyId::parse(&stored.id)
         .ok_or_else(|| unreadable(format!("\"{}\" is not a key id", stored.id)))?;
     if storage_key(&id) != key {
@@ -257,6 +284,7 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<ApiKeyRecord> {
         created_by: stored.created_by,
         revoked_ms: stored.revoked_ms,
         updated_ms: stored.updated_ms,
+        role,
     })
 }
 
@@ -301,6 +329,7 @@ mod tests {
             created_by: "master".to_owned(),
             revoked_ms: None,
             updated_ms: 2,
+            role: Some("sales".to_owned()),
         };
         let key = storage_key(&record.id);
         let bytes = encode_record(&record).unwrap();

@@ -148,9 +148,11 @@ pub(crate) fn built_in_roles(now_ms: i64) -> Vec<Role> {
         built_in: true,
         updated_ms: now_ms,
     };
+    let mut supervisor_actions = agent_actions;
+    supervisor_actions.insert(Action::AuditRead);
     vec![
         Role::admin(now_ms),
-        role("supervisor", LabelGrant::All, agent_actions),
+        role("supervisor", LabelGrant::All, supervisor_actions),
         role(
             "agent",
             only(

@@ -59,6 +59,7 @@ fn new_key(name: &str, action_names: &[&str], sandbox_names: &[&str]) -> NewKey 
         actions: actions(action_names),
         sandboxes: sandboxes(sandbox_names),
         expires_ms: None,
+        role: None,
     }
 }
 

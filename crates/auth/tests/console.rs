@@ -108,9 +108,12 @@ fn built_in_roles_are_seeded_and_admin_cannot_be_changed_or_deleted() {
         (&LabelGrant::All, ActionSet::all())
     );
     let supervisor = fixture.users.role("supervisor").unwrap();
+    let mut supervisor_actions = agent_actions;
+    supervisor_actions.insert(rapport_types::Action::AuditRead);
     assert_eq!(
         (&supervisor.labels, supervisor.actions),
-        (&LabelGrant::All, agent_actions)
+        (&LabelGrant::All, supervisor_actions),
+        "a supervisor may also read the audit log"
     );
     let agent = fixture.users.role("agent").unwrap();
     assert_eq!(agent.actions, agent_actions);

@@ -176,3 +176,34 @@ pub fn catalog(sandbox: &SandboxName, kind: &str, id: &str) -> Vec<u8> {
 
 /// The global profile id counter, outside every sandbox.
 pub const PROFILE_COUNTER: &[u8] = b"\0counter\0profile-id";
+
+/// Privacy table: the prefix of every privacy job, `job \0`.
+pub const PRIVACY_JOBS: &[u8] = b"job\0";
+
+/// Privacy table: the prefix of every unfinished privacy job and work order, `queue \0`.
+pub const PRIVACY_QUEUE: &[u8] = b"queue\0";
+
+/// Privacy table: one privacy job, `job \0 id`. Privacy jobs span every sandbox, so the key
+/// begins with the kind word, not a sandbox.
+pub fn privacy_job(id: &str) -> Vec<u8> {
+    let mut key = PRIVACY_JOBS.to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Privacy table: one data hygiene work order, `workorder \0 sandbox \0 id`.
+pub fn work_order(sandbox: &SandboxName, id: &str) -> Vec<u8> {
+    let mut key = b"workorder\0".to_vec();
+    key.extend_from_slice(&sandbox_prefix(sandbox));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Privacy table: an unfinished job or work order, `queue \0 time(8) id`, so a scan reads
+/// them in the order they were created.
+pub fn privacy_queue(created_ms: i64, id: &str) -> Vec<u8> {
+    let mut key = PRIVACY_QUEUE.to_vec();
+    key.extend_from_slice(&encode_time(created_ms));
+    key.extend_from_slice(id.as_bytes());
+    key
+}

@@ -1,6 +1,7 @@
 //! The synchronous profile engine: catalog, ingestion, identity graph, merge policies and
 //! lookups. It knows nothing of HTTP or async runtimes; the storage is behind `store::Store`.
 
+pub mod access;
 pub mod batch;
 pub mod catalog;
 pub mod computed;
@@ -10,6 +11,7 @@ pub mod ingest;
 pub mod keys;
 pub mod lookup;
 pub mod merge;
+pub mod privacy;
 pub mod records;
 pub mod scores;
 pub mod segment;
@@ -22,6 +24,7 @@ use rapport_types::{Code, ProfileId, SandboxName};
 use serde_json::Value;
 use store::{LmdbOptions, LmdbStore, Store};
 
+pub use access::Redaction;
 pub use catalog::{Catalog, CatalogSettings, SandboxCatalog};
 pub use error::{Error, Result};
 use identity::graph::Graph;
@@ -53,6 +56,10 @@ pub struct Engine {
     batches: Arc<batch::Batches>,
     /// Declared before the writer: it holds a sender of the writer's channel, so it must stop first.
     _batch_worker: batch::BatchWorker,
+    /// Privacy jobs and hygiene work orders.
+    privacy: Arc<privacy::Privacy>,
+    /// Runs them; also holds a sender of the writer's channel, so it stops before the writer.
+    _privacy_worker: privacy::PrivacyWorker,
     /// Segment jobs, previews and the time scheduler; also hold a sender of the writer's channel.
     segment_jobs: segment::jobs::SegmentJobs,
     writer: Writer,
@@ -113,6 +120,12 @@ impl Engine {
             values.clone(),
             writer_sender.clone(),
         );
+        let privacy = Arc::new(privacy::Privacy::new(
+            store.clone(),
+            catalog.clone(),
+            &config.data_dir,
+        ));
+        let privacy_worker = privacy::PrivacyWorker::start(privacy.clone(), writer_sender.clone());
         let segment_jobs =
             segment::jobs::SegmentJobs::start(store.clone(), catalog.clone(), writer_sender);
         Ok(Engine {
@@ -120,6 +133,8 @@ impl Engine {
             catalog,
             batches,
             _batch_worker: batch_worker,
+            privacy,
+            _privacy_worker: privacy_worker,
             segment_jobs,
             writer,
             commits,
@@ -175,16 +190,18 @@ impl Engine {
         self.writer.submit(job)
     }
 
-    /// Looks up one profile's entity item (JSON bytes).
+    /// Looks up one profile's entity item (JSON bytes), without what `redaction` hides (the
+    /// caller's labels decide it: `Redaction::none()` is for the engine's own readers).
     pub fn profile(
         &self,
         sandbox: &SandboxName,
         entity: &EntityRef,
         request: &ProfileRequest,
+        redaction: &Redaction,
     ) -> Result<Option<FoundProfile>> {
         let catalog = self.catalog.sandbox(sandbox)?;
         let txn = self.store.read()?;
-        lookup::profile(txn.as_ref(), &catalog, sandbox, entity, request)
+        lookup::profile(txn.as_ref(), &catalog, sandbox, entity, request, redaction)
     }
 
     /// Looks up several profiles in one read transaction.
@@ -193,12 +210,13 @@ impl Engine {
         sandbox: &SandboxName,
         entities: &[EntityRef],
         request: &ProfileRequest,
+        redaction: &Redaction,
     ) -> Result<Vec<Option<FoundProfile>>> {
         let catalog = self.catalog.sandbox(sandbox)?;
         let txn = self.store.read()?;
         entities
             .iter()
-            .map(|e| lookup::profile(txn.as_ref(), &catalog, sandbox, e, request))
+            .map(|e| lookup::profile(txn.as_ref(), &catalog, sandbox, e, request, redaction))
             .collect()
     }
 
@@ -208,10 +226,11 @@ impl Engine {
         sandbox: &SandboxName,
         entity: &EntityRef,
         query: &EventQuery,
+        redaction: &Redaction,
     ) -> Result<Option<EventPage>> {
         let catalog = self.catalog.sandbox(sandbox)?;
         let txn = self.store.read()?;
-        lookup::events(txn.as_ref(), &catalog, sandbox, entity, query)
+        lookup::events(txn.as_ref(), &catalog, sandbox, entity, query, redaction)
     }
 
     /// The identity graph an entity belongs to.
@@ -318,7 +337,7 @@ impl Engine {
         &self,
         sandbox: &SandboxName,
         body: &Value,
-    ) -> Result<catalog::Descriptor> {
+    ) -> Result<catalog::schemas::AnyDescriptor> {
         self.change(sandbox, |e| catalog::schemas::create_descriptor(e, body))
     }
 
@@ -538,6 +557,59 @@ impl Engine {
     /// Segment jobs and previews.
     pub fn segment_jobs(&self) -> &segment::jobs::SegmentJobs {
         &self.segment_jobs
+    }
+
+    // Privacy requests (server-wide: every sandbox is searched) and hygiene work orders.
+
+    /// Checks a privacy request in the reference's shape (`users[]` of `{key, action,
+    /// userIDs}`, `include`, `regulation`) and queues its jobs, one per data subject and
+    /// action; [`privacy::jobs::created_answer`] gives the reference's answer.
+    pub fn create_privacy_jobs(
+        &self,
+        body: &Value,
+        submitted_by: &str,
+    ) -> Result<Vec<privacy::PrivacyJob>> {
+        self.privacy.create_jobs(body, submitted_by)
+    }
+
+    /// One privacy job ([`privacy::PrivacyJob::to_json`] gives the reference's shape).
+    pub fn privacy_job(&self, id: &str) -> Result<privacy::PrivacyJob> {
+        self.privacy.job(id)
+    }
+
+    /// Privacy jobs, newest first, one page of them.
+    pub fn privacy_jobs(
+        &self,
+        filter: &privacy::PrivacyJobFilter,
+    ) -> Result<privacy::PrivacyJobPage> {
+        self.privacy.jobs(filter)
+    }
+
+    /// The result of a completed access job, unredacted:
+    /// `{"privacyResponse": {"jobId", "response": [{"sandbox", "mergePolicyId", "result", "rapport"}]}}`.
+    pub fn privacy_access_result(&self, id: &str) -> Result<Value> {
+        self.privacy.access_result(id)
+    }
+
+    /// How long access results are kept after their job completed (7 days unless set).
+    pub fn set_privacy_result_retention(&self, retention: std::time::Duration) {
+        self.privacy.set_result_retention(retention);
+    }
+
+    /// Checks a hygiene work order (`{"action": "delete_identity", "datasetId", "identities"}`)
+    /// for `sandbox` and queues it.
+    pub fn create_work_order(
+        &self,
+        sandbox: &SandboxName,
+        body: &Value,
+        created_by: &str,
+    ) -> Result<privacy::WorkOrder> {
+        self.privacy.create_work_order(sandbox, body, created_by)
+    }
+
+    /// One work order of `sandbox`.
+    pub fn work_order(&self, sandbox: &SandboxName, id: &str) -> Result<privacy::WorkOrder> {
+        self.privacy.work_order(sandbox, id)
     }
 
     /// Explains one profile's membership in one segment: the clauses, the values compared and

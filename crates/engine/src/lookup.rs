@@ -5,6 +5,7 @@ use rapport_types::{Code, ProfileId, SandboxName};
 use serde_json::{json, Map, Value};
 use store::{Direction, ReadTxn, Scan, Table};
 
+use crate::access::Redaction;
 use crate::catalog::{IdentityGraphType, MergePolicy, SandboxCatalog};
 use crate::error::{Error, Result};
 use crate::identity::graph::Graph;
@@ -84,6 +85,7 @@ pub fn profile(
     sandbox: &SandboxName,
     entity: &EntityRef,
     request: &ProfileRequest,
+    redaction: &Redaction,
 ) -> Result<Option<(ProfileId, Vec<u8>)>> {
     let default_policy = catalog.default_merge_policy().ok_or_else(|| {
         Error::user(
@@ -124,10 +126,11 @@ pub fn profile(
                         Some(values) => view.with_computed(&values),
                         None => view.without_computed(),
                     };
-                    if request.fields.is_empty() {
+                    if request.fields.is_empty() && redaction.is_empty() {
                         return Ok(Some((profile_id, json)));
                     }
-                    let item: Value = serde_json::from_slice(&json).map_err(Error::internal)?;
+                    let mut item: Value = serde_json::from_slice(&json).map_err(Error::internal)?;
+                    redaction.redact_profile_item(&mut item);
                     return Ok(Some((profile_id, project_item(item, &request.fields))));
                 }
             }
@@ -144,6 +147,7 @@ pub fn profile(
             }
         }
     }
+    redaction.redact_profile_item(&mut item);
     Ok(Some((profile_id, project_item(item, &request.fields))))
 }
 
@@ -381,6 +385,7 @@ pub fn events(
     sandbox: &SandboxName,
     entity: &EntityRef,
     query: &EventQuery,
+    redaction: &Redaction,
 ) -> Result<Option<EventPage>> {
     let policy = match &query.merge_policy_id {
         Some(id) => Some(catalog.merge_policy(id).ok_or_else(|| {
@@ -467,6 +472,8 @@ pub fn events(
         if !query.filters.iter().all(|f| f.matches(&body)) {
             return Scan::Continue;
         }
+        let mut body = body;
+        redaction.redact_event(&mut body);
         let entity = if query.fields.is_empty() {
             body
         } else {

@@ -76,7 +76,7 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
 
 /// The layout version of prepared views, part of every view's stamp: a view written in another
 /// layout is stale and gets rebuilt.
-pub const VIEW_LAYOUT: &str = "4";
+pub const VIEW_LAYOUT: &str = "5";
 
 /// Where a view's computed attributes go: the member to cut when they are not wanted, and the
 /// placeholder (`{}`) the values replace when they are. The values themselves live in the

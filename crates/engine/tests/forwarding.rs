@@ -79,6 +79,7 @@ fn a_profile_id_merged_a_hundred_times_still_resolves() {
                 &sandbox,
                 &EntityRef::Profile(*id),
                 &ProfileRequest::default(),
+                &engine::Redaction::none(),
             )
             .expect("lookup")
             .expect("found");

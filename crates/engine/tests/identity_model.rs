@@ -229,7 +229,7 @@ proptest! {
                 prop_assert_eq!(&actual, component, "graph of {} (profile {})", key, profile_id);
                 prop_assert!(actual.len() <= GRAPH_LIMIT);
                 let (_, item) = engine
-                    .profile(&sandbox, &EntityRef::Identity(key.clone()), &ProfileRequest::default())
+                    .profile(&sandbox, &EntityRef::Identity(key.clone()), &ProfileRequest::default(), &engine::Redaction::none())
                     .expect("lookup")
                     .expect("profile exists");
                 let item: Value = serde_json::from_slice(&item).expect("json");

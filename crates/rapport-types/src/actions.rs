@@ -47,6 +47,9 @@ actions! {
     ModelsWrite => ("models.write", Sandbox),
     KeysManage => ("keys.manage", Server),
     UsersManage => ("users.manage", Server),
+    AuditRead => ("audit.read", Server),
+    PrivacyManage => ("privacy.manage", Server),
+    LabelsManage => ("labels.manage", Sandbox),
 }
 
 impl Action {

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod http;
 pub mod options;
 pub mod state;
+pub mod tls;
 pub mod xdm_parquet;
 
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
     let engine = Engine::open(&settings.engine_config()).map_err(|e| {
         anyhow::anyhow!("opening the store in {}: {e}", settings.data_dir.display())
     })?;
+    engine.set_privacy_result_retention(std::time::Duration::from_secs(
+        86_400 * u64::from(settings.privacy_result_retention_days),
+    ));
     let keys = auth::Keys::open(engine.store())
         .map_err(|e| anyhow::anyhow!("loading the API keys: {e}"))?;
     let user_settings = auth::UserSettings {
@@ -27,7 +31,16 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
     };
     let users = auth::Users::open(engine.store(), user_settings)
         .map_err(|e| anyhow::anyhow!("loading the console's users: {e}"))?;
+    let audit = audit::AuditLog::open(
+        &settings.data_dir.join("audit"),
+        audit::AuditOptions {
+            retention_days: settings.audit_retention_days,
+            ..audit::AuditOptions::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("opening the audit log: {e}"))?;
     Ok(Arc::new(state::AppState {
+        audit: Arc::new(audit),
         engine: Arc::new(engine),
         keys,
         users: Arc::new(users),

@@ -116,27 +116,43 @@ async fn serve(
     demo: Option<DemoOptions>,
 ) -> anyhow::Result<()> {
     let address = settings.http_addr;
+    // A bad certificate or key stops start-up before the store is opened.
+    let tls = match &settings.tls {
+        Some(files) => Some(rapport::tls::server_config(files)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let state = rapport::build_state(settings)?;
     if let Some(demo) = demo {
         let engine = state.engine.clone();
         let summary =
             tokio::task::spawn_blocking(move || rapport::demo::load(&engine, &demo)).await??;
-        println!("{}", summary.report(&format!("http://{address}")));
+        println!("{}", summary.report(&format!("{scheme}://{address}")));
         println!("{}", rapport::demo::access_note(&state)?);
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;
-    tracing::info!(%address, "rapport is listening");
-    println!("rapport is listening on http://{address} (the agent console: http://{address}/)");
+    tracing::info!(%address, tls = tls.is_some(), "rapport is listening");
+    println!(
+        "rapport is listening on {scheme}://{address} (the agent console: {scheme}://{address}/)"
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Some(config) = tls {
+        rapport::tls::serve(listener, rapport::http::app(state), config, shutdown).await;
+        return Ok(());
+    }
     // Responses are small and latency matters: never let Nagle hold a response back.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, rapport::http::app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    // The peer's address goes into audit entries.
+    let app =
+        rapport::http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }

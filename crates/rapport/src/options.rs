@@ -58,6 +58,12 @@ pub struct ServeOptions {
     /// minutes) [default: 30000]
     #[arg(long, env = "RAPPORT_REQUEST_TIMEOUT_MS")]
     pub request_timeout_ms: Option<u64>,
+    /// An access request's result is kept this many days after its job completed (default 7)
+    #[arg(long, env = "RAPPORT_PRIVACY_RESULT_RETENTION_DAYS")]
+    pub privacy_result_retention_days: Option<u32>,
+    /// Audit entries older than this many days are deleted (default 365)
+    #[arg(long, env = "RAPPORT_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u32>,
     /// A console session unused this many seconds ends (default 1800: 30 minutes)
     #[arg(long, env = "RAPPORT_SESSION_IDLE_SECONDS")]
     pub session_idle_seconds: Option<u64>,
@@ -68,6 +74,13 @@ pub struct ServeOptions {
     #[arg(long, env = "RAPPORT_COOKIE_SECURE")]
     #[serde(default)]
     pub cookie_secure: bool,
+    /// Serves HTTPS only, with this certificate chain (PEM, the server's own certificate
+    /// first); needs `tls-key`. Responses then carry HSTS and console cookies are `Secure`
+    #[arg(long, env = "RAPPORT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1); needs `tls-cert`
+    #[arg(long, env = "RAPPORT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Placeholder values people type into forms, blocked unless `blocked-identity-values` is given:
@@ -97,6 +110,19 @@ pub struct Settings {
     pub access: Access,
     /// Longest a request may take (uploads get at least [`LONG_REQUEST`]).
     pub request_timeout: std::time::Duration,
+    /// How long audit entries are kept.
+    pub audit_retention_days: u32,
+    /// How long an access request's result is kept.
+    pub privacy_result_retention_days: u32,
+    /// The certificate and key HTTPS is served with; plain HTTP without them.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of `--tls-cert` and `--tls-key` (read by [`crate::tls::server_config`]).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What a file upload may take at least.
@@ -142,6 +168,19 @@ impl ServeOptions {
             }
             None => ServeOptions::default(),
         };
+        let tls = match (
+            self.tls_cert.or(file.tls_cert),
+            self.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!(
+                "--tls-cert is set but --tls-key is not: HTTPS needs both (--tls-key, RAPPORT_TLS_KEY or tls-key in the config file), or neither for plain HTTP"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "--tls-key is set but --tls-cert is not: HTTPS needs both (--tls-cert, RAPPORT_TLS_CERT or tls-cert in the config file), or neither for plain HTTP"
+            ),
+        };
         let settings = Settings {
             http_addr: self
                 .http_addr
@@ -185,6 +224,14 @@ impl ServeOptions {
                     .or(file.request_timeout_ms)
                     .unwrap_or(30_000),
             ),
+            privacy_result_retention_days: self
+                .privacy_result_retention_days
+                .or(file.privacy_result_retention_days)
+                .unwrap_or(7),
+            audit_retention_days: self
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .unwrap_or(365),
             access: Access {
                 master_key: match self.master_key.or(file.master_key) {
                     Some(key) => Some(std::sync::Arc::new(
@@ -208,7 +255,8 @@ impl ServeOptions {
                     }
                     None => None,
                 },
-                cookie_secure: self.cookie_secure || file.cookie_secure,
+                // Under TLS the cookies are `Secure` whatever `cookie-secure` says.
+                cookie_secure: self.cookie_secure || file.cookie_secure || tls.is_some(),
                 session_idle: std::time::Duration::from_secs(
                     self.session_idle_seconds
                         .or(file.session_idle_seconds)
@@ -221,6 +269,7 @@ impl ServeOptions {
                         .unwrap_or(12),
                 ),
             },
+            tls,
         };
         anyhow::ensure!(
             !settings.access.session_idle.is_zero() && !settings.access.session_max.is_zero(),
@@ -242,6 +291,10 @@ impl ServeOptions {
         anyhow::ensure!(
             (1..=10_000).contains(&settings.identity_graph_limit),
             "identity-graph-limit must be between 1 and 10000"
+        );
+        anyhow::ensure!(
+            settings.audit_retention_days >= 1,
+            "audit-retention-days must be at least 1"
         );
         anyhow::ensure!(
             !settings.request_timeout.is_zero(),

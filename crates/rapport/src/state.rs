@@ -14,6 +14,8 @@ pub struct AppState {
     pub users: Arc<auth::Users>,
     /// The customers each console user opened last.
     pub recently_viewed: crate::http::console::RecentlyViewed,
+    /// The audit log (its own LMDB environment).
+    pub audit: Arc<audit::AuditLog>,
     /// Per-key rate limits, when configured.
     pub limits: Option<crate::http::limits::KeyLimits>,
     pub settings: Settings,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::common::{Reply, TestServer, TEST_MASTER_KEY};
 
 /// A path of the table with its parameters filled in.
-fn concrete(path: &str) -> String {
+pub(crate) fn concrete(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
     while let Some(start) = rest.find('{') {

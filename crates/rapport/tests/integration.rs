@@ -5,10 +5,12 @@
 //! except the crash test, which drives the real `rapport` binary over TCP.
 
 mod access;
+mod audit_log;
 mod catalog_effects;
 mod cli_ingest;
 mod common;
 mod computed;
+mod consent;
 mod console;
 mod console_signin;
 
@@ -22,10 +24,12 @@ mod empty_bodies;
 mod end_to_end;
 mod events_paging;
 mod identity_api;
+mod labels;
 mod lookup_validation;
 mod merge_policies;
 mod models;
 mod namespaces;
+mod privacy_api;
 mod restart;
 mod sandboxes;
 mod schema_registry;
@@ -33,4 +37,5 @@ mod segments;
 mod signin;
 mod stitching;
 mod streaming;
+mod tls;
 mod unique_namespace;

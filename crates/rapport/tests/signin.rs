@@ -68,7 +68,7 @@ async fn user(server: &TestServer, name: &str, role: &str) {
 
 /// Opens the sign-in page and posts the form as a browser would: the form token comes back
 /// with its cookie. Returns the answer.
-async fn sign_in(server: &TestServer, name: &str, password: &str, next: &str) -> Reply {
+pub(crate) async fn sign_in(server: &TestServer, name: &str, password: &str, next: &str) -> Reply {
     let login = server
         .send_exactly(
             Method::GET,
@@ -102,7 +102,7 @@ async fn sign_in(server: &TestServer, name: &str, password: &str, next: &str) ->
 }
 
 /// Signs in and returns the session cookie's value.
-async fn session(server: &TestServer, name: &str) -> String {
+pub(crate) async fn session(server: &TestServer, name: &str) -> String {
     let reply = sign_in(server, name, PASSWORD, "/console").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     cookie_value(&reply, "rapport_session").expect("a session cookie")

@@ -33,6 +33,7 @@ pub(crate) mod kind {
     pub const FIELD_GROUP: &str = "fieldgroup";
     pub const SCHEMA: &str = "schema";
     pub const DESCRIPTOR: &str = "descriptor";
+    pub const LABEL_DESCRIPTOR: &str = "labels";
     pub const DATASET: &str = "dataset";
     pub const MERGE_POLICY: &str = "mergepolicy";
     pub const SEGMENT: &str = "segment";
@@ -49,6 +50,11 @@ pub struct SandboxCatalog {
     pub field_groups: BTreeMap<String, TenantFieldGroup>,
     pub schemas: BTreeMap<String, SchemaRecord>,
     pub descriptors: BTreeMap<String, Descriptor>,
+    /// Data usage label descriptors, by id.
+    pub label_descriptors: BTreeMap<String, schemas::LabelDescriptor>,
+    /// Which labels each profile and event field carries, directly or through what it is
+    /// derived from; rebuilt on every change.
+    pub label_index: Arc<crate::access::LabelIndex>,
     pub datasets: BTreeMap<String, Dataset>,
     pub merge_policies: BTreeMap<String, MergePolicy>,
     /// Segment definitions, by id.
@@ -98,6 +104,7 @@ impl SandboxCatalog {
         self.refresh_view_stamp();
         self.computed_index = Arc::new(crate::computed::ComputedIndex::build(self));
         self.segment_index = Arc::new(SegmentIndex::build(self));
+        self.label_index = Arc::new(crate::access::LabelIndex::build(self));
     }
 
     /// Recomputes `view_stamp` after a change.
@@ -212,6 +219,7 @@ impl Catalog {
                 b"fieldgroup" => insert(&mut catalog.field_groups, id, &value)?,
                 b"schema" => insert(&mut catalog.schemas, id, &value)?,
                 b"descriptor" => insert(&mut catalog.descriptors, id, &value)?,
+                b"labels" => insert(&mut catalog.label_descriptors, id, &value)?,
                 b"dataset" => insert(&mut catalog.datasets, id, &value)?,
                 b"mergepolicy" => insert(&mut catalog.merge_policies, id, &value)?,
                 b"segment" => insert(&mut catalog.segments, id, &value)?,

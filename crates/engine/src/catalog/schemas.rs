@@ -58,6 +58,64 @@ pub struct Descriptor {
     pub created_ms: i64,
 }
 
+/// A data usage label descriptor (`xdm:descriptorLabel`): labels on fields of one schema, or on
+/// the whole schema. Roles are granted labels; a field is shown only to roles holding all of its
+/// labels (see `crate::access`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabelDescriptor {
+    pub id: String,
+    pub schema_id: String,
+    /// JSON pointers of the labelled fields (`/person/birthDate`, `/identityMap/Email`); empty
+    /// when the labels apply to the whole schema.
+    pub properties: Vec<String>,
+    /// Pointers left out of a whole-schema label.
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    pub labels: Vec<String>,
+    pub created_ms: i64,
+}
+
+impl LabelDescriptor {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@id": self.id,
+            "@type": "xdm:descriptorLabel",
+            "xdm:sourceSchema": self.schema_id,
+            "xdm:sourceVersion": 1,
+            "xdm:sourceProperty": self.properties,
+            "xdm:excludeProperty": self.excluded,
+            "xdm:labels": self.labels,
+            "meta:containerId": "tenant",
+            "version": "1",
+        })
+    }
+}
+
+/// A label's name: a standard label (C1–C12, I1, I2, S1, S2, PSPD, RHD, Third-Party) or a
+/// custom one of `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+pub fn is_label_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Either kind of descriptor, as the descriptors API answers with it.
+#[derive(Debug, Clone)]
+pub enum AnyDescriptor {
+    Identity(Descriptor),
+    Label(LabelDescriptor),
+}
+
+impl AnyDescriptor {
+    pub fn to_json(&self) -> Value {
+        match self {
+            AnyDescriptor::Identity(d) => d.to_json(),
+            AnyDescriptor::Label(d) => d.to_json(),
+        }
+    }
+}
+
 /// A field that carries an identity, as a path of property names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentityField {
@@ -374,24 +432,157 @@ pub(crate) fn delete_schema(editor: &mut Editor<'_>, reference: &str) -> Result<
         editor.catalog.descriptors.remove(&id);
         editor.forget(kind::DESCRIPTOR, &id);
     }
+    let label_descriptors: Vec<String> = editor
+        .catalog
+        .label_descriptors
+        .values()
+        .filter(|d| d.schema_id == record.id)
+        .map(|d| d.id.clone())
+        .collect();
+    for id in label_descriptors {
+        editor.catalog.label_descriptors.remove(&id);
+        editor.forget(kind::LABEL_DESCRIPTOR, &id);
+    }
     editor.catalog.schemas.remove(&record.id);
     editor.forget(kind::SCHEMA, &record.id);
     Ok(())
 }
 
-pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<Descriptor> {
+/// The `@type` of a descriptor body (`""` when absent).
+pub fn descriptor_type(body: &Value) -> &str {
+    body.get("@type").and_then(Value::as_str).unwrap_or("")
+}
+
+pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<AnyDescriptor> {
     let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
     if !body.is_object() {
         return Err(invalid(
-            "#: expected a JSON object describing an xdm:descriptorIdentity".into(),
+            "#: expected a JSON object describing an xdm:descriptorIdentity or an xdm:descriptorLabel".into(),
         ));
     }
     let descriptor_type = optional_text(body, "@type", invalid)?.unwrap_or("");
-    if descriptor_type != "xdm:descriptorIdentity" {
-        return Err(invalid(format!(
-            "/@type: only \"xdm:descriptorIdentity\" descriptors are supported, found \"{descriptor_type}\""
-        )));
+    match descriptor_type {
+        "xdm:descriptorIdentity" => create_identity_descriptor(editor, body).map(AnyDescriptor::Identity),
+        "xdm:descriptorLabel" => create_label_descriptor(editor, body).map(AnyDescriptor::Label),
+        other => Err(invalid(format!(
+            "/@type: \"xdm:descriptorIdentity\" and \"xdm:descriptorLabel\" descriptors are supported, found \"{other}\""
+        ))),
     }
+}
+
+/// The pointers of `key` in a label descriptor body: a string or an array of strings, each a
+/// field of `tree` (or `/identityMap/<namespace>`).
+fn label_pointers(
+    body: &Value,
+    key: &str,
+    tree: &ObjectField,
+    schema_title: &str,
+) -> Result<Vec<String>> {
+    let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
+    let pointers: Vec<&str> = match body.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().ok_or_else(|| {
+                    invalid(format!(
+                        "/{key}/{i}: expected a JSON pointer string, found {}",
+                        json_type(v)
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => {
+            return Err(invalid(format!(
+                "/{key}: expected a JSON pointer or an array of them, found {}",
+                json_type(other)
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(pointers.len());
+    for (i, pointer) in pointers.into_iter().enumerate() {
+        let at = if body.get(key).is_some_and(Value::is_array) {
+            format!("/{key}/{i}")
+        } else {
+            format!("/{key}")
+        };
+        if !pointer.starts_with('/') || pointer.len() < 2 {
+            return Err(invalid(format!(
+                "{at}: expected a JSON pointer such as \"/person/birthDate\", found \"{pointer}\""
+            )));
+        }
+        let is_identity_map = pointer == "/identityMap" || pointer.starts_with("/identityMap/");
+        if !is_identity_map && xdm::lookup(tree, pointer).is_none() {
+            return Err(invalid(format!(
+                "{at}: schema \"{schema_title}\" has no field \"{pointer}\""
+            )));
+        }
+        out.push(pointer.to_owned());
+    }
+    Ok(out)
+}
+
+fn create_label_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<LabelDescriptor> {
+    let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
+    let schema_ref = optional_text(body, "xdm:sourceSchema", invalid)?.unwrap_or("");
+    let Some(schema) = find_schema(editor.catalog, schema_ref).cloned() else {
+        return Err(Error::user(
+            Code::SchemaNotFound,
+            format!("/xdm:sourceSchema: no schema \"{schema_ref}\" exists"),
+        ));
+    };
+    let compiled = compile(editor.catalog, &schema, editor.settings)?;
+    let properties = label_pointers(body, "xdm:sourceProperty", &compiled.tree, &schema.title)?;
+    let excluded = label_pointers(body, "xdm:excludeProperty", &compiled.tree, &schema.title)?;
+    if !excluded.is_empty() && !properties.is_empty() {
+        return Err(invalid(
+            "/xdm:excludeProperty: only a label on the whole schema (no xdm:sourceProperty) leaves fields out".into(),
+        ));
+    }
+    let labels: Vec<String> = match body.get("xdm:labels") {
+        Some(Value::Array(labels)) if !labels.is_empty() => labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| match label.as_str() {
+                Some(name) if is_label_name(name) => Ok(name.to_owned()),
+                _ => Err(invalid(format!(
+                    "/xdm:labels/{i}: expected a label such as \"I1\" or a custom name of letters, digits, _ and - (starting with a letter, at most 64), found {}",
+                    shown(label)
+                ))),
+            })
+            .collect::<Result<_>>()?,
+        Some(other) if !other.is_array() => {
+            return Err(invalid(format!(
+                "/xdm:labels: expected an array of labels, found {}",
+                json_type(other)
+            )))
+        }
+        _ => {
+            return Err(invalid(
+                "/xdm:labels: required, at least one label such as \"I1\"".into(),
+            ))
+        }
+    };
+    let descriptor = LabelDescriptor {
+        id: short_id(),
+        schema_id: schema.id.clone(),
+        properties,
+        excluded,
+        labels,
+        created_ms: now_ms(),
+    };
+    editor.record(kind::LABEL_DESCRIPTOR, &descriptor.id, &descriptor)?;
+    editor
+        .catalog
+        .label_descriptors
+        .insert(descriptor.id.clone(), descriptor.clone());
+    Ok(descriptor)
+}
+
+fn create_identity_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result<Descriptor> {
+    let invalid = |message: String| Error::user(Code::InvalidDescriptor, message);
     let primary = match body.get("xdm:isPrimary") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(primary)) => *primary,
@@ -511,6 +702,10 @@ pub(crate) fn create_descriptor(editor: &mut Editor<'_>, body: &Value) -> Result
 }
 
 pub(crate) fn delete_descriptor(editor: &mut Editor<'_>, id: &str) -> Result<()> {
+    if editor.catalog.label_descriptors.remove(id).is_some() {
+        editor.forget(kind::LABEL_DESCRIPTOR, id);
+        return Ok(());
+    }
     if editor.catalog.descriptors.remove(id).is_none() {
         return Err(Error::user(
             Code::DescriptorNotFound,

@@ -55,6 +55,16 @@ pub struct CompiledAttribute {
 }
 
 impl CompiledAttribute {
+    /// What the attribute's event filter reads (`None`: no filter, every event counts).
+    pub fn filter_dependencies(&self) -> Option<&segments::Dependencies> {
+        self.filter.as_ref().map(|filter| filter.dependencies())
+    }
+
+    /// The aggregated event field's path (empty for `COUNT`).
+    pub fn field_path(&self) -> &[String] {
+        &self.field
+    }
+
     /// Compiles an attribute's filter and resolves its field against the sandbox's union
     /// schemas ([`union_trees`]).
     pub fn compile(

@@ -428,7 +428,7 @@ fn move_data(
 }
 
 /// Every stored event of a profile (key and value), without its computed record.
-fn profile_events(
+pub(crate) fn profile_events(
     txn: &dyn WriteTxn,
     sandbox: &SandboxName,
     profile_id: ProfileId,

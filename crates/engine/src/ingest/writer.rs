@@ -18,6 +18,7 @@ use super::prepare::PreparedWrite;
 use crate::catalog::{now_ms, Catalog};
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::privacy::erase::{EraseOutcome, EraseScope};
 use crate::segment::Trigger;
 
 /// The most writes applied in one transaction.
@@ -49,6 +50,14 @@ pub enum Job {
         sandbox: SandboxName,
         profile_id: ProfileId,
         reply: Reply<bool>,
+    },
+    /// Erases what a privacy job or a hygiene work order removes from one profile (the id may
+    /// be merged away: its survivor is meant); idempotent, see `privacy::erase`.
+    Erase {
+        sandbox: SandboxName,
+        profile_id: ProfileId,
+        scope: EraseScope,
+        reply: Reply<EraseOutcome>,
     },
     /// Re-evaluates the segment memberships of these profiles (time passed, or a segment job
     /// found them out of date), each with the Schedule entry that made it due, which goes;
@@ -84,6 +93,7 @@ enum Outcome {
     ),
     Delete(Reply<bool>, bool),
     Count(Reply<usize>, usize),
+    Erase(Reply<EraseOutcome>, EraseOutcome),
 }
 
 impl Outcome {
@@ -92,6 +102,7 @@ impl Outcome {
             Outcome::Ingest(reply, results) => reply(Ok(results)),
             Outcome::Delete(reply, found) => reply(Ok(found)),
             Outcome::Count(reply, count) => reply(Ok(count)),
+            Outcome::Erase(reply, outcome) => reply(Ok(outcome)),
         }
     }
 
@@ -100,6 +111,7 @@ impl Outcome {
             Outcome::Ingest(reply, _) => reply(Err(not_committed(error))),
             Outcome::Delete(reply, _) => reply(Err(not_committed(error))),
             Outcome::Count(reply, _) => reply(Err(not_committed(error))),
+            Outcome::Erase(reply, _) => reply(Err(not_committed(error))),
         }
     }
 }
@@ -302,6 +314,23 @@ impl<'a> WriterLoop<'a> {
                 let found = delete_profile(txn, &sandbox, profile_id)?;
                 Ok(Some(Outcome::Delete(reply, found)))
             }
+            Job::Erase {
+                sandbox,
+                profile_id,
+                scope,
+                reply,
+            } => {
+                let snapshot = self.catalog.sandbox(&sandbox)?;
+                let outcome = crate::privacy::erase::erase(
+                    txn,
+                    &snapshot,
+                    &sandbox,
+                    profile_id,
+                    &scope,
+                    now_ms(),
+                )?;
+                Ok(Some(Outcome::Erase(reply, outcome)))
+            }
             Job::Reevaluate {
                 sandbox,
                 profiles,
@@ -432,6 +461,7 @@ fn fail_job(job: Job, error: &Error) {
     match job {
         Job::Ingest { reply, .. } => reply(Err(not_committed(error))),
         Job::DeleteProfile { reply, .. } => reply(Err(not_committed(error))),
+        Job::Erase { reply, .. } => reply(Err(not_committed(error))),
         Job::Sweep { reply, .. } => reply(Err(not_committed(error))),
         Job::Reevaluate { reply, .. } => reply(Err(not_committed(error))),
     }

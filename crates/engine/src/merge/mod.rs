@@ -73,7 +73,39 @@ pub struct MergeInput<'a> {
     pub focus: Option<&'a IdentityKey>,
 }
 
-/// The merged entity: `{"entityId", "mergePolicy", "sources", "entity", "lastModifiedAt"}`.
+/// What a profile's consents say, flagged on every lookup beside the entity:
+/// `{"optedOutOfMarketing": bool, "optedOut": [channels answered "n"]}` (channels as named under
+/// `consents.marketing`: `email`, `sms`, `call`, … and `any`). Segments that honour opt-outs
+/// (`excludeOptOut`) leave out the profiles with `optedOutOfMarketing`.
+pub fn consent_summary(entity: &Map<String, Value>) -> Value {
+    let opted_out: Vec<&str> = entity
+        .get("consents")
+        .and_then(|c| c.get("marketing"))
+        .and_then(Value::as_object)
+        .map(|marketing| {
+            marketing
+                .iter()
+                .filter(|(channel, _)| channel.as_str() != "preferred")
+                .filter(|(_, choice)| {
+                    choice
+                        .get("val")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.eq_ignore_ascii_case("n"))
+                })
+                .map(|(channel, _)| channel.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Only the consents are copied, to ask the rule segments use.
+    let consents = json!({"consents": entity.get("consents").cloned().unwrap_or(Value::Null)});
+    json!({
+        "optedOutOfMarketing": crate::segment::membership::opted_out_of_marketing(&consents),
+        "optedOut": opted_out,
+    })
+}
+
+/// The merged entity: `{"entityId", "mergePolicy", "sources", "entity", "consent",
+/// "lastModifiedAt"}`.
 pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     let stitched = policy.identity_graph == IdentityGraphType::Pdg || input.focus.is_none();
     let in_scope: Vec<&StoredFragment> = input
@@ -120,11 +152,13 @@ pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     }
     entity.insert("identityMap".into(), json!(identity_map));
     sources.sort();
+    let consent = consent_summary(&entity);
     json!({
         "entityId": input.profile_id.to_string(),
         "mergePolicy": {"id": policy.id},
         "sources": sources,
         "entity": Value::Object(entity),
+        "consent": consent,
         "lastModifiedAt": format_rfc3339_ms(last_modified, false),
     })
 }

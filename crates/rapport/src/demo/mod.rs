@@ -166,6 +166,7 @@ pub fn access_note(state: &crate::state::AppState) -> anyhow::Result<String> {
                 actions: rapport_types::ActionSet::all(),
                 sandboxes: auth::SandboxScope::All,
                 expires_ms: None,
+                role: None,
             },
             (rapport_types::ActionSet::all(), &auth::SandboxScope::All),
             "demo",

@@ -84,6 +84,78 @@ const SCHEMAS: &[(&str, &str, &[&str], &[DemoDataset])] = &[
     ),
 ];
 
+/// The data usage labels the demo puts on its schemas' fields (as `xdm:descriptorLabel`): I1
+/// (directly identifying: name, email, phone, address), I2 (indirectly identifying: birth date,
+/// device ids) and the custom SUPPORT (what a support agent wrote). The built-in roles grant
+/// them differently: an agent sees all three, a sales rep neither I2 nor SUPPORT.
+const LABELS: &[(&str, &str, &[&str])] = &[
+    (
+        "Cascade CRM Customer",
+        "I1",
+        &[
+            "/person/name",
+            "/personalEmail/address",
+            "/mobilePhone/number",
+            "/homeAddress",
+            "/identityMap/Email",
+            "/identityMap/Phone",
+        ],
+    ),
+    (
+        "Cascade CRM Customer",
+        "I2",
+        &["/person/birthDate", "/identityMap/ECID"],
+    ),
+    (
+        "Cascade Loyalty Member",
+        "I1",
+        &[
+            "/person/name",
+            "/personalEmail/address",
+            "/mobilePhone/number",
+            "/homeAddress",
+        ],
+    ),
+    ("Cascade Loyalty Member", "I2", &["/person/birthDate"]),
+    (
+        "Cascade Support Interaction",
+        "SUPPORT",
+        &["/support/notes"],
+    ),
+];
+
+/// Puts the demo's labels on schema `schema_id` (titled `title`) unless it has labels already.
+fn ensure_labels(
+    engine: &Engine,
+    sandbox: &SandboxName,
+    schema_id: &str,
+    title: &str,
+) -> anyhow::Result<()> {
+    let catalog = engine.sandbox(sandbox)?;
+    if catalog
+        .label_descriptors
+        .values()
+        .any(|d| d.schema_id == schema_id)
+    {
+        return Ok(());
+    }
+    for (_, label, properties) in LABELS.iter().filter(|(t, ..)| *t == title) {
+        engine
+            .create_descriptor(
+                sandbox,
+                &json!({
+                    "@type": "xdm:descriptorLabel",
+                    "xdm:sourceSchema": schema_id,
+                    "xdm:sourceVersion": 1,
+                    "xdm:sourceProperty": properties,
+                    "xdm:labels": [label],
+                }),
+            )
+            .map_err(engine_error)?;
+    }
+    Ok(())
+}
+
 /// The field tree of `dataset`'s schema, composed from its class and standard field groups as the
 /// engine composes it (`--out` writes Parquet from it without an engine).
 pub fn fields(dataset: DemoDataset) -> anyhow::Result<xdm::ObjectField> {
@@ -187,6 +259,9 @@ pub fn ensure(
     let mut ids: [String; 5] = Default::default();
     for (title, class, groups, datasets) in SCHEMAS {
         let catalog = engine.sandbox(sandbox)?;
+        if let Some(schema) = catalog.schemas.values().find(|s| s.title == *title) {
+            ensure_labels(engine, sandbox, &schema.id, title)?;
+        }
         let missing: Vec<DemoDataset> = datasets
             .iter()
             .copied()
@@ -225,6 +300,7 @@ pub fn ensure(
                     .id
             }
         };
+        ensure_labels(engine, sandbox, &schema_id, title)?;
         for dataset in missing {
             let created = engine
                 .create_dataset(

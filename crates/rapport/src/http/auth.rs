@@ -52,6 +52,8 @@ pub struct Caller {
     pub principal: Principal,
     pub actions: ActionSet,
     pub sandboxes: auth::SandboxScope,
+    /// The data usage labels the caller may see (API keys: all of them; people: their role's).
+    pub labels: auth::LabelGrant,
 }
 
 impl Caller {
@@ -61,6 +63,17 @@ impl Caller {
             principal,
             actions: ActionSet::all(),
             sandboxes: auth::SandboxScope::All,
+            labels: auth::LabelGrant::All,
+        }
+    }
+
+    /// What the caller may not see in a sandbox: nothing when they hold every label or no
+    /// field there is labelled.
+    pub fn redaction(&self, catalog: &engine::SandboxCatalog) -> engine::Redaction {
+        match &self.labels {
+            auth::LabelGrant::All => engine::Redaction::none(),
+            _ if catalog.label_index.is_empty() => engine::Redaction::none(),
+            grant => catalog.label_index.redaction(|label| grant.allows(label)),
         }
     }
 
@@ -127,6 +140,10 @@ pub async fn authenticate(
         _ => None,
     };
     request.extensions_mut().insert(authentication);
+    request.extensions_mut().insert(super::audit::AuditContext {
+        recorder: state.audit.recorder(),
+        users: state.users.clone(),
+    });
     match limited {
         None => next.run(request).await,
         Some((limits, Ok(allowance))) => {
@@ -167,6 +184,15 @@ pub fn resolve(state: &AppState, headers: &HeaderMap) -> Authentication {
             principal: Principal::Key(record.id.to_string()),
             actions: record.actions,
             sandboxes: record.sandboxes.clone(),
+            // A key with a role sees that role's labels (none, if the role was deleted since).
+            labels: match &record.role {
+                None => auth::LabelGrant::All,
+                Some(role) => state
+                    .users
+                    .role(role)
+                    .map(|role| role.labels.clone())
+                    .unwrap_or_else(|_| auth::LabelGrant::Only(Default::default())),
+            },
         })),
         Err(error) => Authentication::Failed(error.code, error.message),
     }
@@ -224,7 +250,7 @@ macro_rules! required_actions {
 required_actions! {
     ProfilesRead, ProfilesDelete, EventsRead, IdentitiesRead, IngestWrite, IngestRead,
     SchemasRead, SchemasWrite, SegmentsRead, SegmentsWrite, AttributesRead, AttributesWrite,
-    ModelsRead, ModelsWrite, KeysManage, UsersManage,
+    ModelsRead, ModelsWrite, KeysManage, UsersManage, AuditRead, PrivacyManage, LabelsManage,
 }
 
 /// A caller allowed to take action `A` in the request's sandbox (`x-sandbox-name`). The first

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use http_body_util::BodyExt;
 use rapport_console::{self as console, urls, ErrorKind, Lang, Panel, TimelineQuery};
@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use super::audit::{AuditSlip, Audited, Durability};
 use super::auth::{Authentication, Caller, Principal, ProfilesRead, SegmentsRead};
 use super::session::{self, html, language, Signed, Visitor};
 use crate::state::AppState;
@@ -40,13 +41,65 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(urls::ROUTE_LOGOUT, post(session::sign_out))
         .route(urls::ROUTE_LANG, get(switch_language))
         .route(urls::ROUTE_ASSET, get(asset))
-        .route(urls::ROUTE_SEARCH, get(search))
-        .route(urls::ROUTE_PROFILE, get(profile))
-        .route(urls::ROUTE_PANEL, get(panel))
-        .route(urls::ROUTE_TIMELINE, get(timeline))
+        .route(urls::ROUTE_SEARCH, audited(get(search), "console.search"))
+        .route(
+            urls::ROUTE_PROFILE,
+            audited(get(profile), "console.profile"),
+        )
+        .route(urls::ROUTE_PANEL, audited(get(panel), "console.panel"))
+        .route(
+            urls::ROUTE_TIMELINE,
+            audited(get(timeline), "console.timeline"),
+        )
         .route(urls::ROUTE_LIVE, get(live))
-        .route(urls::ROUTE_EXPLAIN, get(explain))
+        .route(
+            urls::ROUTE_EXPLAIN,
+            audited(get(explain), "console.explain"),
+        )
         .layer(axum::middleware::from_fn(session::console_headers))
+}
+
+/// A console route whose every request is recorded in the audit log as `action` (the live
+/// stream is not: its polls are not an agent looking).
+fn audited(
+    route: MethodRouter<Arc<AppState>>,
+    action: &'static str,
+) -> MethodRouter<Arc<AppState>> {
+    route.layer(axum::middleware::from_fn_with_state(
+        Arc::new(Audited {
+            action: audit::AuditAction::from_static(action),
+            durability: Durability::Queued,
+            via: audit::Via::Console,
+        }),
+        super::audit::audit_request,
+    ))
+}
+
+/// Tells the audit entry which customer a console request showed: the identity it was opened
+/// with, and the profile id of the lookup's answer.
+fn note_customer(slip: &AuditSlip, ns: &str, id: &str, lookup: Option<&Value>) {
+    slip.identity(ns, id);
+    if let Some(profile_id) = lookup
+        .and_then(Value::as_object)
+        .and_then(|o| o.keys().next())
+        .and_then(|key| rapport_types::ProfileId::parse(key))
+    {
+        slip.profile(profile_id.0);
+    }
+}
+
+/// Whether a profile has the identity `(ns, id)` in the console's sandbox (an error counts as
+/// gone: the list offers only customers that can be opened).
+fn still_exists(state: &AppState, ns: &str, id: &str) -> bool {
+    let sandbox = rapport_types::SandboxName::default_sandbox();
+    let Ok(catalog) = state.engine.sandbox(&sandbox) else {
+        return false;
+    };
+    state
+        .engine
+        .entity_ref(&catalog, id, Some(ns))
+        .and_then(|entity| state.engine.graph(&sandbox, &entity))
+        .is_ok_and(|found| found.is_some())
 }
 
 /// How many recently viewed customers are kept per user.
@@ -71,6 +124,16 @@ impl RecentlyViewed {
             .lock()
             .map(|all| all.get(&who.name()).cloned().unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    /// Forgets a customer everyone viewed (their profile is gone: deleted, or erased by a
+    /// privacy request).
+    fn forget(&self, gone: &console::Recent) {
+        if let Ok(mut all) = self.by_user.lock() {
+            for list in all.values_mut() {
+                list.retain(|r| !(r.ns == gone.ns && r.id == gone.id));
+            }
+        }
     }
 
     /// Puts `viewed` first among what `who` opened last.
@@ -153,6 +216,7 @@ impl Api {
             principal: self.caller.principal.clone(),
             actions,
             sandboxes: self.caller.sandboxes.clone(),
+            labels: self.caller.labels.clone(),
         });
         self.get_as(path, reader).await
     }
@@ -247,7 +311,11 @@ impl Api {
         };
         let mut events = Vec::new();
         loop {
-            let Some(page) = engine.events(&sandbox, &entity, &query).map_err(failed)? else {
+            let redaction = self.caller.redaction(&catalog);
+            let Some(page) = engine
+                .events(&sandbox, &entity, &query, &redaction)
+                .map_err(failed)?
+            else {
                 return Err(Failure {
                     status: StatusCode::NOT_FOUND,
                     detail: format!("no profile has {id} ({ns})"),
@@ -323,6 +391,7 @@ struct SearchQuery {
 async fn search(
     Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     headers: HeaderMap,
     Query(query): Query<SearchQuery>,
 ) -> Response {
@@ -335,7 +404,15 @@ async fn search(
         Err(failure) => return failure.page(lang, &q, urls::ROUTE_SEARCH, &visitor),
     };
     let codes: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-    let recent = state.recently_viewed.of(&visitor.caller.principal);
+    let mut recent = state.recently_viewed.of(&visitor.caller.principal);
+    // A customer deleted since (or erased by a privacy request) is no longer offered.
+    recent.retain(|r| {
+        let exists = still_exists(&state, &r.ns, &r.id);
+        if !exists {
+            state.recently_viewed.forget(r);
+        }
+        exists
+    });
     let page = |outcome| {
         html(
             StatusCode::OK,
@@ -373,6 +450,9 @@ async fn search(
                 };
                 if found.iter().any(|(_, id, _)| *id == profile_id) {
                     continue;
+                }
+                if let Some(id) = rapport_types::ProfileId::parse(&profile_id) {
+                    slip.profile(id.0);
                 }
                 found.push((candidate, profile_id, profile));
             }
@@ -550,18 +630,21 @@ fn shown_identity(ns: &str, id: &str) -> String {
 async fn profile(
     Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     headers: HeaderMap,
     Path((ns, id)): Path<(String, String)>,
 ) -> Response {
     let lang = language(&headers);
     let urls = urls::ProfileUrls { ns: &ns, id: &id };
     let api = Api::new(&state, &visitor);
+    slip.identity(&ns, &id);
     let loaded = match Loaded::read(&api, &ns, &id, None).await {
         Ok(loaded) => loaded,
         Err(failure) => {
             return failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor)
         }
     };
+    note_customer(&slip, &ns, &id, Some(&loaded.profile));
     let no_datasets = BTreeMap::new();
     let body = console::profile_page(
         lang,
@@ -581,6 +664,7 @@ async fn profile(
 async fn panel(
     Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     headers: HeaderMap,
     Path((ns, id, name)): Path<(String, String, String)>,
 ) -> Response {
@@ -598,8 +682,10 @@ async fn panel(
         );
     };
     let api = Api::new(&state, &visitor);
+    slip.identity(&ns, &id);
     let result = async {
         let loaded = Loaded::read(&api, &ns, &id, Some(which)).await?;
+        note_customer(&slip, &ns, &id, Some(&loaded.profile));
         let (graph, datasets) = if which == Panel::Identity {
             (Some(api.graph(&ns, &id).await?), api.datasets().await?)
         } else {
@@ -629,6 +715,7 @@ struct TimelineParams {
 async fn timeline(
     Signed { visitor, .. }: Signed<ProfilesRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     headers: HeaderMap,
     Path((ns, id)): Path<(String, String)>,
     Query(params): Query<TimelineParams>,
@@ -642,6 +729,7 @@ async fn timeline(
         params.start.as_deref(),
     );
     let api = Api::new(&state, &visitor);
+    slip.identity(&ns, &id);
     match api.events(&ns, &id, &query.api_query()).await {
         Ok(page) => html(
             StatusCode::OK,
@@ -654,12 +742,15 @@ async fn timeline(
 async fn explain(
     Signed { visitor, .. }: Signed<SegmentsRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     headers: HeaderMap,
     Path((ns, id, segment)): Path<(String, String, String)>,
 ) -> Response {
     let lang = language(&headers);
     let urls = urls::ProfileUrls { ns: &ns, id: &id };
     let api = Api::new(&state, &visitor);
+    note_customer(&slip, &ns, &id, None);
+    slip.object(segment.clone());
     match api
         .get(&format!(
             "/data/core/ups/segment/definitions/{}/explain?entityId={}&entityIdNS={}",

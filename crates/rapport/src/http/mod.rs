@@ -1,5 +1,6 @@
 //! The HTTP layer: one router for the whole API, built by `app` for `main` and the tests alike.
 
+pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;

@@ -27,6 +27,7 @@ use rapport_types::{Code, SandboxName};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::audit::{actor_of, client_of as audit_client, record_now};
 use super::auth::{Caller, Principal, RequiredAction};
 use super::error::ApiError;
 use crate::state::AppState;
@@ -131,6 +132,7 @@ fn session_of(
         principal: Principal::User(active.user.name.clone()),
         actions: role.actions,
         sandboxes: active.user.sandboxes.clone(),
+        labels: role.labels.clone(),
     });
     let user = SignedInUser {
         shown_name: active
@@ -241,6 +243,9 @@ impl<A: RequiredAction> FromRequestParts<Arc<AppState>> for Signed<A> {
                     visitor.viewer(),
                 ),
             ));
+        }
+        if let Some(slip) = parts.extensions.get::<super::audit::AuditSlip>() {
+            slip.actor(&visitor.caller.principal);
         }
         Ok(Signed {
             visitor,
@@ -416,8 +421,10 @@ pub struct LoginForm {
 pub async fn sign_in(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let client = audit_client(&headers, &extensions);
     let lang = language(&headers);
     let next = next_or_search(form.next.as_deref());
     let expected = cookie(&headers, console::LOGIN_COOKIE).unwrap_or_default();
@@ -438,9 +445,22 @@ pub async fn sign_in(
     let (name, password) = (form.name.clone(), form.password);
     let outcome =
         tokio::task::spawn_blocking(move || users.sign_in(&name, &password, now_ms())).await;
+    let failed = |status: StatusCode| {
+        record_now(
+            &state,
+            audit::Actor::new(audit::ActorKind::System, "sign-in"),
+            "session.failed",
+            Some(form.name.trim().to_lowercase()),
+            status,
+            client.clone(),
+        )
+    };
     let signed = match outcome {
         Ok(Ok(signed)) => signed,
         Ok(Err(error)) if error.code == Code::LoginThrottled => {
+            if let Err(error) = failed(StatusCode::TOO_MANY_REQUESTS) {
+                return error.into_response();
+            }
             let seconds = error.retry_after_seconds.unwrap_or(1);
             let mut response = login_form(
                 &state,
@@ -455,13 +475,16 @@ pub async fn sign_in(
             return response;
         }
         Ok(Err(error)) if error.code == Code::InvalidCredentials => {
+            if let Err(error) = failed(StatusCode::UNAUTHORIZED) {
+                return error.into_response();
+            }
             return login_form(
                 &state,
                 lang,
                 &next,
                 &form.name,
                 Some(LoginNotice::InvalidCredentials),
-            )
+            );
         }
         Ok(Err(error)) => return ApiError::new(error.code, error.message).into_response(),
         Err(join) => {
@@ -469,6 +492,19 @@ pub async fn sign_in(
                 .into_response()
         }
     };
+    let principal = Principal::User(signed.user.name.clone());
+    if let Err(error) = record_now(
+        &state,
+        actor_of(&principal, &state.users),
+        "session.signin",
+        Some(signed.user.name.clone()),
+        StatusCode::SEE_OTHER,
+        client,
+    ) {
+        // Not recorded, so not signed in.
+        let _ = state.users.sign_out(&signed.token);
+        return error.into_response();
+    }
     let mut response = Redirect::to(&next).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{}",
@@ -496,6 +532,7 @@ pub struct LogoutForm {
 pub async fn sign_out(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LogoutForm>,
 ) -> Response {
     let Some(token) = cookie(&headers, SESSION_COOKIE) else {
@@ -525,6 +562,17 @@ pub async fn sign_out(
     }
     if let Err(error) = state.users.sign_out(token) {
         return ApiError::new(error.code, error.message).into_response();
+    }
+    let principal = Principal::User(active.user.name.clone());
+    if let Err(error) = record_now(
+        &state,
+        actor_of(&principal, &state.users),
+        "session.signout",
+        Some(active.user.name.clone()),
+        StatusCode::SEE_OTHER,
+        audit_client(&headers, &extensions),
+    ) {
+        return error.into_response();
     }
     let mut response =
         Redirect::to(&format!("{}?notice=signed-out", urls::ROUTE_LOGIN)).into_response();

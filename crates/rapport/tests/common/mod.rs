@@ -123,7 +123,8 @@ impl TestServer {
         let address = listener.local_addr().expect("address");
         let router = self.router.clone().expect("server is running");
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, app).await;
         });
         format!("http://{address}")
     }

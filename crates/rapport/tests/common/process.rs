@@ -23,14 +23,18 @@ impl Drop for Server {
     }
 }
 
-fn free_address() -> SocketAddr {
+/// An address on loopback no one listens on (the port was free a moment ago).
+pub fn free_address() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address")
 }
 
-pub fn spawn(data_dir: &Path) -> Server {
-    let address = free_address();
-    let child = Command::new(env!("CARGO_BIN_EXE_rapport"))
+/// `rapport serve` on `address` over `data_dir` as the tests run it: the test master key, a
+/// 1 GiB map, warnings on standard error, standard output dropped; options given to the test
+/// runner through `RAPPORT_*` variables that would change what a test sees are removed.
+pub fn serve_command(data_dir: &Path, address: SocketAddr) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rapport"));
+    command
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
@@ -41,18 +45,37 @@ pub fn spawn(data_dir: &Path) -> Server {
         .env("RAPPORT_LOG", "warn")
         .env("RAPPORT_MASTER_KEY", super::TEST_MASTER_KEY)
         .env_remove("RAPPORT_DEV_MODE")
+        .env_remove("RAPPORT_TLS_CERT")
+        .env_remove("RAPPORT_TLS_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the rapport binary");
+        .stderr(Stdio::inherit());
+    command
+}
+
+pub fn spawn(data_dir: &Path) -> Server {
+    let address = free_address();
+    spawn_until(serve_command(data_dir, address), address, |address| {
+        matches!(
+            request(address, "GET", "/health", None, &[]),
+            Ok(reply) if reply.status == 200 && reply.body["status"] == "ok"
+        )
+    })
+}
+
+/// Starts `command`, a server on `address`, and polls `healthy` until it says the server
+/// answers (at most a minute); panics if the server exits first.
+pub fn spawn_until(
+    mut command: Command,
+    address: SocketAddr,
+    mut healthy: impl FnMut(SocketAddr) -> bool,
+) -> Server {
+    let child = command.spawn().expect("spawn the rapport binary");
     let mut server = Server { child, address };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(reply) = request(address, "GET", "/health", None, &[]) {
-            if reply.status == 200 && reply.body["status"] == "ok" {
-                return server;
-            }
+        if healthy(address) {
+            return server;
         }
         if let Ok(Some(status)) = server.child.try_wait() {
             panic!("rapport exited before it was healthy: {status}");

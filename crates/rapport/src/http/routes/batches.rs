@@ -56,7 +56,8 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/data/foundation/export/batches/{id}/meta",
             meta,
-        ),
+        )
+        .audited("batch.errors.download"),
     ]
 }
 

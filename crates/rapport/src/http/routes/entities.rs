@@ -2,6 +2,7 @@
 //! by GET, in batches by POST, and DELETE of a profile.
 
 use super::table::Route;
+use crate::http::audit::AuditSlip;
 use crate::http::auth::{Authorized, EventsRead, Permit, ProfilesDelete, ProfilesRead};
 use axum::http::Method;
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use engine::{EntityRef, EventQuery, Job, ProfileRequest, PropertyFilter, SandboxCatalog};
+use engine::{
+    EntityRef, EventQuery, Job, ProfileRequest, PropertyFilter, Redaction, SandboxCatalog,
+};
 use rapport_types::{Code, SandboxName};
 use serde_json::{json, Value};
 use xdm::Class;
@@ -32,17 +35,20 @@ const MAX_BATCH_EVENTS: usize = 100_000;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::keyed(Method::GET, "/data/core/ups/access/entities", get_entities),
+        Route::keyed(Method::GET, "/data/core/ups/access/entities", get_entities)
+            .audited("profile.lookup"),
         Route::keyed(
             Method::POST,
             "/data/core/ups/access/entities",
             post_entities,
-        ),
+        )
+        .audited("profile.lookup"),
         Route::keyed(
             Method::DELETE,
             "/data/core/ups/access/entities",
             delete_entity,
-        ),
+        )
+        .audited_change("profile.delete"),
     ]
 }
 
@@ -68,19 +74,56 @@ fn split_fields(text: Option<&str>) -> Vec<String> {
 }
 
 async fn get_entities(
-    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<ProfilesRead>,
     events_read: Permit<EventsRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let class = schema_class(query.require("schema.name")?, "schema.name")?;
     if class == Class::ExperienceEvent {
+        slip.action(EVENTS_LOOKUP);
         events_read.require()?;
     }
     let catalog = state.engine.sandbox(&sandbox)?;
+    let redaction = caller.redaction(&catalog);
     match class {
-        Class::Profile => get_profile(&state, &sandbox, &catalog, &query),
-        Class::ExperienceEvent => get_events(&state, &sandbox, &catalog, &query),
+        Class::Profile => get_profile(&state, &sandbox, &catalog, &query, &slip, &redaction),
+        Class::ExperienceEvent => get_events(&state, &sandbox, &catalog, &query, &slip, &redaction),
+    }
+}
+
+/// The audit action of an events lookup through the entity API.
+const EVENTS_LOOKUP: audit::AuditAction = audit::AuditAction::from_static("events.lookup");
+
+/// Refuses to read, filter or order by a field the caller may not see (asking would tell what
+/// it holds): `403 field_access_denied`, naming the parameter, the field and its labels.
+fn check_readable(
+    paths: impl IntoIterator<Item = impl AsRef<str>>,
+    parameter: &str,
+    denied: impl Fn(&str) -> Option<String>,
+) -> ApiResult<()> {
+    for path in paths {
+        if let Some(why) = denied(path.as_ref()) {
+            return Err(ApiError::new(
+                Code::FieldAccessDenied,
+                format!(
+                    "{parameter}: {}: {why}, which this caller's role is not granted",
+                    path.as_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Tells the audit entry which identity (or profile id) a lookup was made by.
+fn note_entity(slip: &AuditSlip, entity: &EntityRef) {
+    match entity {
+        EntityRef::Identity(identity) => slip.identity(&identity.namespace, &identity.value),
+        EntityRef::Profile(id) => slip.profile(id.0),
     }
 }
 
@@ -89,11 +132,14 @@ fn get_profile(
     sandbox: &SandboxName,
     catalog: &SandboxCatalog,
     query: &QueryPairs,
+    slip: &AuditSlip,
+    redaction: &Redaction,
 ) -> ApiResult<Response> {
     let entity_id = query.require("entityId")?;
     let entity = state
         .engine
         .entity_ref(catalog, entity_id, query.get("entityIdNS"))?;
+    note_entity(slip, &entity);
     let request = ProfileRequest {
         fields: split_fields(query.get("fields")),
         merge_policy_id: query
@@ -102,8 +148,16 @@ fn get_profile(
             .map(str::to_owned),
         with_computed: query.parse("withCA", "true or false")?.unwrap_or(false),
     };
-    match state.engine.profile(sandbox, &entity, &request)? {
+    slip.fields(&request.fields);
+    check_readable(&request.fields, "fields", |p| {
+        redaction.profile_path_denied(p)
+    })?;
+    match state
+        .engine
+        .profile(sandbox, &entity, &request, redaction)?
+    {
         Some((profile_id, item)) => {
+            slip.profile(profile_id.0);
             let id = profile_id.to_string();
             let mut body = Vec::with_capacity(item.len() + id.len() + 6);
             body.extend_from_slice(b"{\"");
@@ -233,6 +287,8 @@ fn get_events(
     sandbox: &SandboxName,
     catalog: &SandboxCatalog,
     query: &QueryPairs,
+    slip: &AuditSlip,
+    redaction: &Redaction,
 ) -> ApiResult<Response> {
     if let Some(related) = query.get("relatedSchema.name") {
         if schema_class(related, "relatedSchema.name")? != Class::Profile {
@@ -246,6 +302,7 @@ fn get_events(
     let entity = state
         .engine
         .entity_ref(catalog, entity_id, query.get("relatedEntityIdNS"))?;
+    note_entity(slip, &entity);
     let descending = parse_order(query.get("orderby").or(query.get("orderBy")), "orderby")?;
     let start_ms = query.parse("startTime", "an epoch time in milliseconds")?;
     let end_ms = query.parse("endTime", "an epoch time in milliseconds")?;
@@ -264,9 +321,22 @@ fn get_events(
             .map(str::to_owned),
         projection: None,
     };
-    let Some(page) = state.engine.events(sandbox, &entity, &events_query)? else {
+    slip.fields(&events_query.fields);
+    check_readable(&events_query.fields, "fields", |p| {
+        redaction.event_path_denied(p)
+    })?;
+    check_readable(
+        events_query.filters.iter().map(|f| f.path.as_str()),
+        "property",
+        |p| redaction.event_path_denied(p),
+    )?;
+    let Some(page) = state
+        .engine
+        .events(sandbox, &entity, &events_query, redaction)?
+    else {
         return Err(not_found(&entity));
     };
+    slip.profile(page.profile_id.0);
     let next = page.next.map(encode_cursor).unwrap_or_default();
     let href = if next.is_empty() {
         String::new()
@@ -456,9 +526,12 @@ fn body_entity(
 }
 
 async fn post_entities(
-    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<ProfilesRead>,
     events_read: Permit<EventsRead>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let schema_name = body_string(&body, "/schema/name")?.ok_or_else(|| {
@@ -469,6 +542,7 @@ async fn post_entities(
     })?;
     let class = schema_class(schema_name, "/schema/name")?;
     if class == Class::ExperienceEvent {
+        slip.action(EVENTS_LOOKUP);
         events_read.require()?;
     }
     let identities = match body.get("identities") {
@@ -498,6 +572,7 @@ async fn post_entities(
     }
     let options = body_options(&body)?;
     let catalog = state.engine.sandbox(&sandbox)?;
+    let redaction = caller.redaction(&catalog);
     match class {
         Class::Profile => {
             let mut requested = Vec::with_capacity(identities.len());
@@ -517,10 +592,14 @@ async fn post_entities(
                 merge_policy_id: options.merge_policy_id,
                 with_computed: options.with_computed,
             };
+            slip.fields(&request.fields);
+            check_readable(&request.fields, "/fields", |p| {
+                redaction.profile_path_denied(p)
+            })?;
             let engine = state.engine.clone();
             let found = super::blocking(move || {
                 let entities: Vec<EntityRef> = requested.iter().map(|(_, e)| e.clone()).collect();
-                let results = engine.profiles(&sandbox, &entities, &request)?;
+                let results = engine.profiles(&sandbox, &entities, &request, &redaction)?;
                 Ok(requested.into_iter().zip(results).collect::<Vec<_>>())
             })
             .await?;
@@ -528,6 +607,7 @@ async fn post_entities(
             for ((label, _), result) in found {
                 match result {
                     Some((profile_id, item)) => {
+                        slip.profile(profile_id.0);
                         let value: Value = serde_json::from_slice(&item)
                             .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
                         out.insert(profile_id.to_string(), value);
@@ -550,6 +630,9 @@ async fn post_entities(
                     ));
                 }
             }
+            check_readable(&options.fields, "/fields", |p| {
+                redaction.event_path_denied(p)
+            })?;
             let limit = options.limit;
             let total = identities.len().saturating_mul(limit);
             if total > MAX_BATCH_EVENTS {
@@ -602,6 +685,7 @@ async fn post_entities(
                 projection: None,
             };
             let engine = state.engine.clone();
+            let events_slip = slip.clone();
             let out = super::blocking(move || {
                 let mut out = serde_json::Map::new();
                 for (label, entity, mut identity, after) in lookups {
@@ -609,8 +693,11 @@ async fn post_entities(
                         after,
                         ..query.clone()
                     };
-                    let (children, next) = match engine.events(&sandbox, &entity, &query)? {
-                        Some(page) => (page.children, page.next.map(encode_cursor)),
+                    let (children, next) = match engine.events(&sandbox, &entity, &query, &redaction)? {
+                        Some(page) => {
+                            events_slip.profile(page.profile_id.0);
+                            (page.children, page.next.map(encode_cursor))
+                        }
                         None => (Vec::new(), None),
                     };
                     let links = match &next {
@@ -639,6 +726,7 @@ async fn post_entities(
 async fn delete_entity(
     Authorized { sandbox, .. }: Authorized<ProfilesDelete>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     if schema_class(query.require("schema.name")?, "schema.name")? != Class::Profile {
@@ -653,9 +741,11 @@ async fn delete_entity(
         query.require("entityId")?,
         query.get("entityIdNS"),
     )?;
+    note_entity(&slip, &entity);
     let Some((profile_id, _)) = state.engine.graph(&sandbox, &entity)? else {
         return Err(not_found(&entity));
     };
+    slip.profile(profile_id.0);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     state.engine.submit(Job::DeleteProfile {
         sandbox,

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use engine::identity::graph::{Graph, RemovalReason};
 use engine::identity::xid;
-use engine::{EntityRef, IdentityKey, SandboxCatalog};
+use engine::{EntityRef, IdentityKey, Redaction, SandboxCatalog};
 use rapport_types::{Code, SandboxName};
 use serde_json::{json, Value};
 
@@ -25,20 +25,26 @@ const MAX_BATCH: usize = 1000;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::keyed(Method::GET, "/data/core/identity/identity", get_xid),
+        Route::keyed(Method::GET, "/data/core/identity/identity", get_xid)
+            .audited("identity.lookup"),
         Route::keyed(
             Method::GET,
             "/data/core/identity/cluster/members",
             cluster_members,
-        ),
+        )
+        .audited("identity.lookup"),
         Route::keyed(
             Method::POST,
             "/data/core/identity/clusters/members",
             clusters_members,
-        ),
-        Route::keyed(Method::GET, "/data/core/identity/mapping", mapping),
-        Route::keyed(Method::POST, "/data/core/identity/mappings", mappings),
-        Route::keyed(Method::GET, "/data/core/identity/graph", explain_graph),
+        )
+        .audited("identity.lookup"),
+        Route::keyed(Method::GET, "/data/core/identity/mapping", mapping)
+            .audited("identity.lookup"),
+        Route::keyed(Method::POST, "/data/core/identity/mappings", mappings)
+            .audited("identity.lookup"),
+        Route::keyed(Method::GET, "/data/core/identity/graph", explain_graph)
+            .audited("identity.lookup"),
     ]
 }
 
@@ -92,12 +98,39 @@ fn decode_xid(catalog: &SandboxCatalog, text: &str, pointer: &str) -> ApiResult<
     Ok(IdentityKey::new(namespace.code.clone(), identity.value))
 }
 
-fn composite(catalog: &SandboxCatalog, identity: &IdentityKey) -> Value {
+fn composite(catalog: &SandboxCatalog, identity: &IdentityKey, redaction: &Redaction) -> Value {
     let nsid = catalog
         .namespace(&identity.namespace)
         .map(|n| n.id)
         .unwrap_or(0);
-    json!({"nsid": nsid, "id": identity.value})
+    match masked(redaction, &identity.namespace) {
+        true => json!({"nsid": nsid, "id": null, "masked": true}),
+        false => json!({"nsid": nsid, "id": identity.value}),
+    }
+}
+
+/// Whether the values of `namespace` are hidden from the caller (their role lacks a label of
+/// `identityMap.<namespace>`): such values are answered as `null` with `"masked": true`.
+fn masked(redaction: &Redaction, namespace: &str) -> bool {
+    redaction
+        .profile_path_denied(&format!("identityMap.{namespace}"))
+        .is_some()
+}
+
+/// An XID, or `null` when its namespace is masked (an XID encodes the value).
+fn shown_xid(redaction: &Redaction, identity: &IdentityKey) -> Value {
+    match masked(redaction, &identity.namespace) {
+        true => Value::Null,
+        false => Value::String(xid::encode(identity)),
+    }
+}
+
+/// An identity as the caller may see it: `{"namespace", "id"}`, the id hidden when masked.
+fn shown_identity(redaction: &Redaction, identity: &IdentityKey) -> Value {
+    match masked(redaction, &identity.namespace) {
+        true => json!({"namespace": identity.namespace, "id": null, "masked": true}),
+        false => json!({"namespace": identity.namespace, "id": identity.value}),
+    }
 }
 
 /// Members of the identity's graph; an identity never seen is a cluster of itself.
@@ -131,20 +164,28 @@ async fn get_xid(
     ))
 }
 
-fn cluster(catalog: &SandboxCatalog, identity: &IdentityKey, keys: &[IdentityKey]) -> Value {
+fn cluster(
+    catalog: &SandboxCatalog,
+    identity: &IdentityKey,
+    keys: &[IdentityKey],
+    redaction: &Redaction,
+) -> Value {
     json!({
-        "xid": xid::encode(identity),
-        "compositeXid": composite(catalog, identity),
-        "members": keys.iter().map(|k| composite(catalog, k)).collect::<Vec<_>>(),
+        "xid": shown_xid(redaction, identity),
+        "compositeXid": composite(catalog, identity, redaction),
+        "members": keys.iter().map(|k| composite(catalog, k, redaction)).collect::<Vec<_>>(),
     })
 }
 
 async fn cluster_members(
-    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
+    let redaction = caller.redaction(&catalog);
     let identity = query_identity(&catalog, &query)?;
     let keys = if query.get("graph-type") == Some("None") {
         vec![identity.clone()]
@@ -153,7 +194,7 @@ async fn cluster_members(
     };
     Ok(json(
         StatusCode::OK,
-        &json!({"unprocessedXids": [], "unprocessedNids": [], "version": "1.0.0", "clusters": [cluster(&catalog, &identity, &keys)]}),
+        &json!({"unprocessedXids": [], "unprocessedNids": [], "version": "1.0.0", "clusters": [cluster(&catalog, &identity, &keys, &redaction)]}),
     ))
 }
 
@@ -228,11 +269,14 @@ fn body_identities(catalog: &SandboxCatalog, body: &Value) -> ApiResult<Vec<Iden
 }
 
 async fn clusters_members(
-    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
+    let redaction = caller.redaction(&catalog);
     let stitched = body.get("graph-type").and_then(Value::as_str) != Some("None");
     let mut clusters = Vec::new();
     for identity in body_identities(&catalog, &body)? {
@@ -241,7 +285,7 @@ async fn clusters_members(
         } else {
             vec![identity.clone()]
         };
-        clusters.push(cluster(&catalog, &identity, &keys));
+        clusters.push(cluster(&catalog, &identity, &keys, &redaction));
     }
     Ok(json(
         StatusCode::OK,
@@ -255,6 +299,7 @@ fn mapping_entry(
     catalog: &SandboxCatalog,
     identity: &IdentityKey,
     target: Option<u32>,
+    redaction: &Redaction,
 ) -> ApiResult<Value> {
     let (graph, _) = members(state, sandbox, identity)?;
     let mapped: Vec<Value> = graph
@@ -262,22 +307,25 @@ fn mapping_entry(
         .flat_map(|g| g.nodes.iter())
         .filter(|n| n.identity != *identity)
         .filter(|n| target.is_none_or(|t| catalog.namespace(&n.identity.namespace).map(|ns| ns.id) == Some(t)))
-        .map(|n| json!({"xid": xid::encode(&n.identity), "compositeXid": composite(catalog, &n.identity), "lastAssociationTime": n.last_seen_ms.to_string()}))
+        .map(|n| json!({"xid": shown_xid(redaction, &n.identity), "compositeXid": composite(catalog, &n.identity, redaction), "lastAssociationTime": n.last_seen_ms.to_string()}))
         .collect();
     Ok(
-        json!({"xid": xid::encode(identity), "compositeXid": composite(catalog, identity), "mapping": mapped}),
+        json!({"xid": shown_xid(redaction, identity), "compositeXid": composite(catalog, identity, redaction), "mapping": mapped}),
     )
 }
 
 async fn mapping(
-    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
     let identity = query_identity(&catalog, &query)?;
     let target = query.parse::<u32>("targetNs", "a numeric namespace id")?;
-    let entry = mapping_entry(&state, &sandbox, &catalog, &identity, target)?;
+    let redaction = caller.redaction(&catalog);
+    let entry = mapping_entry(&state, &sandbox, &catalog, &identity, target, &redaction)?;
     Ok(json(
         StatusCode::OK,
         &json!({"version": 1, "mappings": [entry], "unprocessedXids": [], "unprocessedNids": []}),
@@ -285,7 +333,9 @@ async fn mapping(
 }
 
 async fn mappings(
-    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -295,10 +345,11 @@ async fn mappings(
         None | Some(Value::Null) => None,
         given => Some(namespace_id(given, "/targetNs", true)?),
     };
+    let redaction = caller.redaction(&catalog);
     let mut entries = Vec::new();
     for identity in body_identities(&catalog, &body)? {
         entries.push(mapping_entry(
-            &state, &sandbox, &catalog, &identity, target,
+            &state, &sandbox, &catalog, &identity, target, &redaction,
         )?);
     }
     if entries
@@ -323,13 +374,24 @@ fn explain_reason(reason: &RemovalReason) -> String {
     }
 }
 
-/// Rapport's extension: the whole graph of an identity with where each link came from.
+/// Rapport's extension: the whole graph of an identity with where each link came from. Values of
+/// namespaces the caller may not see are masked, and so are the reasons that would name them.
 async fn explain_graph(
-    Authorized { sandbox, .. }: Authorized<IdentitiesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IdentitiesRead>,
     State(state): State<Arc<AppState>>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
+    let redaction = caller.redaction(&catalog);
+    let shown = |identity: &IdentityKey| shown_identity(&redaction, identity);
+    let with = |mut base: Value, extra: Value| {
+        if let (Some(object), Value::Object(extra)) = (base.as_object_mut(), extra) {
+            object.extend(extra);
+        }
+        base
+    };
     let identity = query_identity(&catalog, &query)?;
     let Some((profile_id, graph)) = state
         .engine
@@ -346,10 +408,23 @@ async fn explain_graph(
     let time = |ms: i64| engine::time::format_rfc3339_ms(ms, true);
     let body = json!({
         "profileId": profile_id.to_string(),
-        "identities": graph.nodes.iter().map(|n| json!({"namespace": n.identity.namespace, "id": n.identity.value, "firstSeen": time(n.first_seen_ms), "lastSeen": time(n.last_seen_ms), "dataset": n.source.dataset, "record": n.source.record})).collect::<Vec<_>>(),
-        "links": graph.edges.iter().map(|e| json!({"from": {"namespace": e.a.namespace, "id": e.a.value}, "to": {"namespace": e.b.namespace, "id": e.b.value}, "firstSeen": time(e.first_seen_ms), "lastSeen": time(e.last_seen_ms), "dataset": e.source.dataset, "record": e.source.record})).collect::<Vec<_>>(),
-        "removedLinks": graph.removed.iter().map(|r| json!({"from": {"namespace": r.a.namespace, "id": r.a.value}, "to": {"namespace": r.b.namespace, "id": r.b.value}, "removedAt": time(r.removed_at_ms), "dataset": r.source.dataset, "record": r.source.record, "reason": explain_reason(&r.reason)})).collect::<Vec<_>>(),
-        "refusedIdentities": graph.refused.iter().map(|r| json!({"namespace": r.identity.namespace, "id": r.identity.value, "refusedAt": time(r.refused_at_ms), "dataset": r.source.dataset, "reason": r.reason.describe()})).collect::<Vec<_>>(),
+        "identities": graph.nodes.iter().map(|n| with(shown(&n.identity), json!({"firstSeen": time(n.first_seen_ms), "lastSeen": time(n.last_seen_ms), "dataset": n.source.dataset, "record": n.source.record}))).collect::<Vec<_>>(),
+        "links": graph.edges.iter().map(|e| json!({"from": shown(&e.a), "to": shown(&e.b), "firstSeen": time(e.first_seen_ms), "lastSeen": time(e.last_seen_ms), "dataset": e.source.dataset, "record": e.source.record})).collect::<Vec<_>>(),
+        "removedLinks": graph.removed.iter().map(|r| {
+            let hidden = masked(&redaction, &r.a.namespace) || masked(&redaction, &r.b.namespace);
+            let reason = match hidden {
+                true => "removed by the identity graph's rules (the identities involved are hidden from this caller)".to_owned(),
+                false => explain_reason(&r.reason),
+            };
+            json!({"from": shown(&r.a), "to": shown(&r.b), "removedAt": time(r.removed_at_ms), "dataset": r.source.dataset, "record": r.source.record, "reason": reason})
+        }).collect::<Vec<_>>(),
+        "refusedIdentities": graph.refused.iter().map(|r| {
+            let reason = match masked(&redaction, &r.identity.namespace) {
+                true => "refused by the identity graph's rules (the identity is hidden from this caller)".to_owned(),
+                false => r.reason.describe().to_string(),
+            };
+            with(shown(&r.identity), json!({"refusedAt": time(r.refused_at_ms), "dataset": r.source.dataset, "reason": reason}))
+        }).collect::<Vec<_>>(),
     });
     Ok(json(StatusCode::OK, &body))
 }

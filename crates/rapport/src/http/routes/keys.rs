@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::table::Route;
 use super::{fields, json};
+use crate::http::audit::AuditSlip;
 use crate::http::auth::{Authorized, KeysManage};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
@@ -21,12 +22,13 @@ const KEYS: &str = "/data/rapport/keys";
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::keyed(Method::GET, KEYS, list),
-        Route::keyed(Method::POST, KEYS, create),
-        Route::keyed(Method::GET, format!("{KEYS}/{{id}}"), get_one),
-        Route::keyed(Method::PATCH, format!("{KEYS}/{{id}}"), patch),
-        Route::keyed(Method::DELETE, format!("{KEYS}/{{id}}"), revoke),
-        Route::keyed(Method::POST, format!("{KEYS}/{{id}}/rotate"), rotate),
+        Route::keyed(Method::GET, KEYS, list).audited("key.list"),
+        Route::keyed(Method::POST, KEYS, create).audited_change("key.create"),
+        Route::keyed(Method::GET, format!("{KEYS}/{{id}}"), get_one).audited("key.read"),
+        Route::keyed(Method::PATCH, format!("{KEYS}/{{id}}"), patch).audited_change("key.update"),
+        Route::keyed(Method::DELETE, format!("{KEYS}/{{id}}"), revoke).audited_change("key.revoke"),
+        Route::keyed(Method::POST, format!("{KEYS}/{{id}}/rotate"), rotate)
+            .audited_change("key.rotate"),
     ]
 }
 
@@ -48,6 +50,7 @@ fn key_json(record: &auth::ApiKeyRecord) -> Value {
         "prefix": record.prefix(),
         "actions": record.actions.names(),
         "sandboxes": record.sandboxes.names(),
+        "role": record.role,
         "expiresAt": time(record.expires_ms),
         "createdAt": time(Some(record.created_ms)),
         "createdBy": record.created_by,
@@ -106,6 +109,7 @@ async fn list(
 async fn create(
     Authorized { caller, .. }: Authorized<KeysManage>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let fields = object(&body)?;
@@ -124,6 +128,18 @@ async fn create(
         actions,
         sandboxes,
         expires_ms: expiry(fields)?.flatten(),
+        role: match fields::text(fields, "role", Code::InvalidApiKeyBody)? {
+            Some(role) => {
+                // The key sees only the labels of this console role.
+                state.users.role(&role).map_err(|_| {
+                    invalid(format!(
+                        "/role: no role \"{role}\" exists (GET /data/rapport/roles lists them)"
+                    ))
+                })?;
+                Some(role)
+            }
+            None => None,
+        },
     };
     let (record, token) = state
         .keys
@@ -134,6 +150,7 @@ async fn create(
             engine::catalog::now_ms(),
         )
         .map_err(auth_error)?;
+    slip.object(record.id.to_string());
     Ok(created(&record, token))
 }
 

@@ -12,6 +12,7 @@ mod keys;
 mod merge_policies;
 mod models;
 mod namespaces;
+mod privacy;
 mod schemas;
 mod segments;
 pub mod table;

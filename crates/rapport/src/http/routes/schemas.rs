@@ -2,7 +2,7 @@
 //! identity descriptors and unions.
 
 use super::table::Route;
-use crate::http::auth::{Authorized, SchemasRead, SchemasWrite};
+use crate::http::auth::{Authorized, LabelsManage, Permit, SchemasRead, SchemasWrite};
 use axum::http::Method;
 use std::sync::Arc;
 
@@ -262,15 +262,28 @@ async fn list_descriptors(
     let catalog = state.engine.sandbox(&sandbox)?;
     Ok(json(
         StatusCode::OK,
-        &results(catalog.descriptors.values().map(|d| d.to_json()).collect()),
+        &results(
+            catalog
+                .descriptors
+                .values()
+                .map(|d| d.to_json())
+                .chain(catalog.label_descriptors.values().map(|d| d.to_json()))
+                .collect(),
+        ),
     ))
 }
 
+/// Creates an identity descriptor, or a label descriptor, which also needs `labels.manage` (so
+/// that whoever may change schemas cannot unlabel a field and then read it).
 async fn create_descriptor(
     Authorized { sandbox, .. }: Authorized<SchemasWrite>,
+    labels: Permit<LabelsManage>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    if engine::catalog::schemas::descriptor_type(&body) == "xdm:descriptorLabel" {
+        labels.require()?;
+    }
     let descriptor = state.engine.create_descriptor(&sandbox, &body)?;
     Ok(json(StatusCode::CREATED, &descriptor.to_json()))
 }
@@ -281,20 +294,34 @@ async fn get_descriptor(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
-    let descriptor = catalog.descriptors.get(&id).ok_or_else(|| {
-        ApiError::new(
-            Code::DescriptorNotFound,
-            format!("no descriptor \"{id}\" exists in this sandbox"),
-        )
-    })?;
-    Ok(json(StatusCode::OK, &descriptor.to_json()))
+    let descriptor = catalog
+        .descriptors
+        .get(&id)
+        .map(|d| d.to_json())
+        .or_else(|| catalog.label_descriptors.get(&id).map(|d| d.to_json()))
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::DescriptorNotFound,
+                format!("no descriptor \"{id}\" exists in this sandbox"),
+            )
+        })?;
+    Ok(json(StatusCode::OK, &descriptor))
 }
 
 async fn delete_descriptor(
     Authorized { sandbox, .. }: Authorized<SchemasWrite>,
+    labels: Permit<LabelsManage>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    if state
+        .engine
+        .sandbox(&sandbox)?
+        .label_descriptors
+        .contains_key(&id)
+    {
+        labels.require()?;
+    }
     state.engine.delete_descriptor(&sandbox, &id)?;
     // An empty body, so no content type.
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -39,14 +39,16 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             format!("{DEFINITIONS}/{{id}}/explain"),
             explain,
-        ),
+        )
+        .audited("segment.explain"),
         Route::keyed(Method::POST, "/data/core/ups/segment/conversion", convert),
         Route::keyed(Method::GET, JOBS, list_jobs),
         Route::keyed(Method::POST, JOBS, create_job),
         Route::keyed(Method::GET, format!("{JOBS}/{{id}}"), get_job),
         Route::keyed(Method::DELETE, format!("{JOBS}/{{id}}"), cancel_job),
         Route::keyed(Method::POST, "/data/core/ups/preview", create_preview),
-        Route::keyed(Method::GET, "/data/core/ups/preview/{id}", get_preview),
+        Route::keyed(Method::GET, "/data/core/ups/preview/{id}", get_preview)
+            .audited("segment.preview.read"),
         Route::keyed(
             Method::DELETE,
             "/data/core/ups/preview/{id}",
@@ -237,12 +239,25 @@ async fn convert(_: Authorized<SegmentsRead>, JsonBody(body): JsonBody) -> ApiRe
 }
 
 async fn explain(
-    Authorized { sandbox, .. }: Authorized<ProfilesRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<ProfilesRead>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     query: QueryPairs,
 ) -> ApiResult<Response> {
     let catalog = state.engine.sandbox(&sandbox)?;
+    // An explanation shows the values compared: not for a segment reading what the caller
+    // may not see.
+    if let Some(missing) = caller.redaction(&catalog).segment_denied(&id) {
+        return Err(ApiError::new(
+            Code::FieldAccessDenied,
+            format!(
+                "segment \"{id}\" reads fields labelled {}, which this caller's role is not granted, so its explanation is not shown",
+                missing.join(", ")
+            ),
+        ));
+    }
     let entity_id = query.require("entityId")?;
     let entity = state
         .engine

@@ -18,9 +18,11 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use rapport_types::Action;
 
+use crate::http::audit::{Audited, Durability};
 use crate::http::auth::{Authorized, RequiredAction};
 use crate::http::error::ApiError;
 use crate::state::AppState;
+use audit::{AuditAction, Via};
 
 /// What a route asks of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,8 @@ pub struct Route {
     pub path: String,
     pub guard: Guard,
     pub timeout: Timeout,
+    /// What the route records in the audit log, if anything.
+    pub audit: Option<Audited>,
     endpoint: MethodRouter<Arc<AppState>>,
 }
 
@@ -87,7 +91,30 @@ impl Route {
             path: path.into(),
             guard: Guard::Key(A::ACTION),
             timeout: Timeout::Default,
+            audit: None,
         }
+    }
+
+    /// Each request is recorded in the audit log as `action` (a lookup: recorded after the
+    /// answer is made, without waiting for the commit).
+    pub fn audited(mut self, action: &'static str) -> Route {
+        self.audit = Some(Audited {
+            action: AuditAction::from_static(action),
+            durability: Durability::Queued,
+            via: Via::Api,
+        });
+        self
+    }
+
+    /// Each request is recorded in the audit log as `action`, committed before the answer (a
+    /// change to who may do what, or a privacy request).
+    pub fn audited_change(mut self, action: &'static str) -> Route {
+        self.audit = Some(Audited {
+            action: AuditAction::from_static(action),
+            durability: Durability::Committed,
+            via: Via::Api,
+        });
+        self
     }
 
     /// The route may take as long as a large upload does.
@@ -108,6 +135,7 @@ impl Route {
             path: path.into(),
             guard: Guard::Public,
             timeout: Timeout::Default,
+            audit: None,
         }
     }
 }
@@ -129,6 +157,8 @@ pub fn table() -> Vec<Route> {
         super::models::routes(),
         super::keys::routes(),
         super::users::routes(),
+        super::privacy::routes(),
+        crate::http::audit::routes(),
     ]
     .into_iter()
     .flatten()
@@ -167,6 +197,13 @@ pub fn router(table: Vec<Route>, timeout: Duration) -> Router<Arc<AppState>> {
         route.endpoint = route
             .endpoint
             .layer(axum::middleware::from_fn_with_state(limit, limit_time));
+        if let Some(audited) = route.audit {
+            // Outside the time limit: a request abandoned for time is recorded too.
+            route.endpoint = route.endpoint.layer(axum::middleware::from_fn_with_state(
+                Arc::new(audited),
+                crate::http::audit::audit_request,
+            ));
+        }
         let merged = match by_path.remove(&route.path) {
             Some(existing) => existing.merge(route.endpoint),
             None => route.endpoint,

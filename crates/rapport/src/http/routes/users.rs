@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::fields::{object, strings, text};
 use super::table::Route;
 use super::{blocking, json};
+use crate::http::audit::AuditSlip;
 use crate::http::auth::{Authorized, Caller, UsersManage};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
@@ -23,21 +24,26 @@ const ROLES: &str = "/data/rapport/roles";
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::keyed(Method::GET, USERS, list_users),
-        Route::keyed(Method::POST, USERS, create_user),
-        Route::keyed(Method::GET, format!("{USERS}/{{name}}"), get_user),
-        Route::keyed(Method::PATCH, format!("{USERS}/{{name}}"), patch_user),
-        Route::keyed(Method::DELETE, format!("{USERS}/{{name}}"), delete_user),
+        Route::keyed(Method::GET, USERS, list_users).audited("user.list"),
+        Route::keyed(Method::POST, USERS, create_user).audited_change("user.create"),
+        Route::keyed(Method::GET, format!("{USERS}/{{name}}"), get_user).audited("user.read"),
+        Route::keyed(Method::PATCH, format!("{USERS}/{{name}}"), patch_user)
+            .audited_change("user.update"),
+        Route::keyed(Method::DELETE, format!("{USERS}/{{name}}"), delete_user)
+            .audited_change("user.delete"),
         Route::keyed(
             Method::PUT,
             format!("{USERS}/{{name}}/password"),
             reset_password,
-        ),
-        Route::keyed(Method::GET, ROLES, list_roles),
-        Route::keyed(Method::POST, ROLES, create_role),
-        Route::keyed(Method::GET, format!("{ROLES}/{{name}}"), get_role),
-        Route::keyed(Method::PUT, format!("{ROLES}/{{name}}"), put_role),
-        Route::keyed(Method::DELETE, format!("{ROLES}/{{name}}"), delete_role),
+        )
+        .audited_change("user.password"),
+        Route::keyed(Method::GET, ROLES, list_roles).audited("role.list"),
+        Route::keyed(Method::POST, ROLES, create_role).audited_change("role.create"),
+        Route::keyed(Method::GET, format!("{ROLES}/{{name}}"), get_role).audited("role.read"),
+        Route::keyed(Method::PUT, format!("{ROLES}/{{name}}"), put_role)
+            .audited_change("role.update"),
+        Route::keyed(Method::DELETE, format!("{ROLES}/{{name}}"), delete_role)
+            .audited_change("role.delete"),
     ]
 }
 
@@ -116,12 +122,14 @@ async fn list_users(
 async fn create_user(
     Authorized { caller, .. }: Authorized<UsersManage>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let fields = object(&body, Code::InvalidUser)?;
     let code = Code::InvalidUser;
     let name = text(fields, "name", code)?
         .ok_or_else(|| ApiError::new(code, "/name: required, a string"))?;
+    slip.object(name.to_lowercase());
     let role = text(fields, "role", code)?
         .ok_or_else(|| ApiError::new(code, "/role: required, the name of a role"))?;
     check_role_within(&state, &caller, &role)?;
@@ -257,11 +265,13 @@ fn grants(fields: &Map<String, Value>) -> ApiResult<(auth::LabelGrant, ActionSet
 async fn create_role(
     Authorized { caller, .. }: Authorized<UsersManage>,
     State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let fields = object(&body, Code::InvalidRole)?;
     let name = text(fields, "name", Code::InvalidRole)?
         .ok_or_else(|| ApiError::new(Code::InvalidRole, "/name: required, a string"))?;
+    slip.object(name.clone());
     if state.users.role(&name).is_ok() {
         return Err(ApiError::new(
             Code::InvalidRole,

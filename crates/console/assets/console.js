@@ -80,8 +80,15 @@
       if (name) source.addEventListener(name, function () { refresh(name); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
+    // Leaving the page (a form sent, such as signing out, or a link followed) closes the
+    // stream first, so its end is not mistaken for the session's.
+    var leaving = false;
+    function leave() { leaving = true; source.close(); }
+    document.addEventListener("submit", leave);
+    window.addEventListener("beforeunload", leave);
     // The session ended (inactivity, sign-out elsewhere): the stream ends; sign in again.
     source.addEventListener("signed-out", function () {
+      if (leaving) return;
       source.close();
       var here = window.location.pathname + window.location.search;
       window.location.assign((body.getAttribute("data-signin-url") || "/console/login") +

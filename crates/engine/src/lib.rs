@@ -6,6 +6,7 @@ pub mod batch;
 pub mod catalog;
 pub mod computed;
 pub mod error;
+pub mod guardrails;
 pub mod identity;
 pub mod ingest;
 pub mod keys;
@@ -27,6 +28,7 @@ use store::{LmdbOptions, LmdbStore, Store};
 pub use access::Redaction;
 pub use catalog::{Catalog, CatalogSettings, SandboxCatalog};
 pub use error::{Error, Result};
+pub use guardrails::{Guardrails, Limits};
 use identity::graph::Graph;
 use identity::value::ValuePolicy;
 pub use identity::IdentityKey;
@@ -66,18 +68,26 @@ pub struct Engine {
     /// Write transactions committed since the engine opened ([`Engine::commits`]).
     commits: Arc<std::sync::atomic::AtomicU64>,
     values: ValuePolicy,
+    /// The guardrails' limits and hit counters (shared with the writer).
+    guardrails: Arc<Guardrails>,
 }
 
 impl Engine {
-    /// Opens (or creates) the embedded store and starts the writer.
+    /// Opens (or creates) the embedded store and starts the writer, with the reference's
+    /// guardrail limits.
     pub fn open(config: &EngineConfig) -> Result<Engine> {
+        Engine::open_with(config, Limits::default())
+    }
+
+    /// [`Engine::open`] with these guardrail limits (the server's `max-*` options).
+    pub fn open_with(config: &EngineConfig, limits: Limits) -> Result<Engine> {
         let store: Arc<dyn Store> = Arc::new(LmdbStore::open(
             &config.data_dir.join("lmdb"),
             &LmdbOptions {
                 map_size_bytes: config.map_size_bytes,
             },
         )?);
-        Engine::with_store(store, config)
+        Engine::with_store_and_limits(store, config, limits)
     }
 
     /// The store, for the server's own records kept beside the profiles (API keys). Their
@@ -88,6 +98,16 @@ impl Engine {
 
     /// Starts the engine on any storage backend.
     pub fn with_store(store: Arc<dyn Store>, config: &EngineConfig) -> Result<Engine> {
+        Engine::with_store_and_limits(store, config, Limits::default())
+    }
+
+    /// [`Engine::with_store`] with these guardrail limits.
+    pub fn with_store_and_limits(
+        store: Arc<dyn Store>,
+        config: &EngineConfig,
+        limits: Limits,
+    ) -> Result<Engine> {
+        let guardrails = Arc::new(Guardrails::new(limits));
         let catalog = Arc::new(Catalog::load(
             store.clone(),
             CatalogSettings {
@@ -101,6 +121,7 @@ impl Engine {
             WriterSettings {
                 graph_limit: config.graph_limit.max(1),
                 commits: commits.clone(),
+                guardrails: guardrails.clone(),
             },
         );
         let values = ValuePolicy {
@@ -118,6 +139,7 @@ impl Engine {
             batches.clone(),
             catalog.clone(),
             values.clone(),
+            guardrails.clone(),
             writer_sender.clone(),
         );
         let privacy = Arc::new(privacy::Privacy::new(
@@ -139,6 +161,7 @@ impl Engine {
             writer,
             commits,
             values,
+            guardrails,
         })
     }
 
@@ -147,6 +170,11 @@ impl Engine {
     /// watching for changes re-reads only when it moves.
     pub fn commits(&self) -> u64 {
         self.commits.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The guardrails: their limits, and how often each bit since the engine opened.
+    pub fn guardrails(&self) -> &Guardrails {
+        &self.guardrails
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -178,11 +206,19 @@ impl Engine {
         ingest::prepare(
             catalog,
             &self.values,
+            self.guardrails.limits(),
             dataset,
             entity,
             source_record,
             received_ms,
         )
+        .inspect_err(|error| {
+            let sandbox = catalog
+                .name
+                .clone()
+                .unwrap_or_else(SandboxName::default_sandbox);
+            self.guardrails.refused(error, &sandbox, dataset);
+        })
     }
 
     /// Queues a job for the writer; its reply runs after the commit that holds it.
@@ -399,13 +435,26 @@ impl Engine {
         self.change(sandbox, |e| catalog::merge_policies::delete(e, id))
     }
 
-    /// Creates a segment definition and queues a job that evaluates it over every profile.
+    /// Creates a segment definition and queues a job that evaluates it over every profile; a
+    /// sandbox at `max-segment-definitions` refuses it (422).
     pub fn create_segment(
         &self,
         sandbox: &SandboxName,
         body: &Value,
     ) -> Result<segment::SegmentDefinition> {
-        let definition = self.change(sandbox, |e| segment::definitions::create(e, body))?;
+        let limit = self.guardrails.limits().max_segment_definitions;
+        let definition = self
+            .change(sandbox, |e| segment::definitions::create(e, body, limit))
+            .inspect_err(|error| {
+                if error.code() == Code::SegmentDefinitionLimit {
+                    self.guardrails.hit(
+                        guardrails::Guardrail::SegmentDefinitionLimit,
+                        guardrails::Subject::Sandbox(sandbox),
+                        limit as u64,
+                        1,
+                    );
+                }
+            })?;
         self.segment_jobs
             .evaluate_definition(sandbox, &definition.id)?;
         Ok(definition)

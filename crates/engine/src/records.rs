@@ -9,21 +9,86 @@ use crate::identity::graph::Graph;
 use crate::identity::IdentityKey;
 
 /// The Profiles table's value: a live graph, or where a merged-away profile went.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Its layouts are told apart by postcard's variant index, the first byte: `0` a live graph of
+/// layout 1 (before guardrail hits were kept; read, never written), `1` a forward, `2` a live
+/// graph ([`LIVE_VARIANT`]). Graphs stored before are read as they are and written in the new
+/// layout the next time they change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "StoredProfileRecord")]
 pub enum ProfileRecord {
     Live(Graph),
     Forward(ProfileId),
 }
 
-/// The same encoding as `ProfileRecord::Live`, from a borrowed graph (no copy to write it).
-#[derive(Serialize)]
-enum ProfileRecordRef<'a> {
-    Live(&'a Graph),
+/// The variant index a live graph is written with.
+const LIVE_VARIANT: u32 = 2;
+
+impl Serialize for ProfileRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProfileRecord::Live(graph) => ProfileRecordRef(graph).serialize(serializer),
+            ProfileRecord::Forward(id) => {
+                serializer.serialize_newtype_variant("ProfileRecord", 1, "Forward", id)
+            }
+        }
+    }
+}
+
+/// Every layout a Profiles value may be stored in.
+#[derive(Deserialize)]
+enum StoredProfileRecord {
+    LiveV1(GraphV1),
+    Forward(ProfileId),
+    Live(Graph),
+}
+
+/// A live graph as layout 1 stored it: [`Graph`] without its guardrail hits.
+#[derive(Deserialize)]
+struct GraphV1 {
+    nodes: Vec<crate::identity::graph::Node>,
+    edges: Vec<crate::identity::graph::Edge>,
+    removed: Vec<crate::identity::graph::RemovedLink>,
+    refused: Vec<crate::identity::graph::RefusedIdentity>,
+    changed_ms: i64,
+    merged_profiles: Vec<u64>,
+}
+
+impl From<StoredProfileRecord> for ProfileRecord {
+    fn from(stored: StoredProfileRecord) -> ProfileRecord {
+        match stored {
+            StoredProfileRecord::LiveV1(old) => ProfileRecord::Live(Graph {
+                nodes: old.nodes,
+                edges: old.edges,
+                removed: old.removed,
+                refused: old.refused,
+                changed_ms: old.changed_ms,
+                merged_profiles: old.merged_profiles,
+                guardrails: Vec::new(),
+            }),
+            StoredProfileRecord::Forward(id) => ProfileRecord::Forward(id),
+            StoredProfileRecord::Live(graph) => ProfileRecord::Live(graph),
+        }
+    }
+}
+
+/// The encoding of `ProfileRecord::Live`, from a borrowed graph (no copy to write it).
+struct ProfileRecordRef<'a>(&'a Graph);
+
+impl Serialize for ProfileRecordRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_variant("ProfileRecord", LIVE_VARIANT, "Live", self.0)
+    }
 }
 
 /// Encodes a live profile record without cloning its graph.
 pub fn encode_live(graph: &Graph) -> Result<Vec<u8>> {
-    encode(&ProfileRecordRef::Live(graph))
+    encode(&ProfileRecordRef(graph))
+}
+
+/// Whether stored Profiles bytes are a live graph (of any layout), without decoding them.
+pub fn is_live_record(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(0) | Some(2))
 }
 
 /// One dataset's record for one primary identity.
@@ -374,6 +439,101 @@ mod tests {
             bytes,
             "the same bytes either way"
         );
+    }
+}
+
+#[cfg(test)]
+mod profile_record_tests {
+    use super::*;
+    use crate::guardrails::{Guardrail, GuardrailHit};
+    use crate::identity::graph::{Node, Source};
+
+    /// What `ProfileRecord` looked like before graphs kept guardrail hits.
+    #[derive(Serialize)]
+    enum RecordBefore {
+        Live(GraphBefore),
+        Forward(ProfileId),
+    }
+
+    #[derive(Serialize)]
+    struct GraphBefore {
+        nodes: Vec<Node>,
+        edges: Vec<crate::identity::graph::Edge>,
+        removed: Vec<crate::identity::graph::RemovedLink>,
+        refused: Vec<crate::identity::graph::RefusedIdentity>,
+        changed_ms: i64,
+        merged_profiles: Vec<u64>,
+    }
+
+    fn node() -> Node {
+        Node {
+            identity: IdentityKey::new("Email".to_owned(), "a@example.com"),
+            first_seen_ms: 1,
+            last_seen_ms: 2,
+            source: Source {
+                dataset: "d".into(),
+                record: "r:0".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn graphs_stored_before_guardrail_hits_still_load() {
+        let before = RecordBefore::Live(GraphBefore {
+            nodes: vec![node()],
+            edges: vec![],
+            removed: vec![],
+            refused: vec![],
+            changed_ms: 5,
+            merged_profiles: vec![3],
+        });
+        let bytes = encode(&before).expect("encode");
+        assert!(is_live_record(&bytes));
+        let ProfileRecord::Live(graph) = decode::<ProfileRecord>(&bytes).expect("decode") else {
+            panic!("a live graph");
+        };
+        assert_eq!(graph.nodes, vec![node()]);
+        assert_eq!(
+            (graph.changed_ms, graph.merged_profiles.clone()),
+            (5, vec![3])
+        );
+        assert!(graph.guardrails.is_empty());
+
+        let forward = encode(&RecordBefore::Forward(ProfileId(9))).expect("encode");
+        assert!(!is_live_record(&forward));
+        assert!(matches!(
+            decode::<ProfileRecord>(&forward).expect("decode"),
+            ProfileRecord::Forward(ProfileId(9))
+        ));
+        assert_eq!(
+            encode(&ProfileRecord::Forward(ProfileId(9))).expect("encode"),
+            forward,
+            "forwards keep their bytes"
+        );
+    }
+
+    #[test]
+    fn a_graph_with_hits_round_trips() {
+        let mut graph = Graph {
+            nodes: vec![node()],
+            ..Graph::default()
+        };
+        graph.guardrails.push(GuardrailHit {
+            guardrail: Guardrail::EventsTrimmed,
+            limit: 5,
+            count: 2,
+            last_at_ms: 7,
+        });
+        let bytes = encode_live(&graph).expect("encode");
+        assert!(is_live_record(&bytes));
+        assert_eq!(
+            encode(&ProfileRecord::Live(graph.clone())).expect("encode"),
+            bytes
+        );
+        let ProfileRecord::Live(back) = decode::<ProfileRecord>(&bytes).expect("decode") else {
+            panic!("a live graph");
+        };
+        assert_eq!(back, graph);
     }
 }
 

@@ -246,3 +246,34 @@ pub async fn load(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<L
         event_seconds,
     })
 }
+
+/// Labels the birth date I2 on the benchmark's profile schema and makes a key of the built-in
+/// sales role (which is not granted I2): its lookups leave the birth date out.
+pub async fn sales_key(address: &str, setup: &Setup) -> anyhow::Result<String> {
+    let mut connection = connect(address, setup.sandbox.as_deref()).await?;
+    let schemas = connection
+        .get_json("/data/foundation/schemaregistry/tenant/schemas")
+        .await?;
+    let schema = schemas["results"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["title"] == "CRM"))
+        .and_then(|s| s["$id"].as_str())
+        .ok_or_else(|| anyhow::anyhow!("the benchmark's CRM schema is not listed"))?
+        .to_owned();
+    connection
+        .post_json(
+            "/data/foundation/schemaregistry/tenant/descriptors",
+            &json!({"@type": "xdm:descriptorLabel", "xdm:sourceSchema": schema, "xdm:sourceProperty": ["/person/birthDate"], "xdm:labels": ["I2"]}),
+        )
+        .await?;
+    let key = connection
+        .post_json(
+            "/data/rapport/keys",
+            &json!({"name": "bench-sales", "actions": ["profiles.read"], "sandboxes": ["*"], "role": "sales"}),
+        )
+        .await?;
+    key["key"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no key in {key}"))
+}

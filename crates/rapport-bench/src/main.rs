@@ -52,6 +52,10 @@ pub struct Args {
     /// The segments scenario's largest definition count (50 or 500): 50 skips the 500 phase
     #[arg(long, default_value_t = 500)]
     pub max_definitions: usize,
+    /// The lookup scenario also measures lookups by a key of the sales role, which may not see
+    /// the birth date (labelled I2): the cost of field-level redaction
+    #[arg(long)]
+    pub redacted: bool,
     /// Port for the server under test
     #[arg(long, default_value_t = 18_181)]
     pub port: u16,
@@ -209,7 +213,21 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
     for row in &lookups {
         println!("{}", row.markdown());
     }
+    let redacted = if args.redacted {
+        let key = load::sales_key(address, &setup).await?;
+        let rows = measure::redacted_lookups(args, address, &key).await?;
+        println!("\n## Profile lookup with field-level redaction (1 connection)\n");
+        println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for row in &rows {
+            println!("{}", row.markdown());
+        }
+        rows.iter().map(|r| r.json()).collect::<Vec<_>>()
+    } else {
+        Vec::new()
+    };
     Ok(json!({
+        "redacted_lookups": redacted,
         "profiles": args.profiles,
         "events_per_profile": args.events_per_profile,
         "load": {

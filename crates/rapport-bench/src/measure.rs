@@ -52,11 +52,23 @@ impl Row {
     }
 }
 
-/// Runs `connections` closed loops for `seconds`, each sending the path `make(i)` gives.
+/// Runs `connections` closed loops for `seconds`, each sending the path `make(i)` gives, with
+/// the master key.
 async fn closed_loop(
     address: &str,
     connections: usize,
     seconds: u64,
+    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+) -> anyhow::Result<(Histogram<u64>, f64, usize)> {
+    closed_loop_as(address, connections, seconds, None, make).await
+}
+
+/// [`closed_loop`] with `key` (`None`: the master key).
+async fn closed_loop_as(
+    address: &str,
+    connections: usize,
+    seconds: u64,
+    key: Option<std::sync::Arc<str>>,
     make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<(Histogram<u64>, f64, usize)> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -64,8 +76,12 @@ async fn closed_loop(
     for connection_index in 0..connections {
         let address = address.to_owned();
         let make = make.clone();
+        let key = key.clone();
         tasks.push(tokio::spawn(async move {
             let mut connection = crate::load::connect(&address, None).await?;
+            if let Some(key) = &key {
+                connection = connection.with_key(Some(key));
+            }
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let mut i = connection_index.wrapping_mul(7_919);
             let mut body_bytes = 0;
@@ -137,4 +153,62 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
         });
     }
     Ok(rows)
+}
+
+/// One connection's lookups as a key whose role may not see some labelled fields (the sales
+/// role: no birth date), beside the same lookups with the master key (every label: the
+/// prepared view's bytes as they are) and the floor, measured back to back in one run.
+pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::Result<Vec<Row>> {
+    let profiles = args.profiles.max(1);
+    let lookup_path = move |i: usize| {
+        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
+    };
+    let key: std::sync::Arc<str> = key.into();
+    let mut probe = crate::load::connect(address, None)
+        .await?
+        .with_key(Some(&key));
+    let (_, sample) = probe.get(&lookup_path(0)).await?;
+    anyhow::ensure!(
+        !String::from_utf8_lossy(&sample).contains("birthDate"),
+        "the redacted lookup still shows the birth date"
+    );
+    let size = sample.len();
+    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    closed_loop_as(address, 1, 1, Some(key.clone()), lookup_path).await?;
+    let (floor, floor_rate, floor_bytes) =
+        closed_loop(address, 1, args.seconds, floor_path).await?;
+    let (full, full_rate, full_bytes) = closed_loop(address, 1, args.seconds, lookup_path).await?;
+    let (redacted, redacted_rate, redacted_bytes) =
+        closed_loop_as(address, 1, args.seconds, Some(key), lookup_path).await?;
+    let floor_quantiles = (
+        floor.value_at_quantile(0.5),
+        floor.value_at_quantile(0.99),
+        floor.value_at_quantile(0.999),
+    );
+    Ok(vec![
+        Row {
+            connections: 1,
+            target: "floor",
+            requests_per_second: floor_rate,
+            histogram: floor,
+            floor: None,
+            body_bytes: floor_bytes,
+        },
+        Row {
+            connections: 1,
+            target: "lookup, every label",
+            requests_per_second: full_rate,
+            histogram: full,
+            floor: Some(floor_quantiles),
+            body_bytes: full_bytes,
+        },
+        Row {
+            connections: 1,
+            target: "lookup, sales role",
+            requests_per_second: redacted_rate,
+            histogram: redacted,
+            floor: Some(floor_quantiles),
+            body_bytes: redacted_bytes,
+        },
+    ])
 }

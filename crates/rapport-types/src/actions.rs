@@ -50,6 +50,7 @@ actions! {
     AuditRead => ("audit.read", Server),
     PrivacyManage => ("privacy.manage", Server),
     LabelsManage => ("labels.manage", Sandbox),
+    MetricsRead => ("metrics.read", Server),
 }
 
 impl Action {

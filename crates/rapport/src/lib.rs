@@ -15,9 +15,10 @@ use engine::Engine;
 
 /// Opens the engine and builds the shared state for the router.
 pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::AppState>> {
-    let engine = Engine::open(&settings.engine_config()).map_err(|e| {
-        anyhow::anyhow!("opening the store in {}: {e}", settings.data_dir.display())
-    })?;
+    let engine =
+        Engine::open_with(&settings.engine_config(), settings.guardrails).map_err(|e| {
+            anyhow::anyhow!("opening the store in {}: {e}", settings.data_dir.display())
+        })?;
     engine.set_privacy_result_retention(std::time::Duration::from_secs(
         86_400 * u64::from(settings.privacy_result_retention_days),
     ));

@@ -24,6 +24,30 @@ pub struct ServeOptions {
     /// Most identities one identity graph may hold [default: 50]
     #[arg(long, env = "RAPPORT_IDENTITY_GRAPH_LIMIT")]
     pub identity_graph_limit: Option<usize>,
+    /// Largest experience event, in bytes of compact JSON; larger ones are refused (413
+    /// `event_too_large`, or a batch row error) [default: 10240]
+    #[arg(long, env = "RAPPORT_MAX_EVENT_BYTES")]
+    pub max_event_bytes: Option<usize>,
+    /// Largest profile record, in bytes of compact JSON; larger ones are refused (413
+    /// `record_too_large`, or a batch row error) [default: 102400]
+    #[arg(long, env = "RAPPORT_MAX_RECORD_BYTES")]
+    pub max_record_bytes: Option<usize>,
+    /// Most items of one array in an experience event; more is accepted and the profile gets
+    /// the warning `event_array_items` [default: 10]
+    #[arg(long, env = "RAPPORT_MAX_EVENT_ARRAY_ITEMS")]
+    pub max_event_array_items: Option<usize>,
+    /// Most items of one array in a profile record; more is accepted and the profile gets the
+    /// warning `profile_array_items` [default: 500]
+    #[arg(long, env = "RAPPORT_MAX_PROFILE_ARRAY_ITEMS")]
+    pub max_profile_array_items: Option<usize>,
+    /// Most experience events one profile keeps; the oldest beyond are removed and the profile
+    /// gets the warning `events_trimmed` [default: 5000]
+    #[arg(long, env = "RAPPORT_MAX_EVENTS_PER_PROFILE")]
+    pub max_events_per_profile: Option<usize>,
+    /// Most segment definitions one sandbox may hold (422
+    /// `segment_definition_limit_reached` beyond) [default: 500]
+    #[arg(long, env = "RAPPORT_MAX_SEGMENT_DEFINITIONS")]
+    pub max_segment_definitions: Option<usize>,
     /// Identity values that never link anything, comma-separated (case-insensitive); an empty
     /// value turns the list off [default: test@test.com, null@null.com, noemail@example.com,
     /// none@none.com, 0000000000, 1111111111, 1234567890]
@@ -103,6 +127,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub max_payload_bytes: usize,
     pub identity_graph_limit: usize,
+    /// The other guardrails' limits (`max-event-bytes` and the rest).
+    pub guardrails: engine::Limits,
     pub blocked_identity_values: Vec<String>,
     pub map_size_gib: usize,
     pub tenant_id: String,
@@ -198,6 +224,35 @@ impl ServeOptions {
                 .identity_graph_limit
                 .or(file.identity_graph_limit)
                 .unwrap_or(50),
+            guardrails: {
+                let reference = engine::Limits::default();
+                engine::Limits {
+                    max_event_bytes: self
+                        .max_event_bytes
+                        .or(file.max_event_bytes)
+                        .unwrap_or(reference.max_event_bytes),
+                    max_record_bytes: self
+                        .max_record_bytes
+                        .or(file.max_record_bytes)
+                        .unwrap_or(reference.max_record_bytes),
+                    max_event_array_items: self
+                        .max_event_array_items
+                        .or(file.max_event_array_items)
+                        .unwrap_or(reference.max_event_array_items),
+                    max_profile_array_items: self
+                        .max_profile_array_items
+                        .or(file.max_profile_array_items)
+                        .unwrap_or(reference.max_profile_array_items),
+                    max_events_per_profile: self
+                        .max_events_per_profile
+                        .or(file.max_events_per_profile)
+                        .unwrap_or(reference.max_events_per_profile),
+                    max_segment_definitions: self
+                        .max_segment_definitions
+                        .or(file.max_segment_definitions)
+                        .unwrap_or(reference.max_segment_definitions),
+                }
+            },
             blocked_identity_values: match self
                 .blocked_identity_values
                 .or(file.blocked_identity_values)
@@ -292,6 +347,7 @@ impl ServeOptions {
             (1..=10_000).contains(&settings.identity_graph_limit),
             "identity-graph-limit must be between 1 and 10000"
         );
+        check_guardrails(&settings.guardrails)?;
         anyhow::ensure!(
             settings.audit_retention_days >= 1,
             "audit-retention-days must be at least 1"
@@ -314,6 +370,62 @@ impl ServeOptions {
         );
         Ok(settings)
     }
+}
+
+/// The guardrails' ranges: each option named with its rule and the value given.
+fn check_guardrails(limits: &engine::Limits) -> anyhow::Result<()> {
+    let max_definitions = engine::segment::definitions::MAX_DEFINITIONS;
+    let ranges: [(&str, usize, usize, usize, &str); 6] = [
+        (
+            "max-event-bytes",
+            limits.max_event_bytes,
+            256,
+            64 << 20,
+            "bytes of compact JSON",
+        ),
+        (
+            "max-record-bytes",
+            limits.max_record_bytes,
+            256,
+            64 << 20,
+            "bytes of compact JSON",
+        ),
+        (
+            "max-event-array-items",
+            limits.max_event_array_items,
+            1,
+            1_000_000,
+            "items",
+        ),
+        (
+            "max-profile-array-items",
+            limits.max_profile_array_items,
+            1,
+            1_000_000,
+            "items",
+        ),
+        (
+            "max-events-per-profile",
+            limits.max_events_per_profile,
+            1,
+            1_000_000,
+            "events",
+        ),
+        (
+            "max-segment-definitions",
+            limits.max_segment_definitions,
+            1,
+            max_definitions,
+            "definitions per sandbox",
+        ),
+    ];
+    for (option, value, low, high, unit) in ranges {
+        anyhow::ensure!(
+            (low..=high).contains(&value),
+            "{option} must be between {low} and {high} ({unit}), not {value}"
+        );
+    }
+    Ok(())
 }
 
 impl Settings {

@@ -23,6 +23,7 @@ mod demo;
 mod empty_bodies;
 mod end_to_end;
 mod events_paging;
+mod guardrails;
 mod identity_api;
 mod labels;
 mod lookup_validation;

@@ -65,6 +65,11 @@ async fn labelled() -> Labelled {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let birthday_segment = reply.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        reply.body["labels"],
+        json!(["I2"]),
+        "the definition shows what it inherits"
+    );
     let reply = server
         .post(
             "/data/core/ca/attributes",
@@ -317,11 +322,19 @@ async fn asking_for_a_field_the_role_may_not_see_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_shows_a_sales_rep_no_labelled_value() {
+async fn the_console_shows_each_role_only_the_labels_it_holds() {
     let setup = labelled().await;
     let server = &setup.server;
+    let reply = server
+        .post(
+            "/data/rapport/roles",
+            json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"],
+                   "actions": ["profiles.read", "events.read", "identities.read", "segments.read", "attributes.read"]}),
+        )
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
     let mut pages = Vec::new();
-    for (name, role) in [("sam", "sales"), ("ana", "agent")] {
+    for (name, role) in [("sam", "sales"), ("ana", "agent"), ("abe", "analyst")] {
         let reply = server
             .post(
                 "/data/rapport/users",
@@ -338,6 +351,7 @@ async fn the_console_shows_a_sales_rep_no_labelled_value() {
             "/console/profile/CRMID/CRM-RUI/panel/segments",
             "/console/profile/CRMID/CRM-RUI/panel/computed",
             "/console/profile/CRMID/CRM-RUI/timeline",
+            "/console/profile/CRMID/CRM-RUI/panel/identity",
         ] {
             let reply = server
                 .send_exactly(Method::GET, uri, Vec::new(), &[("cookie", &cookie)])
@@ -347,7 +361,14 @@ async fn the_console_shows_a_sales_rep_no_labelled_value() {
         }
         pages.push(html);
     }
-    let (sales, agent) = (&pages[0], &pages[1]);
+    let (sales, agent, analyst) = (&pages[0], &pages[1], &pages[2]);
+    // A role without I1 never sees the email, anywhere on the page or in its panels.
+    assert!(agent.contains(EMAIL), "the agent's console shows the email");
+    assert!(
+        !analyst.contains(EMAIL),
+        "a role without I1 sees the email in the console"
+    );
+    assert!(analyst.contains(BIRTH_DATE), "the analyst holds I2");
     assert!(
         agent.contains(BIRTH_DATE),
         "the agent's console shows the birth date"

@@ -20,6 +20,7 @@ use xdm::{FieldType, ObjectField};
 use super::{Batch, BatchError, BatchFormat, BatchProgress, BatchStatus, Batches};
 use crate::catalog::{now_ms, Catalog, SandboxCatalog};
 use crate::error::{Error, Result};
+use crate::guardrails::Guardrails;
 use crate::identity::value::ValuePolicy;
 use crate::ingest::{prepare, Job, PreparedWrite};
 
@@ -52,6 +53,7 @@ impl BatchWorker {
         batches: Arc<Batches>,
         catalog: Arc<Catalog>,
         values: ValuePolicy,
+        guardrails: Arc<Guardrails>,
         writer: Sender<Job>,
     ) -> BatchWorker {
         let stop = Arc::new(AtomicBool::new(false));
@@ -59,6 +61,7 @@ impl BatchWorker {
             batches: batches.clone(),
             catalog,
             values,
+            guardrails,
             writer,
             stop: stop.clone(),
         };
@@ -88,6 +91,7 @@ struct Context {
     batches: Arc<Batches>,
     catalog: Arc<Catalog>,
     values: ValuePolicy,
+    guardrails: Arc<Guardrails>,
     writer: Sender<Job>,
     stop: Arc<AtomicBool>,
 }
@@ -119,6 +123,17 @@ fn input_format(format: &BatchFormat) -> InputFormat {
             mapping: mapping.clone(),
         }),
         BatchFormat::Parquet => InputFormat::Parquet,
+    }
+}
+
+/// The code of a row refused by `prepare` in the error report: the number of the error's
+/// problem type for the size guardrails (`1562` for `event_too_large`, `1563` for
+/// `record_too_large`, as the streaming API answers them), `1555` for every other refusal.
+fn row_code(error: &Error) -> &'static str {
+    match error.code() {
+        rapport_types::Code::EventTooLarge => "1562",
+        rapport_types::Code::RecordTooLarge => "1563",
+        _ => "1555",
     }
 }
 
@@ -286,6 +301,7 @@ impl Context {
                     Ok(value) => match prepare(
                         &catalog,
                         &self.values,
+                        self.guardrails.limits(),
                         &dataset.id,
                         value,
                         row_source(&batch.id, &file.name, row.number),
@@ -300,7 +316,12 @@ impl Context {
                             }
                             None
                         }
-                        Err(error) => Some(("1555", error.to_string())),
+                        Err(error) => {
+                            // Refused by a size guardrail: counted (once, in this first pass)
+                            // and reported with its own code; any other refusal is a 1555.
+                            self.guardrails.refused(&error, sandbox, &dataset.id);
+                            Some((row_code(&error), error.to_string()))
+                        }
                     },
                 };
                 if let Some((code, message)) = problem {
@@ -463,9 +484,15 @@ impl Context {
                     return ControlFlow::Continue(());
                 };
                 let source = row_source(&batch.id, &file.name, row.number);
-                if let Ok(write) =
-                    prepare(catalog, &self.values, dataset, value, source, received_ms)
-                {
+                if let Ok(write) = prepare(
+                    catalog,
+                    &self.values,
+                    self.guardrails.limits(),
+                    dataset,
+                    value,
+                    source,
+                    received_ms,
+                ) {
                     pending.push(write);
                 }
                 if pending.len() == WRITES_PER_JOB {

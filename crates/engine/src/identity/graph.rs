@@ -118,6 +118,10 @@ pub struct Graph {
     pub changed_ms: i64,
     /// Profile ids merged into this graph's profile; each forwards straight here.
     pub merged_profiles: Vec<u64>,
+    /// What guardrails did to this profile (`guardrails::note`), shown on every lookup as its
+    /// `warnings`. Kept here so that a re-merge keeps it; the writer hands a merged-away or
+    /// split profile's hits to the profile that keeps its id, or to the survivor.
+    pub guardrails: Vec<crate::guardrails::GuardrailHit>,
 }
 
 impl Graph {
@@ -145,6 +149,9 @@ impl Graph {
         }
         self.removed.extend(other.removed);
         self.refused.extend(other.refused);
+        for hit in other.guardrails {
+            crate::guardrails::note(&mut self.guardrails, hit);
+        }
         self.changed_ms = self.changed_ms.max(other.changed_ms);
         self.trim_history();
     }
@@ -432,6 +439,7 @@ pub fn resolve(mut graph: Graph, rules: &dyn LinkingRules, now_ms: i64) -> Resol
             refused,
             changed_ms: graph.changed_ms,
             merged_profiles: Vec::new(),
+            guardrails: Vec::new(),
         };
         component.trim_history();
         component.normalize();

@@ -11,7 +11,10 @@ use store::{collect_prefix, collect_range, Table, WriteTxn};
 
 use crate::catalog::SandboxCatalog;
 use crate::error::{Error, Result};
-use crate::identity::graph::{resolve, Graph, LinkingRules, RefusedIdentity, Source, Touch};
+use crate::guardrails::{self, Guardrail, GuardrailHit, Guardrails, Subject};
+use crate::identity::graph::{
+    resolve, Graph, LinkingRules, RefusedIdentity, RemovalReason, Resolution, Source, Touch,
+};
 use crate::identity::IdentityKey;
 use crate::ingest::prepare::PreparedWrite;
 use crate::keys;
@@ -83,8 +86,36 @@ fn allocate_profile_id(txn: &mut dyn WriteTxn) -> Result<ProfileId> {
 pub struct ApplyContext<'a> {
     pub catalog: &'a SandboxCatalog,
     pub graph_limit: usize,
+    /// The other limits, and where hits are counted.
+    pub guardrails: &'a Guardrails,
     /// This write's place in commit order.
     pub sequence: u64,
+}
+
+/// The component whose identities the graph limit isolated in this resolution (the largest
+/// one the removed links touch), and how many identities it lost.
+fn graph_limit_hit(resolution: &Resolution) -> Option<(usize, u64)> {
+    let ends: BTreeSet<&IdentityKey> = resolution
+        .removed
+        .iter()
+        .filter(|r| matches!(r.reason, RemovalReason::GraphLimit { .. }))
+        .flat_map(|r| [&r.a, &r.b])
+        .collect();
+    let component_of = |identity: &IdentityKey| {
+        resolution
+            .components
+            .iter()
+            .position(|c| c.contains(identity))
+    };
+    let kept = ends
+        .iter()
+        .filter_map(|identity| component_of(identity))
+        .max_by_key(|&i| (resolution.components[i].nodes.len(), std::cmp::Reverse(i)))?;
+    let isolated = ends
+        .iter()
+        .filter(|identity| component_of(identity) != Some(kept))
+        .count();
+    Some((kept, isolated as u64))
 }
 
 /// Applies one write; returns the profile it landed in (`None` when its dataset feeds neither
@@ -120,11 +151,13 @@ pub fn apply_write(
     // Refused values are never nodes, so the rules cannot place them: they are set aside with
     // the profile they were on and given back once the profiles of the outcome are known.
     let mut refused_history: Vec<(ProfileId, RefusedIdentity)> = Vec::new();
-    // Likewise the profile ids that forward to each old profile.
+    // Likewise the profile ids that forward to each old profile, and the guardrails' hits.
     let mut merged_into: BTreeMap<ProfileId, Vec<u64>> = BTreeMap::new();
+    let mut hit_history: Vec<(ProfileId, Vec<GuardrailHit>)> = Vec::new();
     for profile_id in &old_profiles {
         if let Some(mut old_graph) = load_graph(txn, sandbox, *profile_id)? {
             merged_into.insert(*profile_id, std::mem::take(&mut old_graph.merged_profiles));
+            hit_history.push((*profile_id, std::mem::take(&mut old_graph.guardrails)));
             refused_history.extend(
                 std::mem::take(&mut old_graph.refused)
                     .into_iter()
@@ -242,6 +275,54 @@ pub fn apply_write(
     for component in &mut resolution.components {
         component.trim_history();
     }
+    // Guardrail hits stay with their profile id too, or go to the survivor.
+    for (old, hits) in hit_history {
+        let home = if taken.contains(&old) {
+            Some(old)
+        } else {
+            survivor
+        };
+        if let Some(i) = home.and_then(component_of) {
+            for hit in hits {
+                guardrails::note(&mut resolution.components[i].guardrails, hit);
+            }
+        }
+    }
+    // Components that get a new hit in this write: their graphs are written whatever else.
+    let mut warned: BTreeSet<usize> = BTreeSet::new();
+    let limits = *context.guardrails.limits();
+    // `count` goes on the profile (what the guardrail acted on), `items` into the log.
+    let mut flag =
+        |components: &mut [Graph], i: usize, guardrail, limit: usize, count: u64, items: u64| {
+            guardrails::note(
+                &mut components[i].guardrails,
+                GuardrailHit {
+                    guardrail,
+                    limit: limit as u64,
+                    count,
+                    last_at_ms: now,
+                },
+            );
+            warned.insert(i);
+            if let Some(profile_id) = assigned[i] {
+                context.guardrails.hit(
+                    guardrail,
+                    Subject::Profile(sandbox, profile_id),
+                    limit as u64,
+                    items,
+                );
+            }
+        };
+    if let Some((i, isolated)) = graph_limit_hit(&resolution) {
+        flag(
+            &mut resolution.components,
+            i,
+            Guardrail::IdentityGraphLimit,
+            context.graph_limit,
+            isolated,
+            isolated,
+        );
+    }
 
     // A profile id that lost all its identities forwards to the survivor, and so does every id
     // that forwarded to it: chains never grow past one hop.
@@ -253,6 +334,7 @@ pub fn apply_write(
             txn.delete(Table::Views, &keys::profile(sandbox, *old))?;
             segment::membership::forget(txn, sandbox, *old)?;
             crate::computed::forget(txn, sandbox, *old)?;
+            context.guardrails.forget_event_count(sandbox, *old);
         }
         for id in &forwarded {
             txn.put(
@@ -272,22 +354,10 @@ pub fn apply_write(
             component.merged_profiles = merged;
         }
     }
-    // Persist graphs (unless this write only re-saw known identities and links) and the identity index.
-    let graph_changed = structure_changed
-        || refreshed
-        || split_or_merge
-        || old_profiles.is_empty()
-        || !write.refused.is_empty();
+    // The identity index now; the graphs once the guardrails had their say.
     for (i, component) in resolution.components.iter().enumerate() {
         let profile_id =
             assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
-        if graph_changed {
-            txn.put(
-                Table::Profiles,
-                &keys::profile(sandbox, profile_id),
-                &encode_live(component)?,
-            )?;
-        }
         for node in &component.nodes {
             if previous_owner.get(&node.identity) != Some(&profile_id) {
                 txn.put(
@@ -303,18 +373,67 @@ pub fn apply_write(
         for old in &old_profiles {
             move_data(txn, sandbox, *old, &owner_of, &mut touched)?;
         }
+        // Events changed hands: each profile's events are counted afresh, and trimmed.
+        for (i, profile_id) in assigned.iter().enumerate() {
+            let Some(profile_id) = *profile_id else {
+                continue;
+            };
+            context.guardrails.forget_event_count(sandbox, profile_id);
+            let trimmed = guardrails::count_and_trim(
+                txn,
+                context.guardrails,
+                sandbox,
+                profile_id,
+                0,
+                limits.max_events_per_profile,
+            )?;
+            if trimmed > 0 {
+                flag(
+                    &mut resolution.components,
+                    i,
+                    Guardrail::EventsTrimmed,
+                    limits.max_events_per_profile,
+                    trimmed,
+                    trimmed,
+                );
+                touched.insert(profile_id);
+            }
+        }
     }
 
     let target = *owner_of
         .get(&write.primary)
         .ok_or_else(|| Error::internal("primary identity has no profile"))?;
+    let target_index = assigned
+        .iter()
+        .position(|p| *p == Some(target))
+        .ok_or_else(|| Error::internal("the write's profile has no component"))?;
     let mut attributes_changed = structure_changed || split_or_merge;
     let mut new_fragment = None;
     let mut replaced_event = false;
     if write.to_profile {
         match &write.event {
             Some((event_id, timestamp_ms)) => {
-                replaced_event = store_event(txn, sandbox, target, write, event_id, *timestamp_ms)?
+                let (replaced, trimmed) = store_event(
+                    txn,
+                    context.guardrails,
+                    sandbox,
+                    target,
+                    write,
+                    event_id,
+                    *timestamp_ms,
+                )?;
+                replaced_event = replaced;
+                if trimmed > 0 {
+                    flag(
+                        &mut resolution.components,
+                        target_index,
+                        Guardrail::EventsTrimmed,
+                        limits.max_events_per_profile,
+                        trimmed,
+                        trimmed,
+                    );
+                }
             }
             None => {
                 let fragment = StoredFragment {
@@ -334,13 +453,56 @@ pub fn apply_write(
                 attributes_changed = true;
             }
         }
+        // An array longer than the guardrail allows is accepted, and its profile flagged.
+        if let Some(items) = write.oversized_array {
+            let (guardrail, limit) = match write.event {
+                Some(_) => (Guardrail::EventArrayItems, limits.max_event_array_items),
+                None => (Guardrail::ProfileArrayItems, limits.max_profile_array_items),
+            };
+            flag(
+                &mut resolution.components,
+                target_index,
+                guardrail,
+                limit,
+                1,
+                items as u64,
+            );
+        }
     }
-    let trigger = if structure_changed || split_or_merge || old_profiles.is_empty() {
+
+    // Persist graphs (unless this write only re-saw known identities and links, and no
+    // guardrail bit).
+    let graph_changed = structure_changed
+        || refreshed
+        || split_or_merge
+        || old_profiles.is_empty()
+        || !write.refused.is_empty();
+    for (i, component) in resolution.components.iter().enumerate() {
+        if graph_changed || warned.contains(&i) {
+            let profile_id =
+                assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
+            txn.put(
+                Table::Profiles,
+                &keys::profile(sandbox, profile_id),
+                &encode_live(component)?,
+            )?;
+        }
+    }
+
+    // A hit shows on the profile's view at once; an event that trimmed others, or came with a
+    // flag, rebuilds everything (its computed attributes and memberships are recomputed from
+    // the events as they now stand).
+    let target_warned = warned.contains(&target_index);
+    let trigger = if structure_changed
+        || split_or_merge
+        || old_profiles.is_empty()
+        || (target_warned && write.event.is_some())
+    {
         Trigger::Everything
     } else {
         Trigger::Attributes
     };
-    if attributes_changed || old_profiles.is_empty() || !write.refused.is_empty() {
+    if attributes_changed || old_profiles.is_empty() || !write.refused.is_empty() || target_warned {
         touched.insert(target);
         // A profile this write created holds only what the write brought: build its view from
         // memory instead of reading back what was just written.
@@ -441,26 +603,37 @@ pub(crate) fn profile_events(
     )?)
 }
 
+/// Stores an event (replacing the one with its `_id`, if any), counts the profile's events and
+/// trims the oldest beyond `max-events-per-profile`; returns whether it replaced one, and how
+/// many went.
+#[allow(clippy::too_many_arguments)]
 fn store_event(
     txn: &mut dyn WriteTxn,
+    guardrails: &Guardrails,
     sandbox: &SandboxName,
     target: ProfileId,
     write: &PreparedWrite,
     event_id: &str,
     timestamp_ms: i64,
-) -> Result<bool> {
+) -> Result<(bool, u64)> {
     let suffix = keys::event_suffix(&write.dataset_id, event_id);
     let id_key = keys::event_id(sandbox, &write.dataset_id, event_id);
     // The same (dataset, _id) replaces the stored event instead of adding a second one.
     let mut replaced = false;
+    let mut added = 1;
     if let Some(bytes) = txn.get(Table::EventIds, &id_key)? {
         replaced = true;
         let previous: EventLocation = decode(bytes)?;
         if let Some(owner) = lookup_identity(txn, sandbox, &previous.primary)? {
-            txn.delete(
-                Table::Events,
-                &keys::event(sandbox, owner, previous.timestamp_ms, suffix),
-            )?;
+            let key = keys::event(sandbox, owner, previous.timestamp_ms, suffix);
+            if txn.get(Table::Events, &key)?.is_some() {
+                txn.delete(Table::Events, &key)?;
+                if owner == target {
+                    added = 0;
+                } else {
+                    guardrails.forget_event_count(sandbox, owner);
+                }
+            }
         }
     }
     let event = StoredEvent {
@@ -484,7 +657,9 @@ fn store_event(
             primary: write.primary.clone(),
         })?,
     )?;
-    Ok(replaced)
+    let max_events = guardrails.limits().max_events_per_profile;
+    let trimmed = guardrails::count_and_trim(txn, guardrails, sandbox, target, added, max_events)?;
+    Ok((replaced, trimmed))
 }
 
 /// Reads every fragment of a profile.

@@ -7,6 +7,7 @@ use xdm::Class;
 
 use crate::catalog::SandboxCatalog;
 use crate::error::{Error, Result};
+use crate::guardrails::{longest_array, Limits};
 use crate::identity::value::{Refusal, ValuePolicy};
 use crate::identity::IdentityKey;
 use crate::time::parse_rfc3339_ms;
@@ -36,6 +37,10 @@ pub struct PreparedWrite {
     pub event_type: Option<String>,
     /// Where the record came from, for the graph's history: request id and index.
     pub source_record: String,
+    /// The items of its longest array, when that is more than the array guardrail allows
+    /// (`max-event-array-items` for events, `max-profile-array-items` for records): the write
+    /// is accepted and its profile flagged.
+    pub oversized_array: Option<usize>,
 }
 
 fn invalid_identity(message: String) -> Error {
@@ -45,6 +50,7 @@ fn invalid_identity(message: String) -> Error {
 pub fn prepare(
     catalog: &SandboxCatalog,
     values: &ValuePolicy,
+    limits: &Limits,
     dataset_ref: &str,
     entity: Value,
     source_record: String,
@@ -68,6 +74,32 @@ pub fn prepare(
             "#: a record must be a JSON object",
         ));
     }
+    let is_event = schema.class == Class::ExperienceEvent;
+    // The size guardrails measure the record as it is stored: compact JSON.
+    let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
+    let (code, what, option, limit) = match is_event {
+        true => (
+            Code::EventTooLarge,
+            "an experience event",
+            "max-event-bytes",
+            limits.max_event_bytes,
+        ),
+        false => (
+            Code::RecordTooLarge,
+            "a profile record",
+            "max-record-bytes",
+            limits.max_record_bytes,
+        ),
+    };
+    if json.len() > limit {
+        return Err(Error::user(
+            code,
+            format!(
+                "#: {what} may be at most {limit} bytes as compact JSON ({option}), this one is {} bytes; it was not stored",
+                json.len()
+            ),
+        ));
+    }
     let violations = xdm::validate(&schema.tree, &entity);
     if !violations.is_empty() {
         let listed: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
@@ -87,7 +119,6 @@ pub fn prepare(
         ));
     }
 
-    let is_event = schema.class == Class::ExperienceEvent;
     let mut identities: Vec<IdentityKey> = Vec::new();
     let mut flagged_primary: Option<IdentityKey> = None;
     let mut refused: Vec<(IdentityKey, Refusal)> = Vec::new();
@@ -204,7 +235,11 @@ pub fn prepare(
             .map(str::to_owned),
         false => None,
     };
-    let json = serde_json::to_vec(&entity).map_err(Error::internal)?;
+    let array_limit = match is_event {
+        true => limits.max_event_array_items,
+        false => limits.max_profile_array_items,
+    };
+    let longest = longest_array(&entity);
     Ok(PreparedWrite {
         sandbox: catalog
             .name
@@ -222,5 +257,6 @@ pub fn prepare(
         event,
         event_type,
         source_record,
+        oversized_array: (longest > array_limit).then_some(longest),
     })
 }

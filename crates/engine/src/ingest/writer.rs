@@ -132,6 +132,8 @@ pub struct WriterSettings {
     pub graph_limit: usize,
     /// Counts the write transactions committed (a change signal for readers that poll).
     pub commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The guardrails' limits, and where their hits are counted.
+    pub guardrails: Arc<crate::guardrails::Guardrails>,
 }
 
 impl Writer {
@@ -280,6 +282,8 @@ impl<'a> WriterLoop<'a> {
         match result {
             Ok(()) => outcomes.into_iter().for_each(Outcome::answer),
             Err(error) => {
+                // Event counts taken in the failed transaction may be wrong: count again.
+                self.settings.guardrails.forget_event_counts();
                 tracing::error!(%error, "write transaction failed; nothing in it was acknowledged");
                 outcomes.into_iter().for_each(|o| o.fail(&error));
             }
@@ -296,6 +300,7 @@ impl<'a> WriterLoop<'a> {
                     let context = ApplyContext {
                         catalog: &snapshot,
                         graph_limit: self.settings.graph_limit,
+                        guardrails: &self.settings.guardrails,
                         sequence: self.sequencer.next(write.received_ms),
                     };
                     match apply_write(txn, &context, write) {
@@ -312,6 +317,9 @@ impl<'a> WriterLoop<'a> {
                 reply,
             } => {
                 let found = delete_profile(txn, &sandbox, profile_id)?;
+                self.settings
+                    .guardrails
+                    .forget_event_count(&sandbox, profile_id);
                 Ok(Some(Outcome::Delete(reply, found)))
             }
             Job::Erase {
@@ -329,6 +337,9 @@ impl<'a> WriterLoop<'a> {
                     &scope,
                     now_ms(),
                 )?;
+                if let Some(live) = outcome.profile {
+                    self.settings.guardrails.forget_event_count(&sandbox, live);
+                }
                 Ok(Some(Outcome::Erase(reply, outcome)))
             }
             Job::Reevaluate {
@@ -413,6 +424,10 @@ impl<'a> WriterLoop<'a> {
         for profile_id in &profile_ids {
             if let SweepTask::PurgeDataset { dataset } = &sweep.task {
                 purge_dataset(txn.as_mut(), &sweep.sandbox, *profile_id, dataset)?;
+                // Forgotten before the commit: a failed one leaves nothing to count again.
+                self.settings
+                    .guardrails
+                    .forget_event_count(&sweep.sandbox, *profile_id);
             }
             refresh_view(
                 txn.as_mut(),

@@ -105,7 +105,7 @@ pub fn consent_summary(entity: &Map<String, Value>) -> Value {
 }
 
 /// The merged entity: `{"entityId", "mergePolicy", "sources", "entity", "consent",
-/// "lastModifiedAt"}`.
+/// "lastModifiedAt"}`, and `"warnings"` when a guardrail bit the profile (none otherwise).
 pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     let stitched = policy.identity_graph == IdentityGraphType::Pdg || input.focus.is_none();
     let in_scope: Vec<&StoredFragment> = input
@@ -153,12 +153,16 @@ pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     entity.insert("identityMap".into(), json!(identity_map));
     sources.sort();
     let consent = consent_summary(&entity);
-    json!({
+    let mut item = json!({
         "entityId": input.profile_id.to_string(),
         "mergePolicy": {"id": policy.id},
         "sources": sources,
         "entity": Value::Object(entity),
         "consent": consent,
         "lastModifiedAt": format_rfc3339_ms(last_modified, false),
-    })
+    });
+    if !input.graph.guardrails.is_empty() {
+        item["warnings"] = crate::guardrails::warnings_json(&input.graph.guardrails);
+    }
+    item
 }

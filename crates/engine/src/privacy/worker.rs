@@ -306,7 +306,7 @@ impl Context {
                 Direction::Forward,
                 &mut |key, value| {
                     // Only a live graph whose bytes hold one of the values is decoded.
-                    let live = value.first() == Some(&0);
+                    let live = crate::records::is_live_record(value);
                     if !live || !values.iter().any(|v| contains(value, v)) {
                         return Scan::Continue;
                     }

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 pub const PROFILE_SCHEMA_NAME: &str = "_xdm.context.profile";
 /// The longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 64 * 1024;
-/// At most this many definitions per sandbox.
+/// The most definitions `max-segment-definitions` may allow per sandbox (the reference's 4000
+/// audiences per sandbox); the guardrail itself defaults to 500 (`guardrails::Limits`).
 pub const MAX_DEFINITIONS: usize = 4000;
 
 /// Which evaluation methods a definition asks for. Rapport evaluates every definition in
@@ -336,14 +337,24 @@ fn check(editor: &Editor<'_>, definition: &SegmentDefinition) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<SegmentDefinition> {
+/// Creates a definition; a sandbox already holding `max_definitions` (the guardrail
+/// `max-segment-definitions`) refuses it.
+pub(crate) fn create(
+    editor: &mut Editor<'_>,
+    body: &Value,
+    max_definitions: usize,
+) -> Result<SegmentDefinition> {
     let Some(object) = body.as_object() else {
         return Err(invalid("the body must be a segment definition object"));
     };
-    if editor.catalog.segments.len() >= MAX_DEFINITIONS {
-        return Err(invalid(format!(
-            "a sandbox holds at most {MAX_DEFINITIONS} segment definitions"
-        )));
+    if editor.catalog.segments.len() >= max_definitions {
+        return Err(Error::user(
+            Code::SegmentDefinitionLimit,
+            format!(
+                "a sandbox may hold at most {max_definitions} segment definitions (max-segment-definitions: every definition is evaluated in streaming, and the reference allows 500 streaming audiences per sandbox) and this one holds {}; delete one before creating another",
+                editor.catalog.segments.len()
+            ),
+        ));
     }
     for required in ["name", "expression"] {
         if !object.contains_key(required) {

@@ -620,8 +620,8 @@ pub fn live_profiles(txn: &dyn ReadTxn, sandbox: &SandboxName) -> Result<Vec<Pro
         &store::prefix_end(&prefix),
         Direction::Forward,
         &mut |key, value| {
-            // postcard writes the variant index first: 0 is `ProfileRecord::Live`.
-            if value.first() == Some(&0) {
+            // postcard writes the variant index first, which tells live graphs from forwards.
+            if crate::records::is_live_record(value) {
                 if let Some(id) = keys::profile_id_of(key) {
                     ids.push(id);
                 }

@@ -251,6 +251,7 @@ required_actions! {
     ProfilesRead, ProfilesDelete, EventsRead, IdentitiesRead, IngestWrite, IngestRead,
     SchemasRead, SchemasWrite, SegmentsRead, SegmentsWrite, AttributesRead, AttributesWrite,
     ModelsRead, ModelsWrite, KeysManage, UsersManage, AuditRead, PrivacyManage, LabelsManage,
+    MetricsRead,
 }
 
 /// A caller allowed to take action `A` in the request's sandbox (`x-sandbox-name`). The first

@@ -10,6 +10,7 @@ mod health;
 mod identities;
 mod keys;
 mod merge_policies;
+mod metrics;
 mod models;
 mod namespaces;
 mod privacy;

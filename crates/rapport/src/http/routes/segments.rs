@@ -149,6 +149,8 @@ async fn list(
 
 /// Adds whether the definition can be evaluated now (Rapport's `lifecycleState` and, when it
 /// cannot, why: a schema change may have removed a field it reads).
+/// A definition as answered: with its lifecycle state and the data usage labels it inherits
+/// from what it reads (a role without them does not see its memberships or explanations).
 fn with_state(mut object: Value, catalog: &engine::SandboxCatalog, id: &str) -> Value {
     match catalog.segment_index.failed.get(id) {
         Some(reason) => {
@@ -157,6 +159,7 @@ fn with_state(mut object: Value, catalog: &engine::SandboxCatalog, id: &str) -> 
         }
         None => object["lifecycleState"] = json!("published"),
     }
+    object["labels"] = json!(catalog.label_index.segment_labels(id));
     object
 }
 

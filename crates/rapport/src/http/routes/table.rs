@@ -158,6 +158,7 @@ pub fn table() -> Vec<Route> {
         super::keys::routes(),
         super::users::routes(),
         super::privacy::routes(),
+        super::metrics::routes(),
         crate::http::audit::routes(),
     ]
     .into_iter()

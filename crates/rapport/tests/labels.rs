@@ -459,3 +459,46 @@ async fn labels_are_managed_with_labels_manage_and_listed_with_the_descriptors()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_s_row_errors_are_not_shown_to_a_role_missing_labels() {
+    let setup = labelled().await;
+    let lines = format!(
+        "{}\n{}\n",
+        json!({"identityMap": {"CRMID": [{"id": "CRM-ZED", "primary": true}]}, "person": {"birthDate": BIRTH_DATE}}),
+        json!({"identityMap": {"CRMID": [{"id": "CRM-BAD", "primary": true}]}, "person": {"birthDate": "not a date"}}),
+    );
+    let (batch, state) = crate::common::batch::run_batch(
+        &setup.server,
+        &setup.company.crm,
+        json!({"format": "json"}),
+        json!({}),
+        vec![("rows.json", lines.into_bytes())],
+    )
+    .await;
+    assert_eq!(state["metrics"]["failedRecordCount"], json!(1), "{state}");
+    let listing = setup
+        .server
+        .get(&format!(
+            "/data/foundation/export/batches/{batch}/meta?path=row_errors"
+        ))
+        .await;
+    let name = listing.body["data"][0]["name"]
+        .as_str()
+        .expect("an error file")
+        .to_owned();
+    let path = format!("/data/foundation/export/batches/{batch}/meta?path=row_errors%2F{name}");
+    let every_label = setup.server.get(&path).await;
+    assert_eq!(every_label.status, StatusCode::OK, "{}", every_label.body);
+    let reply = setup
+        .server
+        .post(
+            "/data/rapport/keys",
+            json!({"name": "loader", "actions": ["ingest.read"], "sandboxes": ["*"], "role": "sales"}),
+        )
+        .await;
+    let sales = reply.body["key"].as_str().expect("key").to_owned();
+    let refused = setup.send(&sales, Method::GET, &path, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.body["code"], "field_access_denied");
+}

@@ -313,7 +313,9 @@ async fn get_one(
 /// `GET /export/batches/{id}/meta?path=row_errors` lists the error files;
 /// `path=row_errors/<file>` returns one (JSON Lines of bad rows).
 async fn meta(
-    Authorized { sandbox, .. }: Authorized<IngestRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<IngestRead>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     query: QueryPairs,
@@ -336,6 +338,15 @@ async fn meta(
             ))
         }
         Some(("row_errors", name)) => {
+            // An error report holds the rows as they were sent, labelled fields and all: not
+            // for a caller whose role may not see some of them.
+            let catalog = state.engine.sandbox(&sandbox)?;
+            if !caller.redaction(&catalog).is_empty() {
+                return Err(ApiError::new(
+                    Code::FieldAccessDenied,
+                    "path: a batch's row errors repeat the rows as sent, which carry fields labelled for roles this caller's role is not; ask with a key that may see every label",
+                ));
+            }
             let file = batches.error_file(&sandbox, &id, name)?;
             let bytes = tokio::fs::read(&file)
                 .await

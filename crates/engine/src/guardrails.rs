@@ -172,7 +172,7 @@ impl Subject<'_> {
 }
 
 /// The most profiles whose event count the writer remembers; past it the counts are forgotten
-/// and counted again as their profiles get events (about 32 bytes each).
+/// and counted again as their profiles get events (about 20 bytes each).
 const COUNTS_MEMORY: usize = 1_000_000;
 
 /// The writer's count of each profile's events, by sandbox (a short list: sandboxes are few)
@@ -313,8 +313,8 @@ impl Guardrails {
     }
 
     /// Counts one hit of `guardrail` and logs it at `warn` unless this subject's hit of it was
-    /// logged within the hour. `items` is what it acted on (bytes of a refused record, events
-    /// trimmed, identities isolated, items of the longest array).
+    /// logged within the hour. `items` is what it acted on, for the log (events trimmed,
+    /// identities isolated, items of the longest array; 0 for a refusal).
     pub fn hit(&self, guardrail: Guardrail, subject: Subject<'_>, limit: u64, items: u64) {
         self.hits[guardrail.index()].fetch_add(1, Ordering::Relaxed);
         let now = crate::catalog::now_ms();

@@ -22,9 +22,13 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 use xdm::{Class, FieldType, ObjectField};
 
-use crate::catalog::SandboxCatalog;
+use rapport_types::Code;
 
-type Labels = BTreeSet<String>;
+use crate::catalog::SandboxCatalog;
+use crate::error::{Error, Result};
+
+/// A set of data usage labels.
+pub type Labels = BTreeSet<String>;
 
 /// The event fields the built-in scores read.
 const SCORE_EVENT_FIELDS: &[&str] = &[
@@ -206,20 +210,7 @@ impl LabelIndex {
 
         // Segments, each after those it names through inSegment.
         for compiled in &catalog.segment_index.ordered {
-            let dependencies = compiled.program.dependencies();
-            let mut labels = Labels::new();
-            for path in &dependencies.profile_fields {
-                if path == "segmentMembership" || path.starts_with("segmentMembership.") {
-                    continue; // inSegment, below
-                }
-                labels.extend(index.profile.read_through(path));
-            }
-            labels.extend(index.event_labels_read(dependencies));
-            for used in &dependencies.segments {
-                if let Some(inherited) = index.segments.get(used) {
-                    labels.extend(inherited.iter().cloned());
-                }
-            }
+            let labels = index.expression_labels(compiled.program.dependencies());
             let id = compiled.definition.id.clone();
             index
                 .profile
@@ -232,6 +223,25 @@ impl LabelIndex {
         index.event.0.hash(&mut hasher);
         index.stamp = hasher.finish();
         index
+    }
+
+    /// The labels of what a PQL expression reads: the profile and event fields, and through
+    /// `inSegment` what the segments it names read.
+    pub fn expression_labels(&self, dependencies: &segments::Dependencies) -> Labels {
+        let mut labels = Labels::new();
+        for path in &dependencies.profile_fields {
+            if path == "segmentMembership" || path.starts_with("segmentMembership.") {
+                continue; // inSegment, below
+            }
+            labels.extend(self.profile.read_through(path));
+        }
+        labels.extend(self.event_labels_read(dependencies));
+        for used in &dependencies.segments {
+            if let Some(inherited) = self.segments.get(used) {
+                labels.extend(inherited.iter().cloned());
+            }
+        }
+        labels
     }
 
     /// The labels of the event fields a definition (or filter) reads: every labelled event path
@@ -323,6 +333,51 @@ impl LabelIndex {
     }
 }
 
+/// The labels a caller may see, for the definitions they make: a role may define segments and
+/// computed attributes only over fields it may see (else it could read a labelled value back
+/// through a segment's size or an attribute's value).
+#[derive(Clone, Copy)]
+pub enum Clearance<'a> {
+    /// Every label (the engine's own definitions, callers holding every label).
+    All,
+    /// The labels this predicate accepts.
+    Only(&'a dyn Fn(&str) -> bool),
+}
+
+impl std::fmt::Debug for Clearance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clearance::All => f.write_str("Clearance::All"),
+            Clearance::Only(_) => f.write_str("Clearance::Only(..)"),
+        }
+    }
+}
+
+impl Clearance<'_> {
+    /// Refuses (403 `field_access_denied`, at `pointer`) a definition whose inherited `labels`
+    /// are not all cleared.
+    pub fn check(&self, labels: &Labels, pointer: &str, what: &str) -> Result<()> {
+        let Clearance::Only(allows) = self else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = labels
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !allows(l))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::user(
+            Code::FieldAccessDenied,
+            format!(
+                "{pointer}: {what} reads fields labelled {}, which the caller's role may not see; a role may define only over fields it may see",
+                missing.join(", ")
+            ),
+        ))
+    }
+}
+
 /// What one caller may not see in one sandbox: the profile and event paths to remove from every
 /// answer, and the segments whose definitions read such paths. Built by
 /// [`LabelIndex::redaction`]; [`Redaction::none`] hides nothing.
@@ -371,6 +426,13 @@ impl Redaction {
     /// is refused; reading an ancestor of one is allowed (the denied part is removed).
     pub fn profile_path_denied(&self, path: &str) -> Option<String> {
         self.path_denied("profile", path)
+    }
+
+    /// Whether the values of identity namespace `namespace` are hidden from the caller (their
+    /// role lacks a label of `identityMap.<namespace>`), and with them every XID encoding one.
+    pub fn namespace_masked(&self, namespace: &str) -> bool {
+        self.profile_path_denied(&format!("identityMap.{namespace}"))
+            .is_some()
     }
 
     /// As [`Redaction::profile_path_denied`], for event paths.

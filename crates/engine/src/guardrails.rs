@@ -10,6 +10,7 @@
 //! | `profile_array_items` | `max_profile_array_items` (500) | soft | accepted and flagged |
 //! | `events_trimmed` | `max_events_per_profile` (5000) | enforced | the oldest events go, in the same transaction |
 //! | `segment_definition_limit_reached` | `max_segment_definitions` (500) | hard | 422 |
+//! | `events_expired` | a dataset's `rapport:eventTtlDays` tag (none) | enforced | an event older than its dataset keeps is not stored; stored ones go within the hour ([`expire_events`]) |
 //!
 //! Every hit is counted ([`Guardrails::hits`], served as `rapport_guardrail_hits_total`), logged
 //! at `warn` without any value of the data (at most once an hour per guardrail and profile, or
@@ -76,11 +77,12 @@ pub enum Guardrail {
     ProfileArrayItems,
     EventsTrimmed,
     SegmentDefinitionLimit,
+    EventsExpired,
 }
 
 impl Guardrail {
     /// Every guardrail, in the order of their counters.
-    pub const ALL: [Guardrail; 7] = [
+    pub const ALL: [Guardrail; 8] = [
         Guardrail::IdentityGraphLimit,
         Guardrail::EventTooLarge,
         Guardrail::RecordTooLarge,
@@ -88,6 +90,7 @@ impl Guardrail {
         Guardrail::ProfileArrayItems,
         Guardrail::EventsTrimmed,
         Guardrail::SegmentDefinitionLimit,
+        Guardrail::EventsExpired,
     ];
 
     /// The name in warnings, metrics and logs (the error code's name for the hard limits).
@@ -100,6 +103,7 @@ impl Guardrail {
             Guardrail::ProfileArrayItems => "profile_array_items",
             Guardrail::EventsTrimmed => "events_trimmed",
             Guardrail::SegmentDefinitionLimit => "segment_definition_limit_reached",
+            Guardrail::EventsExpired => "events_expired",
         }
     }
 
@@ -400,6 +404,29 @@ fn count_events(txn: &dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId
     Ok(count)
 }
 
+/// Removes one stored event (its key in the Events table) and its `event-ids` entry, which goes
+/// only when it points at this very event (a later event with the same `_id` may own it).
+pub(crate) fn remove_event(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    key: &[u8],
+    event: &StoredEvent,
+) -> Result<()> {
+    let id_key = keys::event_id(sandbox, &event.dataset, &event.event_id);
+    let points_here = match txn.get(Table::EventIds, &id_key)? {
+        Some(bytes) => {
+            let location: EventLocation = decode(bytes)?;
+            location.primary == event.primary && location.timestamp_ms == event.timestamp_ms
+        }
+        None => false,
+    };
+    if points_here {
+        txn.delete(Table::EventIds, &id_key)?;
+    }
+    txn.delete(Table::Events, key)?;
+    Ok(())
+}
+
 /// Accounts for `added` events just stored under a profile (0 for an event that replaced one of
 /// its own) and trims the oldest beyond `max`, with their `event-ids` entries; returns how many
 /// were trimmed. A profile the writer has no count for has its events counted once.
@@ -436,19 +463,7 @@ pub fn count_and_trim(
         )?;
         for (key, value) in &oldest {
             let event: StoredEvent = decode(value)?;
-            let id_key = keys::event_id(sandbox, &event.dataset, &event.event_id);
-            // The id entry goes only when it points at this very event.
-            let points_here = match txn.get(Table::EventIds, &id_key)? {
-                Some(bytes) => {
-                    let location: EventLocation = decode(bytes)?;
-                    location.primary == event.primary && location.timestamp_ms == event.timestamp_ms
-                }
-                None => false,
-            };
-            if points_here {
-                txn.delete(Table::EventIds, &id_key)?;
-            }
-            txn.delete(Table::Events, key)?;
+            remove_event(txn, sandbox, key, &event)?;
             trimmed += 1;
         }
         count -= trimmed;

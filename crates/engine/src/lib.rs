@@ -25,7 +25,7 @@ use rapport_types::{Code, ProfileId, SandboxName};
 use serde_json::Value;
 use store::{LmdbOptions, LmdbStore, Store};
 
-pub use access::Redaction;
+pub use access::{Clearance, Redaction};
 pub use catalog::{Catalog, CatalogSettings, SandboxCatalog};
 pub use error::{Error, Result};
 pub use guardrails::{Guardrails, Limits};
@@ -391,7 +391,20 @@ impl Engine {
         id: &str,
         body: &Value,
     ) -> Result<catalog::Dataset> {
-        self.change(sandbox, |e| catalog::datasets::patch(e, id, body))
+        let before = self
+            .catalog
+            .sandbox(sandbox)?
+            .datasets
+            .get(id)
+            .and_then(catalog::Dataset::event_ttl_days);
+        let dataset = self.change(sandbox, |e| catalog::datasets::patch(e, id, body))?;
+        // A new or shorter expiration applies to the events already stored, now.
+        if let Some(days) = dataset.event_ttl_days() {
+            if before.is_none_or(|before| days < before) {
+                self.sweep(sandbox, SweepTask::ExpireEvents)?;
+            }
+        }
+        Ok(dataset)
     }
 
     /// Deletes a dataset; its fragments and events leave every profile in the background.
@@ -436,15 +449,21 @@ impl Engine {
     }
 
     /// Creates a segment definition and queues a job that evaluates it over every profile; a
-    /// sandbox at `max-segment-definitions` refuses it (422).
+    /// sandbox at `max-segment-definitions` refuses it (422), and so does a caller whose
+    /// `clearance` lacks a label of what it reads (403).
     pub fn create_segment(
         &self,
         sandbox: &SandboxName,
         body: &Value,
+        clearance: Clearance<'_>,
     ) -> Result<segment::SegmentDefinition> {
         let limit = self.guardrails.limits().max_segment_definitions;
         let definition = self
-            .change(sandbox, |e| segment::definitions::create(e, body, limit))
+            .change_checked(
+                sandbox,
+                |e| segment::definitions::create(e, body, limit),
+                |catalog, definition| segment_cleared(catalog, definition, clearance),
+            )
             .inspect_err(|error| {
                 if error.code() == Code::SegmentDefinitionLimit {
                     self.guardrails.hit(
@@ -467,9 +486,14 @@ impl Engine {
         sandbox: &SandboxName,
         id: &str,
         body: &Value,
+        clearance: Clearance<'_>,
     ) -> Result<segment::SegmentDefinition> {
         let before = segment::definitions::existing(&*self.sandbox(sandbox)?, id)?;
-        let definition = self.change(sandbox, |e| segment::definitions::patch(e, id, body))?;
+        let definition = self.change_checked(
+            sandbox,
+            |e| segment::definitions::patch(e, id, body),
+            |catalog, definition| segment_cleared(catalog, definition, clearance),
+        )?;
         if definition.expression != before.expression
             || definition.exclude_opt_out != before.exclude_opt_out
         {
@@ -492,8 +516,13 @@ impl Engine {
         &self,
         sandbox: &SandboxName,
         body: &Value,
+        clearance: Clearance<'_>,
     ) -> Result<computed::ComputedAttribute> {
-        let attribute = self.change(sandbox, |e| computed::definitions::create(e, body))?;
+        let attribute = self.change_checked(
+            sandbox,
+            |e| computed::definitions::create(e, body),
+            |catalog, attribute| computed_cleared(catalog, attribute, clearance),
+        )?;
         if attribute.publication == computed::Publication::Published {
             self.backfill(sandbox, &attribute);
         }
@@ -506,9 +535,14 @@ impl Engine {
         sandbox: &SandboxName,
         id: &str,
         body: &Value,
+        clearance: Clearance<'_>,
     ) -> Result<computed::ComputedAttribute> {
         let before = computed::definitions::existing(&*self.sandbox(sandbox)?, id)?;
-        let attribute = self.change(sandbox, |e| computed::definitions::patch(e, id, body))?;
+        let attribute = self.change_checked(
+            sandbox,
+            |e| computed::definitions::patch(e, id, body),
+            |catalog, attribute| computed_cleared(catalog, attribute, clearance),
+        )?;
         let recompute = attribute.computation_stamp() != before.computation_stamp()
             || attribute.publication != before.publication
             || attribute.name != before.name;
@@ -749,8 +783,18 @@ impl Engine {
         sandbox: &SandboxName,
         edit: impl FnOnce(&mut catalog::Editor<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.change_checked(sandbox, edit, |_, _| Ok(()))
+    }
+
+    /// As [`Engine::change`], refused when `check` fails on the changed catalog.
+    fn change_checked<T>(
+        &self,
+        sandbox: &SandboxName,
+        edit: impl FnOnce(&mut catalog::Editor<'_>) -> Result<T>,
+        check: impl FnOnce(&SandboxCatalog, &T) -> Result<()>,
+    ) -> Result<T> {
         let before = self.catalog.sandbox(sandbox)?.view_stamp.clone();
-        let outcome = self.catalog.change(sandbox, edit)?;
+        let outcome = self.catalog.change_checked(sandbox, edit, check)?;
         if self.catalog.sandbox(sandbox)?.view_stamp != before {
             self.sweep(sandbox, SweepTask::RebuildViews)?;
         }
@@ -759,19 +803,36 @@ impl Engine {
 
     /// Queues a sweep over every profile of a sandbox; failures are logged.
     fn sweep(&self, sandbox: &SandboxName, task: SweepTask) -> Result<()> {
-        let sandbox_name = sandbox.clone();
-        let what = format!("{task:?}");
-        self.writer.submit(Job::Sweep {
-            sandbox: sandbox.clone(),
-            task,
-            reply: Box::new(move |result| match result {
-                Ok(visited) => {
-                    tracing::info!(sandbox = %sandbox_name, task = %what, visited, "sweep finished")
-                }
-                Err(error) => {
-                    tracing::error!(%error, sandbox = %sandbox_name, task = %what, "sweep failed")
-                }
-            }),
-        })
+        self.writer.submit(Job::logged_sweep(sandbox, task))
     }
+}
+
+/// Refuses a segment definition reading fields `clearance` does not cover.
+fn segment_cleared(
+    catalog: &SandboxCatalog,
+    definition: &segment::SegmentDefinition,
+    clearance: Clearance<'_>,
+) -> Result<()> {
+    clearance.check(
+        &catalog.label_index.segment_labels(&definition.id),
+        "/expression/value",
+        "the definition",
+    )
+}
+
+/// Refuses a computed attribute computed from fields `clearance` does not cover.
+fn computed_cleared(
+    catalog: &SandboxCatalog,
+    attribute: &computed::ComputedAttribute,
+    clearance: Clearance<'_>,
+) -> Result<()> {
+    let field = format!(
+        "{}.SystemComputedAttributes.{}",
+        catalog.tenant_key, attribute.name
+    );
+    clearance.check(
+        &catalog.label_index.profile_field_labels(&field),
+        "/expression/value",
+        "the attribute",
+    )
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use engine::catalog::now_ms;
 use engine::privacy::{self, JobStatus, PrivacyJob, WorkOrderStatus};
-use engine::{CatalogSettings, Engine, EngineConfig, EntityRef, IdentityKey, Job, ProfileRequest};
+use engine::{
+    CatalogSettings, Clearance, Engine, EngineConfig, EntityRef, IdentityKey, Job, ProfileRequest,
+};
 use rapport_types::{Code, ProfileId, SandboxName};
 use serde_json::{json, Value};
 use store::{Direction, LmdbOptions, LmdbStore, Scan, Store, Table};
@@ -149,12 +151,14 @@ fn definitions(engine: &Engine, sandbox: &SandboxName) -> String {
             sandbox,
             &json!({"name": "orders", "expression": pql("xEvent[eventType = \"commerce.purchases\"].count()"),
                     "duration": {"count": 6, "unit": "MONTHS"}}),
+            Clearance::All,
         )
         .expect("computed attribute");
     engine
         .create_segment(
             sandbox,
             &json!({"name": "Alices", "schema": {"name": "_xdm.context.profile"}, "expression": pql("person.name.firstName = \"Alice\"")}),
+            Clearance::All,
         )
         .expect("segment")
         .id

@@ -2,12 +2,10 @@
 //! the profile before the ingestion is acknowledged, windows closing without new data, events
 //! replaced, backfill of a new attribute with its progress, and segments reading the values.
 
-use std::time::{Duration, Instant};
-
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{assert_problem, ecid, iso, Company, TestServer};
+use crate::common::{assert_problem, ecid, eventually, iso, Company, TestServer};
 
 const ATTRIBUTES: &str = "/data/core/ca/attributes";
 
@@ -60,21 +58,6 @@ async fn values(server: &TestServer, n: u64) -> Value {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let (_, item) = crate::common::only_entity(&reply.body);
     item["entity"]["_rapport"]["SystemComputedAttributes"].clone()
-}
-
-async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -606,3 +606,116 @@ fn guardrail_options_out_of_range_stop_start_up_naming_the_option() {
     assert_eq!(defaults.guardrails.max_event_bytes, 10240);
     assert_eq!(defaults.guardrails.max_events_per_profile, 5000);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_past_their_datasets_expiration_go_and_late_ones_are_not_stored() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let day = 86_400_000;
+    let now = rapport::http::routes::now_ms();
+    let (kept, gone) = ("kept@example.com", "gone@example.com");
+    for (id, age_days) in [("old", 40), ("recent", 10), ("new", 1)] {
+        server
+            .ingest(&company.web, web_event(id, kept, now - age_days * day))
+            .await;
+    }
+    // A person known only from old events: nothing of them remains once they expire.
+    server
+        .ingest(&company.web, web_event("stale", gone, now - 45 * day))
+        .await;
+    assert_eq!(event_ids(&server, kept).await, ["old", "recent", "new"]);
+
+    // Setting the expiration applies it to what is stored, in the background.
+    let path = format!("/data/foundation/catalog/dataSets/{}", company.web);
+    let reply = server
+        .patch(&path, json!({"tags": {"rapport:eventTtlDays": ["30"]}}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let expired = crate::common::eventually(30, || async {
+        event_ids(&server, kept).await == ["recent", "new"]
+    })
+    .await;
+    assert!(expired, "the 40-day-old event expires");
+    assert!(
+        crate::common::eventually(10, || async {
+            server.profile("Email", gone).await.status == StatusCode::NOT_FOUND
+        })
+        .await,
+        "a profile left with neither events nor records goes"
+    );
+    let found = warnings(&server, "Email", kept, "")
+        .await
+        .expect("warnings");
+    let hit = warning(&found, "events_expired");
+    assert_eq!(
+        (hit["limit"].clone(), hit["count"].clone()),
+        (json!(30), json!(1))
+    );
+    assert_eq!(hits(&server, "events_expired").await, 2);
+
+    // The expired event's `_id` entry went with it: sent again, recent, it is a new event.
+    server
+        .ingest(&company.web, web_event("old", kept, now - 2 * day))
+        .await;
+    assert_eq!(event_ids(&server, kept).await, ["recent", "old", "new"]);
+
+    // An event already past the expiration when it arrives is acknowledged and not stored.
+    let reply = server
+        .stream(&company.web, web_event("late", kept, now - 31 * day), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(event_ids(&server, kept).await, ["recent", "old", "new"]);
+    let found = warnings(&server, "Email", kept, "")
+        .await
+        .expect("warnings");
+    assert_eq!(warning(&found, "events_expired")["count"], json!(2));
+    assert_eq!(hits(&server, "events_expired").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_expiration_must_be_whole_days_on_an_event_dataset() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let web = format!("/data/foundation/catalog/dataSets/{}", company.web);
+    for (values, names) in [
+        (
+            json!(["0"]),
+            &["/tags/rapport:eventTtlDays/0", "1 to 36500", "\"0\""][..],
+        ),
+        (
+            json!(["thirty"]),
+            &["/tags/rapport:eventTtlDays/0", "whole number"][..],
+        ),
+        (
+            json!(["36501"]),
+            &["/tags/rapport:eventTtlDays/0", "36500"][..],
+        ),
+        (
+            json!(["30", "60"]),
+            &["/tags/rapport:eventTtlDays", "exactly one value"][..],
+        ),
+    ] {
+        let reply = server
+            .patch(&web, json!({"tags": {"rapport:eventTtlDays": values}}))
+            .await;
+        assert_problem(&reply, 400, "invalid_dataset", names);
+    }
+    let crm = format!("/data/foundation/catalog/dataSets/{}", company.crm);
+    let reply = server
+        .patch(&crm, json!({"tags": {"rapport:eventTtlDays": ["30"]}}))
+        .await;
+    assert_problem(
+        &reply,
+        400,
+        "invalid_dataset",
+        &["/tags/rapport:eventTtlDays", "ExperienceEvent"],
+    );
+    // Nothing was changed by the refusals.
+    let reply = server.get(&web).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        !reply.body.to_string().contains("eventTtlDays"),
+        "{}",
+        reply.body
+    );
+}

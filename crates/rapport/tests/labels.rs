@@ -103,7 +103,22 @@ async fn labelled() -> Labelled {
 impl Labelled {
     /// A key with every read action and the labels of `role` (`None`: every label).
     async fn key(&self, role: Option<&str>) -> String {
-        let mut body = json!({"name": "reader", "actions": ["profiles.read", "events.read", "identities.read", "segments.read", "attributes.read"], "sandboxes": ["*"]});
+        self.key_with(
+            role,
+            &[
+                "profiles.read",
+                "events.read",
+                "identities.read",
+                "segments.read",
+                "attributes.read",
+            ],
+        )
+        .await
+    }
+
+    /// A key with these actions and the labels of `role` (`None`: every label).
+    async fn key_with(&self, role: Option<&str>, actions: &[&str]) -> String {
+        let mut body = json!({"name": "reader", "actions": actions, "sandboxes": ["*"]});
         if let Some(role) = role {
             body["role"] = json!(role);
         }
@@ -501,4 +516,186 @@ async fn a_batch_s_row_errors_are_not_shown_to_a_role_missing_labels() {
     let refused = setup.send(&sales, Method::GET, &path, None).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert_eq!(refused.body["code"], "field_access_denied");
+}
+
+/// Polls a preview until its result is ready; returns its body.
+async fn preview_result(setup: &Labelled, key: &str, id: &str) -> Value {
+    for _ in 0..300 {
+        let uri = format!("/data/core/ups/preview/{id}");
+        let reply = setup.send(key, Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        if reply.body["state"] == "RESULT_READY" {
+            return reply.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("preview {id} never finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_defines_and_previews_only_over_what_it_may_see() {
+    let setup = labelled().await;
+    let writer = [
+        "segments.read",
+        "segments.write",
+        "attributes.read",
+        "attributes.write",
+    ];
+    let sales = setup.key_with(Some("sales"), &writer).await;
+    let agent = setup.key_with(Some("agent"), &writer).await;
+    let pql = |text: &str| json!({"type": "PQL", "format": "pql/text", "value": text});
+    let definition = |name: &str, text: &str| json!({"name": name, "schema": {"name": "_xdm.context.profile"}, "expression": pql(text)});
+    let definitions = "/data/core/ups/segment/definitions";
+    let count = || async {
+        let reply = setup.send(&sales, Method::GET, definitions, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["segments"].as_array().expect("segments").len()
+    };
+    let before = count().await;
+
+    // Sales lacks I2 (birth dates) and SUPPORT (support notes).
+    let by_birth = definition("March birthdays", "person.birthDate.getMonth() = 3");
+    let through = definition(
+        "Through inSegment",
+        &format!("inSegment(\"{}\")", setup.birthday_segment),
+    );
+    for body in [&by_birth, &through] {
+        let reply = setup
+            .send(&sales, Method::POST, definitions, Some(body.clone()))
+            .await;
+        crate::common::assert_problem(
+            &reply,
+            403,
+            "field_access_denied",
+            &["/expression/value", "I2", "the definition"],
+        );
+    }
+    let attribute = json!({"name": "notesSeen", "expression": pql("xEvent[support.notes.isNotNull()].count()")});
+    let reply = setup
+        .send(
+            &sales,
+            Method::POST,
+            "/data/core/ca/attributes",
+            Some(attribute.clone()),
+        )
+        .await;
+    crate::common::assert_problem(
+        &reply,
+        403,
+        "field_access_denied",
+        &["SUPPORT", "the attribute"],
+    );
+    let reply = setup
+        .send(
+            &sales,
+            Method::POST,
+            "/data/core/ups/preview",
+            Some(json!({"predicateExpression": "person.birthDate.getMonth() = 3"})),
+        )
+        .await;
+    crate::common::assert_problem(
+        &reply,
+        403,
+        "field_access_denied",
+        &["/predicateExpression", "I2"],
+    );
+    assert_eq!(count().await, before, "nothing refused was stored");
+
+    // Over what it may see, sales defines; turning that definition to a birth date is refused
+    // and leaves it as it was.
+    let reply = setup
+        .send(
+            &sales,
+            Method::POST,
+            definitions,
+            Some(definition("Ruis", "person.name.firstName = \"Rui\"")),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let id = reply.body["id"].as_str().expect("id").to_owned();
+    let uri = format!("{definitions}/{id}");
+    let reply = setup
+        .send(
+            &sales,
+            Method::PATCH,
+            &uri,
+            Some(json!({"expression": pql("person.birthDate.getMonth() = 3")})),
+        )
+        .await;
+    crate::common::assert_problem(&reply, 403, "field_access_denied", &["I2"]);
+    let reply = setup.send(&sales, Method::GET, &uri, None).await;
+    assert_eq!(
+        reply.body["expression"]["value"],
+        "person.name.firstName = \"Rui\""
+    );
+
+    // The agent holds both labels and defines what sales may not.
+    let reply = setup
+        .send(&agent, Method::POST, definitions, Some(by_birth))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = setup
+        .send(
+            &agent,
+            Method::POST,
+            "/data/core/ca/attributes",
+            Some(attribute),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_names_profiles_without_xids_of_namespaces_the_role_may_not_see() {
+    let setup = labelled().await;
+    let reply = setup
+        .server
+        .post(
+            "/data/rapport/roles",
+            json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"], "actions": ["profiles.read"]}),
+        )
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let actions = ["segments.read"];
+    let analyst = setup.key_with(Some("analyst"), &actions).await;
+    let admin = setup.key_with(None, &actions).await;
+    // A visitor known only by an email address (labelled I1).
+    let solo = "solo@example.com";
+    setup
+        .server
+        .ingest(
+            &setup.company.web,
+            json!({"_id": "solo-1", "timestamp": "2026-05-06T07:08:09Z", "eventType": "web.webpagedetails.pageViews",
+                   "identityMap": {"Email": [{"id": solo, "primary": true}]}}),
+        )
+        .await;
+    let xid = engine::identity::xid::encode(&engine::IdentityKey::new("Email", solo));
+    let expression = json!({"predicateExpression": "xEvent[eventType = \"web.webpagedetails.pageViews\"].count() > 0"});
+    let mut seen = Vec::new();
+    for key in [&admin, &analyst] {
+        let reply = setup
+            .send(
+                key,
+                Method::POST,
+                "/data/core/ups/preview",
+                Some(expression.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let id = reply.body["previewId"].as_str().expect("id").to_owned();
+        let body = preview_result(&setup, key, &id).await;
+        assert_eq!(body["results"].as_array().map(Vec::len), Some(1), "{body}");
+        seen.push(body.to_string());
+    }
+    assert!(
+        seen[0].contains(&xid),
+        "the admin sees the XID: {}",
+        seen[0]
+    );
+    assert!(
+        !seen[1].contains(&xid),
+        "the XID encodes the email: {}",
+        seen[1]
+    );
+    assert!(!seen[1].contains(solo), "{}", seen[1]);
 }

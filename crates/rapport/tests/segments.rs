@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{assert_problem, ecid, encode, iso, Company, TestServer, PROFILE_GROUPS};
+use crate::common::{
+    assert_problem, ecid, encode, eventually, iso, Company, TestServer, PROFILE_GROUPS,
+};
 
 const DEFINITIONS: &str = "/data/core/ups/segment/definitions";
 
@@ -81,22 +83,6 @@ fn status_of(ups: &Value, id: &str) -> Option<String> {
     ups.get(id)
         .and_then(|m| m["status"].as_str())
         .map(str::to_owned)
-}
-
-/// Polls until `check` holds or `seconds` pass; returns whether it held.
-async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// Waits for a segment job to finish; returns its body.

@@ -1,5 +1,6 @@
 //! Datasets: bound to a schema; their `unifiedProfile` and `unifiedIdentity` tags decide whether
-//! their data reaches the profile and the identity graph.
+//! their data reaches the profile and the identity graph, and `rapport:eventTtlDays` how long the
+//! profile keeps their experience events (the reference's per-dataset event expiration).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,12 @@ pub struct Dataset {
     pub updated_ms: i64,
 }
 
+/// The tag that sets a dataset's experience-event expiration, in whole days.
+pub const EVENT_TTL_TAG: &str = "rapport:eventTtlDays";
+/// The longest expiration a dataset may set (a hundred years).
+const MAX_EVENT_TTL_DAYS: u32 = 36_500;
+const DAY_MS: i64 = 86_400_000;
+
 fn tag_enabled(tags: &BTreeMap<String, Vec<String>>, name: &str) -> bool {
     tags.get(name).is_some_and(|values| {
         values
@@ -39,6 +46,19 @@ impl Dataset {
     /// Its identities link into the identity graph.
     pub fn identity_enabled(&self) -> bool {
         tag_enabled(&self.tags, "unifiedIdentity")
+    }
+
+    /// How many days the profile keeps this dataset's experience events (none: for ever).
+    /// Validated when the tag is set, so a stored value always parses.
+    pub fn event_ttl_days(&self) -> Option<u32> {
+        let values = self.tags.get(EVENT_TTL_TAG)?;
+        values.first()?.trim().parse().ok()
+    }
+
+    /// Events of this dataset dated before this instant have expired at `now_ms`.
+    pub fn event_expiry_cutoff_ms(&self, now_ms: i64) -> Option<i64> {
+        self.event_ttl_days()
+            .map(|days| now_ms.saturating_sub(i64::from(days) * DAY_MS))
     }
 
     pub fn to_json(&self) -> Value {
@@ -135,12 +155,46 @@ pub(crate) fn create(editor: &mut Editor<'_>, body: &Value) -> Result<Dataset> {
         updated_ms: now,
     };
     check_profile_ready(editor, &dataset)?;
+    check_event_ttl(editor, &dataset)?;
     editor.record(kind::DATASET, &dataset.id, &dataset)?;
     editor
         .catalog
         .datasets
         .insert(dataset.id.clone(), dataset.clone());
     Ok(dataset)
+}
+
+/// `rapport:eventTtlDays` holds one whole number of days, 1 to 36500, and only on a dataset of
+/// experience events.
+fn check_event_ttl(editor: &Editor<'_>, dataset: &Dataset) -> Result<()> {
+    let Some(values) = dataset.tags.get(EVENT_TTL_TAG) else {
+        return Ok(());
+    };
+    let [value] = values.as_slice() else {
+        return Err(invalid(format!(
+            "/tags/{EVENT_TTL_TAG}: expected exactly one value, a whole number of days such as [\"30\"]"
+        )));
+    };
+    match value.trim().parse::<u32>() {
+        Ok(days) if (1..=MAX_EVENT_TTL_DAYS).contains(&days) => {}
+        _ => {
+            return Err(invalid(format!(
+                "/tags/{EVENT_TTL_TAG}/0: expected a whole number of days from 1 to {MAX_EVENT_TTL_DAYS}, got \"{value}\""
+            )))
+        }
+    }
+    let is_event_dataset = editor
+        .catalog
+        .schemas
+        .get(&dataset.schema_id)
+        .is_some_and(|s| s.class() == xdm::Class::ExperienceEvent);
+    if !is_event_dataset {
+        return Err(invalid(format!(
+            "/tags/{EVENT_TTL_TAG}: only a dataset of experience events can expire its events; schema \"{}\" is not of the XDM ExperienceEvent class",
+            dataset.schema_id
+        )));
+    }
+    Ok(())
 }
 
 /// A profile-enabled dataset needs a union-enabled schema.
@@ -200,6 +254,7 @@ pub(crate) fn patch(editor: &mut Editor<'_>, id: &str, body: &Value) -> Result<D
     }
     dataset.updated_ms = now_ms();
     check_profile_ready(editor, &dataset)?;
+    check_event_ttl(editor, &dataset)?;
     editor.record(kind::DATASET, &dataset.id, &dataset)?;
     editor
         .catalog

@@ -276,6 +276,17 @@ impl Catalog {
         name: &SandboxName,
         edit: impl FnOnce(&mut Editor<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.change_checked(name, edit, |_, _| Ok(()))
+    }
+
+    /// As [`Catalog::change`], with `check` run on the changed catalog, its indexes rebuilt,
+    /// before anything is persisted: an error from it leaves the catalog as it was.
+    pub(crate) fn change_checked<T>(
+        &self,
+        name: &SandboxName,
+        edit: impl FnOnce(&mut Editor<'_>) -> Result<T>,
+        check: impl FnOnce(&SandboxCatalog, &T) -> Result<()>,
+    ) -> Result<T> {
         let _serialised = self.change_lock.lock();
         let current = self.sandboxes.read().get(name).cloned();
         let mut catalog = match current {
@@ -294,6 +305,7 @@ impl Catalog {
         let changes = std::mem::take(&mut editor.changes);
         schemas::recompile(&mut catalog, &self.settings)?;
         catalog.refresh_indexes();
+        check(&catalog, &outcome)?;
         let mut txn = self.store.write()?;
         for change in changes {
             match change {

@@ -130,6 +130,20 @@ pub fn apply_write(
     }
     let sandbox = &write.sandbox;
     let now = write.received_ms;
+    // An event dated before its dataset's expiration is not stored; its identities still link.
+    let expired_after_days = expired_event(context.catalog, write);
+    if let Some(days) = expired_after_days {
+        if !write.link_identities && lookup_identity(txn, sandbox, &write.primary)?.is_none() {
+            // No profile to tell: the dataset is named in the log instead.
+            context.guardrails.hit(
+                Guardrail::EventsExpired,
+                Subject::Dataset(sandbox, &write.dataset_id),
+                u64::from(days),
+                1,
+            );
+            return Ok(None);
+        }
+    }
     let source = Source {
         dataset: write.dataset_id.clone(),
         record: write.source_record.clone(),
@@ -413,6 +427,17 @@ pub fn apply_write(
     let mut replaced_event = false;
     if write.to_profile {
         match &write.event {
+            Some(_) if expired_after_days.is_some() => {
+                let days = expired_after_days.unwrap_or_default() as usize;
+                flag(
+                    &mut resolution.components,
+                    target_index,
+                    Guardrail::EventsExpired,
+                    days,
+                    1,
+                    1,
+                );
+            }
             Some((event_id, timestamp_ms)) => {
                 let (replaced, trimmed) = store_event(
                     txn,
@@ -529,6 +554,7 @@ pub fn apply_write(
         }
     } else if write.event.is_some()
         && write.to_profile
+        && expired_after_days.is_none()
         && !segment::after_event(
             txn,
             context.catalog,
@@ -555,6 +581,50 @@ pub fn apply_write(
         )?;
     }
     Ok(Some(target))
+}
+
+/// The expiration (in days) of the write's dataset when the write is an event dated before it.
+fn expired_event(catalog: &SandboxCatalog, write: &PreparedWrite) -> Option<u32> {
+    let (_, timestamp_ms) = write.event.as_ref()?;
+    let dataset = catalog.datasets.get(&write.dataset_id)?;
+    let cutoff = dataset.event_expiry_cutoff_ms(write.received_ms)?;
+    (*timestamp_ms < cutoff).then(|| dataset.event_ttl_days())?
+}
+
+/// Removes a profile's events that have expired (`cutoffs`: dataset → the instant before which
+/// its events have), with their `event-ids` entries; returns how many went, by dataset's
+/// expiration in days. Events are keyed by time, so only the events older than the latest
+/// cutoff are read.
+pub(crate) fn expire_events(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    profile_id: ProfileId,
+    cutoffs: &BTreeMap<String, (i64, u32)>,
+) -> Result<Vec<(u32, u64)>> {
+    let Some(latest) = cutoffs.values().map(|(cutoff, _)| *cutoff).max() else {
+        return Ok(Vec::new());
+    };
+    let mut end = keys::profile(sandbox, profile_id);
+    end.extend_from_slice(&keys::encode_time(latest));
+    let old = collect_range(
+        txn,
+        Table::Events,
+        &keys::profile(sandbox, profile_id),
+        &end,
+    )?;
+    let mut expired: BTreeMap<u32, u64> = BTreeMap::new();
+    for (key, value) in old {
+        let event: StoredEvent = decode(&value)?;
+        let Some((cutoff, days)) = cutoffs.get(&event.dataset) else {
+            continue;
+        };
+        if event.timestamp_ms >= *cutoff {
+            continue;
+        }
+        guardrails::remove_event(txn, sandbox, &key, &event)?;
+        *expired.entry(*days).or_default() += 1;
+    }
+    Ok(expired.into_iter().collect())
 }
 
 /// Moves the fragments and events of `from` whose primary identity now belongs to another profile.

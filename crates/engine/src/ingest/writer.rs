@@ -5,7 +5,7 @@
 //! durable and visible to the next read. Work over a whole sandbox (sweeps) runs in chunks of
 //! its own transactions between groups, so it never holds up ingestion for long.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -13,12 +13,16 @@ use crossbeam_channel::{Receiver, Sender};
 use rapport_types::{ProfileId, SandboxName};
 use store::{Direction, Scan, Store, Table, WriteTxn};
 
-use super::apply::{apply_write, delete_profile, purge_dataset, refresh_view, ApplyContext};
+use super::apply::{
+    apply_write, delete_profile, expire_events, purge_dataset, refresh_view, ApplyContext,
+};
 use super::prepare::PreparedWrite;
 use crate::catalog::{now_ms, Catalog};
 use crate::error::{Error, Result};
+use crate::guardrails::{Guardrail, GuardrailHit, Subject};
 use crate::keys;
 use crate::privacy::erase::{EraseOutcome, EraseScope};
+use crate::records::encode_live;
 use crate::segment::Trigger;
 
 /// The most writes applied in one transaction.
@@ -35,6 +39,9 @@ pub enum SweepTask {
     RebuildViews,
     /// Remove every fragment and event of a deleted dataset, then rebuild the view.
     PurgeDataset { dataset: String },
+    /// Remove the events older than their dataset's `rapport:eventTtlDays`, rebuild the views
+    /// of the profiles that lost some, and delete those left with neither events nor records.
+    ExpireEvents,
 }
 
 /// One unit of work for the writer.
@@ -74,6 +81,26 @@ pub enum Job {
         task: SweepTask,
         reply: Reply<usize>,
     },
+}
+
+impl Job {
+    /// A sweep whose outcome is logged: visited profiles at `info`, a failure at `error`.
+    pub fn logged_sweep(sandbox: &SandboxName, task: SweepTask) -> Job {
+        let sandbox_name = sandbox.clone();
+        let what = format!("{task:?}");
+        Job::Sweep {
+            sandbox: sandbox.clone(),
+            task,
+            reply: Box::new(move |result| match result {
+                Ok(visited) => {
+                    tracing::info!(sandbox = %sandbox_name, task = %what, visited, "sweep finished")
+                }
+                Err(error) => {
+                    tracing::error!(%error, sandbox = %sandbox_name, task = %what, "sweep failed")
+                }
+            }),
+        }
+    }
 }
 
 /// A sweep in progress: where it stopped.
@@ -421,7 +448,33 @@ impl<'a> WriterLoop<'a> {
                 Scan::Continue
             },
         )?;
+        let now = now_ms();
+        // Dataset → (the instant before which its events have expired, its expiration in days).
+        let cutoffs: BTreeMap<String, (i64, u32)> = match sweep.task {
+            SweepTask::ExpireEvents => snapshot
+                .datasets
+                .values()
+                .filter_map(|d| {
+                    Some((
+                        d.id.clone(),
+                        (d.event_expiry_cutoff_ms(now)?, d.event_ttl_days()?),
+                    ))
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         for profile_id in &profile_ids {
+            if sweep.task == SweepTask::ExpireEvents {
+                self.expire(
+                    txn.as_mut(),
+                    &snapshot,
+                    &sweep.sandbox,
+                    *profile_id,
+                    &cutoffs,
+                    now,
+                )?;
+                continue;
+            }
             if let SweepTask::PurgeDataset { dataset } = &sweep.task {
                 purge_dataset(txn.as_mut(), &sweep.sandbox, *profile_id, dataset)?;
                 // Forgotten before the commit: a failed one leaves nothing to count again.
@@ -450,6 +503,79 @@ impl<'a> WriterLoop<'a> {
             _ => Ok(true),
         }
     }
+}
+
+impl WriterLoop<'_> {
+    /// Expires one profile's old events (see [`SweepTask::ExpireEvents`]); each expiration
+    /// that removed events is noted on the profile as an `events_expired` hit.
+    fn expire(
+        &self,
+        txn: &mut dyn WriteTxn,
+        catalog: &crate::catalog::SandboxCatalog,
+        sandbox: &SandboxName,
+        profile_id: ProfileId,
+        cutoffs: &BTreeMap<String, (i64, u32)>,
+        now: i64,
+    ) -> Result<()> {
+        let expired = expire_events(txn, sandbox, profile_id, cutoffs)?;
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let guardrails = &self.settings.guardrails;
+        guardrails.forget_event_count(sandbox, profile_id);
+        let Some(mut graph) = super::apply::load_graph(txn, sandbox, profile_id)? else {
+            return Ok(());
+        };
+        for (days, count) in &expired {
+            guardrails.hit(
+                Guardrail::EventsExpired,
+                Subject::Profile(sandbox, profile_id),
+                u64::from(*days),
+                *count,
+            );
+        }
+        if holds_nothing(txn, sandbox, profile_id)? {
+            // The reference's rule: a profile goes when no event and no record remains.
+            delete_profile(txn, sandbox, profile_id)?;
+            return Ok(());
+        }
+        for (days, count) in expired {
+            crate::guardrails::note(
+                &mut graph.guardrails,
+                GuardrailHit {
+                    guardrail: Guardrail::EventsExpired,
+                    limit: u64::from(days),
+                    count,
+                    last_at_ms: now,
+                },
+            );
+        }
+        txn.put(
+            Table::Profiles,
+            &keys::profile(sandbox, profile_id),
+            &encode_live(&graph)?,
+        )?;
+        refresh_view(txn, catalog, sandbox, profile_id, &Trigger::Everything, now)
+    }
+}
+
+/// Whether a profile has neither a fragment nor an event left.
+fn holds_nothing(txn: &dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId) -> Result<bool> {
+    let start = keys::profile(sandbox, profile_id);
+    let mut found = false;
+    for (table, end) in [
+        (Table::Fragments, store::prefix_end(&start)),
+        (Table::Events, keys::events_end(sandbox, profile_id)),
+    ] {
+        txn.scan(table, &start, &end, Direction::Forward, &mut |_, _| {
+            found = true;
+            Scan::Stop
+        })?;
+        if found {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Re-evaluates one profile's memberships in the writer's transaction; false when it is gone.

@@ -33,6 +33,8 @@ const KEPT: usize = 500;
 const WRITER_CHUNK: usize = 1_000;
 /// Profiles listed in a preview.
 pub const PREVIEW_SAMPLE: usize = 100;
+/// How often expired events are swept away.
+const EXPIRE_EVERY_MS: i64 = 3_600_000;
 /// How often the scheduler looks for due profiles.
 const SCHEDULER_TICK: Duration = Duration::from_millis(250);
 
@@ -289,6 +291,8 @@ struct State {
     trainings: VecDeque<TrainingRun>,
     queue: VecDeque<Work>,
     cancels: BTreeMap<String, Arc<AtomicBool>>,
+    /// When each sandbox's old events were last swept away.
+    expired_at_ms: BTreeMap<SandboxName, i64>,
 }
 
 /// Segment jobs, previews and the time scheduler.
@@ -522,9 +526,23 @@ impl SegmentJobs {
     }
 
     /// Starts a preview of `expression` (compiled against the sandbox's schemas).
-    pub fn create_preview(&self, sandbox: &SandboxName, expression: &str) -> Result<Preview> {
+    /// Queues a preview of an expression; a caller whose `clearance` lacks a label of what it
+    /// reads is refused (403), as for a definition.
+    pub fn create_preview(
+        &self,
+        sandbox: &SandboxName,
+        expression: &str,
+        clearance: crate::Clearance<'_>,
+    ) -> Result<Preview> {
         let catalog = self.shared.catalog.sandbox(sandbox)?;
         let program = compile_adhoc(&catalog, expression)?;
+        clearance.check(
+            &catalog
+                .label_index
+                .expression_labels(program.dependencies()),
+            "/predicateExpression",
+            "the expression",
+        )?;
         let preview = Preview {
             id: uuid::Uuid::new_v4().simple().to_string(),
             sandbox: sandbox.clone(),
@@ -852,6 +870,36 @@ impl Shared {
     }
 
     /// Queues a training for every sandbox whose models are older than [`RETRAIN_EVERY_MS`].
+    /// Queues a sweep expiring old events in each sandbox with a dataset that expires them, once
+    /// an hour (and once at start-up, which catches up on time the server was down).
+    fn expire_due(&self) {
+        let now = now_ms();
+        for sandbox in self.catalog.sandbox_names() {
+            let expires = self
+                .catalog
+                .sandbox(&sandbox)
+                .is_ok_and(|c| c.datasets.values().any(|d| d.event_ttl_days().is_some()));
+            if !expires {
+                continue;
+            }
+            {
+                let mut state = self.state.lock();
+                let last = state
+                    .expired_at_ms
+                    .entry(sandbox.clone())
+                    .or_insert(i64::MIN);
+                if now.saturating_sub(*last) < EXPIRE_EVERY_MS {
+                    continue;
+                }
+                *last = now;
+            }
+            let task = crate::ingest::writer::SweepTask::ExpireEvents;
+            if self.writer.send(Job::logged_sweep(&sandbox, task)).is_err() {
+                return;
+            }
+        }
+    }
+
     fn retrain_due(&self) {
         for sandbox in self.catalog.sandbox_names() {
             let Ok(catalog) = self.catalog.sandbox(&sandbox) else {
@@ -1257,6 +1305,7 @@ impl Shared {
         while !self.stopped() {
             std::thread::sleep(SCHEDULER_TICK);
             self.retrain_due();
+            self.expire_due();
             for sandbox in self.catalog.sandbox_names() {
                 if let Err(error) = self.run_due(&sandbox) {
                     tracing::error!(%error, sandbox = %sandbox, "scheduled segment evaluation failed");

@@ -60,6 +60,7 @@ pub fn ensure(engine: &Engine, sandbox: &SandboxName) -> anyhow::Result<usize> {
                 &json!({"name": name, "displayName": display,
                         "expression": {"type": "PQL", "format": "pql/text", "value": pql},
                         "duration": duration}),
+                engine::Clearance::All,
             )
             .map_err(|e| anyhow::anyhow!("demo computed attribute {name}: {e}"))?;
     }

@@ -106,6 +106,7 @@ pub fn ensure(engine: &Engine, sandbox: &SandboxName) -> anyhow::Result<usize> {
                     "evaluationInfo": {"continuous": {"enabled": true}},
                     "dataGovernancePolicy": {"excludeOptOut": exclude_opt_out},
                 }),
+                engine::Clearance::All,
             )
             .map_err(|e| anyhow::anyhow!("demo segment {name}: {e}"))?;
     }

@@ -77,6 +77,14 @@ impl Caller {
         }
     }
 
+    /// Runs `define` with the labels the caller may define over (see [`engine::Clearance`]).
+    pub fn with_clearance<T>(&self, define: impl FnOnce(engine::Clearance<'_>) -> T) -> T {
+        match &self.labels {
+            auth::LabelGrant::All => define(engine::Clearance::All),
+            grant => define(engine::Clearance::Only(&|label| grant.allows(label))),
+        }
+    }
+
     /// Whether the caller may take `action` in `sandbox`: 403 otherwise, naming what is missing.
     pub fn require(&self, action: Action, sandbox: &SandboxName) -> Result<(), ApiError> {
         if !self.actions.contains(action) {

@@ -516,6 +516,22 @@ pub fn ecid(n: u64) -> String {
 }
 
 /// RFC 3339 (UTC, milliseconds) of epoch milliseconds.
+/// Polls until `check` holds or `seconds` pass; returns whether it held.
+pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 pub fn iso(epoch_ms: i64) -> String {
     engine::time::format_rfc3339_ms(epoch_ms, true)
 }

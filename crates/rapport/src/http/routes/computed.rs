@@ -130,11 +130,14 @@ async fn list(
 }
 
 async fn create(
-    Authorized { sandbox, .. }: Authorized<AttributesWrite>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<AttributesWrite>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let attribute = state.engine.create_computed(&sandbox, &body)?;
+    let attribute = caller
+        .with_clearance(|clearance| state.engine.create_computed(&sandbox, &body, clearance))?;
     Ok(json(
         StatusCode::OK,
         &state.engine.computed_json(&sandbox, &attribute)?,
@@ -155,12 +158,15 @@ async fn get_one(
 }
 
 async fn patch(
-    Authorized { sandbox, .. }: Authorized<AttributesWrite>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<AttributesWrite>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let attribute = state.engine.patch_computed(&sandbox, &id, &body)?;
+    let attribute = caller
+        .with_clearance(|clearance| state.engine.patch_computed(&sandbox, &id, &body, clearance))?;
     Ok(json(
         StatusCode::OK,
         &state.engine.computed_json(&sandbox, &attribute)?,

@@ -112,9 +112,7 @@ fn composite(catalog: &SandboxCatalog, identity: &IdentityKey, redaction: &Redac
 /// Whether the values of `namespace` are hidden from the caller (their role lacks a label of
 /// `identityMap.<namespace>`): such values are answered as `null` with `"masked": true`.
 fn masked(redaction: &Redaction, namespace: &str) -> bool {
-    redaction
-        .profile_path_denied(&format!("identityMap.{namespace}"))
-        .is_some()
+    redaction.namespace_masked(namespace)
 }
 
 /// An XID, or `null` when its namespace is masked (an XID encodes the value).

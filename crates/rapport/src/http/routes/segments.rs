@@ -164,11 +164,14 @@ fn with_state(mut object: Value, catalog: &engine::SandboxCatalog, id: &str) -> 
 }
 
 async fn create(
-    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let definition = state.engine.create_segment(&sandbox, &body)?;
+    let definition = caller
+        .with_clearance(|clearance| state.engine.create_segment(&sandbox, &body, clearance))?;
     let catalog = state.engine.sandbox(&sandbox)?;
     Ok(json(
         StatusCode::OK,
@@ -215,12 +218,15 @@ async fn bulk_get(
 }
 
 async fn patch(
-    Authorized { sandbox, .. }: Authorized<SegmentsWrite>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<SegmentsWrite>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let definition = state.engine.patch_segment(&sandbox, &id, &body)?;
+    let definition = caller
+        .with_clearance(|clearance| state.engine.patch_segment(&sandbox, &id, &body, clearance))?;
     let catalog = state.engine.sandbox(&sandbox)?;
     Ok(json(
         StatusCode::OK,
@@ -385,7 +391,9 @@ async fn cancel_job(
 }
 
 async fn create_preview(
-    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -427,10 +435,12 @@ async fn create_preview(
             ));
         }
     }
-    let preview = state
-        .engine
-        .segment_jobs()
-        .create_preview(&sandbox, &expression)?;
+    let preview = caller.with_clearance(|clearance| {
+        state
+            .engine
+            .segment_jobs()
+            .create_preview(&sandbox, &expression, clearance)
+    })?;
     Ok(json(
         StatusCode::CREATED,
         &json!({
@@ -448,17 +458,23 @@ fn preview_links(preview: &Preview) -> Value {
 }
 
 async fn get_preview(
-    Authorized { sandbox, .. }: Authorized<SegmentsRead>,
+    Authorized {
+        sandbox, caller, ..
+    }: Authorized<SegmentsRead>,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let preview = state.engine.segment_jobs().preview(&sandbox, &id)?;
+    let redaction = caller.redaction(&*state.engine.sandbox(&sandbox)?);
     let results: Vec<Value> = preview
         .sample
         .iter()
         .map(|(profile_id, primary)| {
+            // An XID encodes its value: one of a namespace the caller may not see is not shown,
+            // and the profile is named by its id.
             let key = primary
                 .as_ref()
+                .filter(|identity| !redaction.namespace_masked(&identity.namespace))
                 .map(engine::identity::xid::encode)
                 .unwrap_or_else(|| profile_id.to_string());
             let href = format!("/data/core/ups/access/entities?entityId={profile_id}");

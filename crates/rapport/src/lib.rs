@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod data_dir;
 pub mod demo;
 pub mod http;
 pub mod options;

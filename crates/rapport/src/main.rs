@@ -55,6 +55,9 @@ enum Command {
     Users(rapport::cli::users::UsersOptions),
     /// Manages the console's roles on a running server.
     Roles(rapport::cli::users::RolesOptions),
+    /// Works on a stopped server's data directory: `store rewrite` erases deleted data from the
+    /// files too.
+    Store(rapport::cli::store::StoreOptions),
 }
 
 /// Runs a command that talks to a server on a small runtime, and exits with its code.
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(options) => match exit_with(rapport::cli::keys::run(options))? {},
         Command::Users(options) => match exit_with(rapport::cli::users::run_users(options))? {},
         Command::Roles(options) => match exit_with(rapport::cli::users::run_roles(options))? {},
+        Command::Store(options) => return rapport::cli::store::run(options),
         Command::Serve { options, config } => (options, config, None),
         Command::Demo {
             mut options,
@@ -122,6 +126,8 @@ async fn serve(
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // Held until the server stops: `rapport store rewrite` refuses to run beside it.
+    let _lock = rapport::data_dir::lock(&settings.data_dir)?;
     let state = rapport::build_state(settings)?;
     if let Some(demo) = demo {
         let engine = state.engine.clone();

@@ -1,7 +1,8 @@
 //! Privacy requests and hygiene work orders through the HTTP API: an access job's result names
 //! everything kept about the person; a delete job leaves no trace of them in any table of the
 //! store (scanned raw) while others stay, and they leave the agents' recently viewed lists;
-//! `privacy.manage` is needed; a work order deletes one dataset's record.
+//! `privacy.manage` is needed; a work order deletes one dataset's record; `rapport store
+//! rewrite` then removes the person's bytes from the files themselves.
 
 use std::time::{Duration, Instant};
 
@@ -282,4 +283,148 @@ async fn a_work_order_deletes_one_dataset_s_record_of_an_identity() {
     let entity: Value = server.entity("CRMID", "CRM-NOA").await;
     assert!(entity.get("loyalty").is_none(), "{entity}");
     assert_eq!(entity["person"]["name"]["firstName"], "Noa");
+}
+
+/// Every file under `dir`, recursively, with its bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                files.push((path, bytes));
+            }
+        }
+    }
+    files
+}
+
+fn rapport_store_rewrite(data_dir: &std::path::Path) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(["store", "rewrite", "--map-size-gib", "1", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run rapport store rewrite");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_store_rewrite_leaves_no_byte_of_a_deleted_person_in_any_file() {
+    use crate::common::process::{call, set_up, spawn};
+    let dir = tempfile::tempdir().expect("dir");
+    let data_dir = dir.path().join("data");
+    let server = spawn(&data_dir);
+    let dataset = set_up(&server);
+    let record = |crm: &str, email: &str, name: &str| {
+        json!({"header": {"datasetId": dataset}, "body": {"xdmEntity": {
+            "identityMap": {"CRMID": [{"id": crm, "primary": true}], "Email": [{"id": email}]},
+            "person": {"name": {"firstName": name}}}}})
+    };
+    let (noa_email, noa_crm) = ("noa.rewrite@example.com", "CRM-NOA-REWRITE");
+    for i in 0..200 {
+        let reply = call(
+            &server,
+            "POST",
+            "/collection/rewrite-inlet",
+            record(&format!("CRM-{i}"), &format!("c{i}@example.com"), "Kept"),
+        );
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let reply = call(
+        &server,
+        "POST",
+        "/collection/rewrite-inlet",
+        record(noa_crm, noa_email, "Noa"),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    let reply = call(
+        &server,
+        "POST",
+        "/data/core/privacy/jobs",
+        json!({"companyContexts": [{"namespace": "imsOrgID", "value": "rapport"}],
+               "users": [{"key": "noa", "action": ["delete"], "userIDs": [{"namespace": "Email", "value": noa_email, "type": "standard"}]}],
+               "include": ["ProfileService", "identity"], "regulation": "gdpr"}),
+    );
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    let job_path = format!(
+        "/data/core/privacy/jobs/{}",
+        reply.body["jobs"][0]["jobId"].as_str().expect("jobId")
+    );
+    let started = Instant::now();
+    let job = loop {
+        let job = call(&server, "GET", &job_path, json!(null));
+        if job.body["status"] == "complete" {
+            break job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            job.body
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(job.body["rapport"]["physicalErasure"], "pending_rewrite");
+
+    // Not beside a running server.
+    let (code, _, stderr) = rapport_store_rewrite(&data_dir);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("another rapport process"), "{stderr}");
+
+    drop(server);
+    let before: usize = files_under(&data_dir)
+        .iter()
+        .map(|(_, bytes)| occurrences(bytes, noa_email))
+        .sum();
+    assert!(
+        before > 0,
+        "before the rewrite, LMDB's free pages still hold the deleted email"
+    );
+    let (code, stdout, stderr) = rapport_store_rewrite(&data_dir);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("entries rewritten"), "{stdout}");
+    assert!(
+        stdout.contains("privacy delete jobs now physically erased: 1"),
+        "{stdout}"
+    );
+    for (path, bytes) in files_under(&data_dir) {
+        for needle in [noa_email, noa_crm] {
+            assert_eq!(
+                occurrences(&bytes, needle),
+                0,
+                "{needle} is still in {}",
+                path.display()
+            );
+        }
+    }
+
+    // The server starts on the rewritten store: the others are there, Noa is not, and the job
+    // says its data is physically erased.
+    let server = spawn(&data_dir);
+    let lookup = |crm: &str| {
+        call(
+            &server,
+            "GET",
+            &format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={crm}&entityIdNS=CRMID"),
+            json!(null),
+        )
+    };
+    let kept = lookup("CRM-199");
+    assert_eq!(kept.status, 200, "{:?}", kept.body);
+    assert_eq!(lookup(noa_crm).status, 404);
+    let job = call(&server, "GET", &job_path, json!(null));
+    assert_eq!(
+        job.body["rapport"]["physicalErasure"], "complete",
+        "{:?}",
+        job.body
+    );
+    assert!(job.body["rapport"]["physicallyErasedAt"].is_string());
 }

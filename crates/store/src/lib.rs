@@ -6,8 +6,10 @@
 //! profile's data in one hash slot.
 
 mod lmdb;
+mod rewrite;
 
 pub use lmdb::{LmdbOptions, LmdbStore};
+pub use rewrite::{rewrite, Rewritten};
 
 /// The tables of the store. Each backend maps them to its own containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -248,6 +248,10 @@ pub struct PrivacyJob {
     pub erased: ErasedTotals,
     /// Why the job failed (status `error`).
     pub error: Option<String>,
+    /// When `rapport store rewrite` last rewrote the data file after this delete completed:
+    /// from then on no byte of what it deleted is left in free pages.
+    #[serde(default)]
+    pub physically_erased_ms: Option<i64>,
 }
 
 impl PrivacyJob {
@@ -294,8 +298,9 @@ impl PrivacyJob {
                 )
             })
             .collect();
-        let physical = match (self.action, self.status) {
-            (PrivacyAction::Delete, JobStatus::Complete) => json!("pending_rewrite"),
+        let physical = match (self.action, self.status, self.physically_erased_ms) {
+            (PrivacyAction::Delete, JobStatus::Complete, None) => json!("pending_rewrite"),
+            (PrivacyAction::Delete, JobStatus::Complete, Some(_)) => json!("complete"),
             _ => Value::Null,
         };
         let mut value = json!({
@@ -318,6 +323,7 @@ impl PrivacyJob {
                 "createdAt": format_rfc3339_ms(self.created_ms, true),
                 "lastModifiedAt": format_rfc3339_ms(self.modified_ms, true),
                 "completedAt": self.completed_ms.map(|at| format_rfc3339_ms(at, true)),
+                "physicallyErasedAt": self.physically_erased_ms.map(|at| format_rfc3339_ms(at, true)),
             },
         });
         if let Some(priority) = &self.priority {
@@ -602,6 +608,7 @@ pub fn parse_request(body: &Value, submitted_by: &str, now_ms: i64) -> Result<Ve
                     .collect(),
                 erased: ErasedTotals::default(),
                 error: None,
+                physically_erased_ms: None,
             });
         }
     }

@@ -70,6 +70,50 @@ pub fn load_job(txn: &(impl ReadTxn + ?Sized), id: &str) -> Result<Option<Privac
         .transpose()
 }
 
+/// Visits every stored privacy job, in id order; a job that does not decode stops the visit
+/// with its error.
+fn each_job(txn: &(impl ReadTxn + ?Sized), mut visit: impl FnMut(PrivacyJob)) -> Result<()> {
+    let mut failure = None;
+    txn.scan(
+        Table::Privacy,
+        keys::PRIVACY_JOBS,
+        &store::prefix_end(keys::PRIVACY_JOBS),
+        Direction::Forward,
+        &mut |_, value| match decode_json::<PrivacyJob>("privacy job", value) {
+            Ok(job) => {
+                visit(job);
+                Scan::Continue
+            }
+            Err(error) => {
+                failure = Some(error);
+                Scan::Stop
+            }
+        },
+    )?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// Notes on every completed delete job not yet noted that the data file was rewritten at
+/// `at_ms` (by `rapport store rewrite`, with the store held exclusively); returns how many.
+pub fn note_rewrite(store: &dyn Store, at_ms: i64) -> Result<usize> {
+    let mut pending = Vec::new();
+    each_job(&*store.read()?, |job| {
+        if job.action == PrivacyAction::Delete
+            && job.status == JobStatus::Complete
+            && job.physically_erased_ms.is_none()
+        {
+            pending.push(job);
+        }
+    })?;
+    let mut txn = store.write()?;
+    for job in &mut pending {
+        job.physically_erased_ms = Some(at_ms);
+        put_job(txn.as_mut(), job)?;
+    }
+    txn.commit()?;
+    Ok(pending.len())
+}
+
 /// Stores new jobs and queues them, in one transaction.
 pub fn insert_jobs(store: &dyn Store, jobs: &[PrivacyJob]) -> Result<()> {
     let mut txn = store.write()?;
@@ -314,30 +358,12 @@ impl Privacy {
 
     /// The jobs the filter matches, newest first, one page of them.
     pub fn jobs(&self, filter: &PrivacyJobFilter) -> Result<PrivacyJobPage> {
-        let txn = self.store.read()?;
         let mut matching = Vec::new();
-        let mut failure = None;
-        txn.scan(
-            Table::Privacy,
-            keys::PRIVACY_JOBS,
-            &store::prefix_end(keys::PRIVACY_JOBS),
-            Direction::Forward,
-            &mut |_, value| match decode_json::<PrivacyJob>("privacy job", value) {
-                Ok(job) => {
-                    if filter.matches(&job) {
-                        matching.push(job);
-                    }
-                    Scan::Continue
-                }
-                Err(error) => {
-                    failure = Some(error);
-                    Scan::Stop
-                }
-            },
-        )?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
+        each_job(&*self.store.read()?, |job| {
+            if filter.matches(&job) {
+                matching.push(job);
+            }
+        })?;
         matching.sort_by(|a, b| {
             b.created_ms
                 .cmp(&a.created_ms)

@@ -11,7 +11,7 @@ use store::{Store, Table};
 
 use crate::error::{AuthError, Result};
 use crate::record::{decode_record, encode_record, storage_key, STORAGE_PREFIX};
-pub use crate::record::{ApiKeyRecord, KeyId, KeyPatch, NewKey, SandboxScope};
+pub use crate::record::{ApiKeyRecord, KeyId, KeyPatch, KeyRateLimit, NewKey, SandboxScope};
 use crate::secret::{
     format_token, hashes_equal, random_secret_text, secret_hash, split_token, TOKEN_PREFIX,
 };
@@ -71,6 +71,7 @@ impl Keys {
         check_actions(new.actions)?;
         check_sandboxes(new.actions, &new.sandboxes)?;
         check_expiry(new.expires_ms, now_ms)?;
+        check_rate_limit(new.rate_limit)?;
         check_no_escalation(new.actions, &new.sandboxes, granted)?;
 
         let writing = self.lock_writes();
@@ -91,6 +92,7 @@ impl Keys {
             revoked_ms: None,
             updated_ms: now_ms,
             role: new.role,
+            rate_limit: new.rate_limit,
         };
         let record = self.save(&writing, record)?;
         Ok((record, token))
@@ -123,6 +125,9 @@ impl Keys {
         if let Some(expires_ms) = patch.expires_ms {
             check_expiry(expires_ms, now_ms)?;
         }
+        if let Some(rate_limit) = patch.rate_limit {
+            check_rate_limit(rate_limit)?;
+        }
         let writing = self.lock_writes();
         let current = self.get(id)?;
         check_not_revoked(&current)?;
@@ -135,6 +140,9 @@ impl Keys {
         }
         if let Some(expires_ms) = patch.expires_ms {
             changed.expires_ms = expires_ms;
+        }
+        if let Some(rate_limit) = patch.rate_limit {
+            changed.rate_limit = rate_limit;
         }
         changed.updated_ms = now_ms;
         self.save(&writing, changed)
@@ -332,6 +340,26 @@ fn check_sandboxes(actions: ActionSet, sandboxes: &SandboxScope) -> Result<()> {
 fn check_expiry(expires_ms: Option<i64>, now_ms: i64) -> Result<()> {
     if expires_ms.is_some_and(|expires_ms| expires_ms <= now_ms) {
         return Err(AuthError::invalid_body("/expiresAt: must be in the future"));
+    }
+    Ok(())
+}
+
+/// A key's own rate limit: 1 to 100,000 requests a second, a burst of 1 to 1,000,000.
+fn check_rate_limit(rate_limit: Option<KeyRateLimit>) -> Result<()> {
+    let Some(limit) = rate_limit else {
+        return Ok(());
+    };
+    if !(1..=100_000).contains(&limit.per_second) {
+        return Err(AuthError::invalid_body(format!(
+            "/rateLimit/perSecond: 1 to 100000 requests a second, got {}",
+            limit.per_second
+        )));
+    }
+    if !(1..=1_000_000).contains(&limit.burst) {
+        return Err(AuthError::invalid_body(format!(
+            "/rateLimit/burst: 1 to 1000000 requests at once, got {}",
+            limit.burst
+        )));
     }
     Ok(())
 }

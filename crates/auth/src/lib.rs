@@ -20,7 +20,7 @@ mod stored;
 mod users;
 
 pub use error::{AuthError, Result};
-pub use keys::{ApiKeyRecord, KeyId, KeyPatch, Keys, NewKey, SandboxScope};
+pub use keys::{ApiKeyRecord, KeyId, KeyPatch, KeyRateLimit, Keys, NewKey, SandboxScope};
 pub use master::MasterKey;
 pub use password::PasswordParams;
 pub use roles::{LabelGrant, Role, STANDARD_LABELS};

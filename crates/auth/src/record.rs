@@ -117,6 +117,15 @@ pub struct ApiKeyRecord {
     /// The console role whose data usage labels the key may see; `None`: every label (a
     /// machine key, as the built-in `integration` role).
     pub role: Option<String>,
+    /// The key's own rate limit; `None`: the server's (`--rate-limit-per-second`).
+    pub rate_limit: Option<KeyRateLimit>,
+}
+
+/// A key's own rate limit: `per_second` sustained, `burst` at once (both at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyRateLimit {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 impl ApiKeyRecord {
@@ -167,6 +176,8 @@ pub struct NewKey {
     pub expires_ms: Option<i64>,
     /// The role whose labels the key may see (`None`: every label).
     pub role: Option<String>,
+    /// Its own rate limit (`None`: the server's).
+    pub rate_limit: Option<KeyRateLimit>,
 }
 
 /// A change to a key: `None` leaves a field alone; `Some(None)` clears an optional one.
@@ -175,11 +186,12 @@ pub struct KeyPatch {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub expires_ms: Option<Option<i64>>,
+    pub rate_limit: Option<Option<KeyRateLimit>>,
 }
 
 /// The first byte of every stored record, so a later layout can be told apart: 1 before keys
-/// had a role, 2 since.
-const STORED_VERSION: u8 = 2;
+/// had a role, 2 with a role, 3 with a rate limit of their own.
+const STORED_VERSION: u8 = 3;
 
 /// The stored layout of a record (postcard is not self-describing: append fields only under a
 /// new version).
@@ -204,6 +216,13 @@ struct StoredKeyV1 {
 struct StoredKeyV2 {
     v1: StoredKeyV1,
     role: Option<String>,
+}
+
+/// Layout 3: layout 2 and the key's own rate limit.
+#[derive(Serialize, Deserialize)]
+struct StoredKeyV3 {
+    v2: StoredKeyV2,
+    rate_limit: Option<KeyRateLimit>,
 }
 
 /// The key of a record in `Table::Auth`: `key\0<id>`.
@@ -231,9 +250,12 @@ pub(crate) fn encode_record(record: &ApiKeyRecord) -> Result<Vec<u8>> {
         revoked_ms: record.revoked_ms,
         updated_ms: record.updated_ms,
     };
-    let stored = StoredKeyV2 {
-        v1,
-        role: record.role.clone(),
+    let stored = StoredKeyV3 {
+        v2: StoredKeyV2 {
+            v1,
+            role: record.role.clone(),
+        },
+        rate_limit: record.rate_limit,
     };
     let mut bytes = vec![STORED_VERSION];
     let body = postcard::to_stdvec(&stored).map_err(|e| {
@@ -250,15 +272,21 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<ApiKeyRecord> {
     let (version, body) = value
         .split_first()
         .ok_or_else(|| unreadable("empty record".to_owned()))?;
-    let (stored, role) = match *version {
+    let (stored, role, rate_limit) = match *version {
         1 => (
             postcard::from_bytes::<StoredKeyV1>(body).map_err(|e| unreadable(e.to_string()))?,
             None,
+            None,
         ),
-        STORED_VERSION => {
+        2 => {
             let stored: StoredKeyV2 =
                 postcard::from_bytes(body).map_err(|e| unreadable(e.to_string()))?;
-            (stored.v1, stored.role)
+            (stored.v1, stored.role, None)
+        }
+        STORED_VERSION => {
+            let stored: StoredKeyV3 =
+                postcard::from_bytes(body).map_err(|e| unreadable(e.to_string()))?;
+            (stored.v2.v1, stored.v2.role, stored.rate_limit)
         }
         other => {
             return Err(unreadable(format!(
@@ -285,6 +313,7 @@ pub(crate) fn decode_record(key: &[u8], value: &[u8]) -> Result<ApiKeyRecord> {
         revoked_ms: stored.revoked_ms,
         updated_ms: stored.updated_ms,
         role,
+        rate_limit,
     })
 }
 
@@ -330,11 +359,24 @@ mod tests {
             revoked_ms: None,
             updated_ms: 2,
             role: Some("sales".to_owned()),
+            rate_limit: Some(KeyRateLimit {
+                per_second: 5,
+                burst: 20,
+            }),
         };
         let key = storage_key(&record.id);
         let bytes = encode_record(&record).unwrap();
+        assert_eq!(bytes[0], 3);
         assert_eq!(decode_record(&key, &bytes).unwrap(), record);
         assert!(decode_record(b"key\0ffffffffffffffffffff", &bytes).is_err());
         assert!(decode_record(&key, &[]).is_err());
+
+        // A record stored before keys had a rate limit (layout 2) reads without one.
+        let stored: StoredKeyV3 = postcard::from_bytes(&bytes[1..]).unwrap();
+        let mut older = vec![2u8];
+        older.extend(postcard::to_stdvec(&stored.v2).unwrap());
+        let decoded = decode_record(&key, &older).unwrap();
+        assert_eq!(decoded.rate_limit, None);
+        assert_eq!(decoded.role.as_deref(), Some("sales"));
     }
 }

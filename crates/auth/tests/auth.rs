@@ -60,6 +60,7 @@ fn new_key(name: &str, action_names: &[&str], sandbox_names: &[&str]) -> NewKey 
         sandboxes: sandboxes(sandbox_names),
         expires_ms: None,
         role: None,
+        rate_limit: None,
     }
 }
 
@@ -440,6 +441,31 @@ fn validation_messages_name_the_field_and_the_rule() {
             "/expiresAt: must be in the future",
         );
     }
+    for (per_second, burst, message) in [
+        (
+            0,
+            10,
+            "/rateLimit/perSecond: 1 to 100000 requests a second, got 0",
+        ),
+        (
+            100_001,
+            10,
+            "/rateLimit/perSecond: 1 to 100000 requests a second, got 100001",
+        ),
+        (
+            10,
+            0,
+            "/rateLimit/burst: 1 to 1000000 requests at once, got 0",
+        ),
+    ] {
+        assert_invalid_body(
+            create(NewKey {
+                rate_limit: Some(auth::KeyRateLimit { per_second, burst }),
+                ..new_key("k", &["*"], &["*"])
+            }),
+            message,
+        );
+    }
 
     let (record, _) = create(new_key("k", &["*"], &["*"])).unwrap();
     let id = record.id.as_str();
@@ -552,6 +578,10 @@ fn patching_changes_name_description_and_expiry_and_is_stored() {
                 name: Some("crm-loader".to_owned()),
                 description: Some(None),
                 expires_ms: Some(Some(NOW + HOUR)),
+                rate_limit: Some(Some(auth::KeyRateLimit {
+                    per_second: 10,
+                    burst: 30,
+                })),
             },
             NOW + 1,
         )
@@ -559,6 +589,13 @@ fn patching_changes_name_description_and_expiry_and_is_stored() {
     assert_eq!(patched.name, "crm-loader");
     assert_eq!(patched.description, None);
     assert_eq!(patched.expires_ms, Some(NOW + HOUR));
+    assert_eq!(
+        patched.rate_limit,
+        Some(auth::KeyRateLimit {
+            per_second: 10,
+            burst: 30
+        })
+    );
     assert_eq!(patched.updated_ms, NOW + 1);
     assert_eq!(
         (patched.actions, &patched.sandboxes),
@@ -584,6 +621,7 @@ fn patching_changes_name_description_and_expiry_and_is_stored() {
         (stored.name.as_str(), stored.expires_ms),
         ("crm-loader", None)
     );
+    assert_eq!(stored.rate_limit.map(|l| l.burst), Some(30), "stored");
 }
 
 #[test]

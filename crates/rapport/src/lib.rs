@@ -47,10 +47,7 @@ pub fn build_state(settings: options::Settings) -> anyhow::Result<Arc<state::App
         keys,
         users: Arc::new(users),
         recently_viewed: http::console::RecentlyViewed::default(),
-        limits: settings
-            .access
-            .rate_limit
-            .and_then(|(rate, burst)| http::limits::KeyLimits::new(rate, burst)),
+        limits: http::limits::KeyLimits::new(settings.access.rate_limit),
         settings,
     }))
 }

@@ -16,7 +16,7 @@ pub struct AppState {
     pub recently_viewed: crate::http::console::RecentlyViewed,
     /// The audit log (its own LMDB environment).
     pub audit: Arc<audit::AuditLog>,
-    /// Per-key rate limits, when configured.
-    pub limits: Option<crate::http::limits::KeyLimits>,
+    /// Per-key rate limits: the server's, and keys' own.
+    pub limits: crate::http::limits::KeyLimits,
     pub settings: Settings,
 }

@@ -763,6 +763,107 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_key_with_its_own_rate_limit_is_held_to_it_whatever_the_server_s() {
+    // No server-wide limit: only the key with its own is limited.
+    let server = TestServer::start();
+    let created = server
+        .post(
+            "/data/rapport/keys",
+            json!({"name": "partner", "actions": ["schemas.read"], "sandboxes": ["prod"],
+                   "rateLimit": {"perSecond": 1, "burst": 2}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        created.body["rateLimit"],
+        json!({"perSecond": 1, "burst": 2})
+    );
+    let limited = created.body["key"].as_str().expect("key").to_owned();
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let free = key(&server, &["schemas.read"], &["prod"]).await;
+    let path = "/data/core/idnamespace/identities";
+    for _ in 0..2 {
+        let reply = send_with(&server, Method::GET, path, Some(&limited), "prod").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(
+            reply
+                .headers
+                .get("ratelimit-policy")
+                .and_then(|v| v.to_str().ok()),
+            Some("\"per-key\";q=2;w=2")
+        );
+    }
+    let refused = send_with(&server, Method::GET, path, Some(&limited), "prod").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert!(refused.headers.get("retry-after").is_some());
+    for _ in 0..5 {
+        let reply = send_with(&server, Method::GET, path, Some(&free), "prod").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(reply.headers.get("ratelimit").is_none(), "no limit applies");
+    }
+
+    // Raising the key's limit takes effect at once, with a full burst; null gives it the
+    // server's (here none).
+    let reply = server
+        .patch(
+            &format!("/data/rapport/keys/{id}"),
+            json!({"rateLimit": {"perSecond": 100, "burst": 50}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = send_with(&server, Method::GET, path, Some(&limited), "prod").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply
+            .headers
+            .get("ratelimit-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some("\"per-key\";q=50;w=1")
+    );
+    let reply = server
+        .patch(
+            &format!("/data/rapport/keys/{id}"),
+            json!({"rateLimit": null}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["rateLimit"], Value::Null);
+    let reply = send_with(&server, Method::GET, path, Some(&limited), "prod").await;
+    assert!(reply.headers.get("ratelimit").is_none());
+
+    // Bad limits are refused naming the field.
+    for (limit, pointer) in [
+        (json!({"perSecond": 0, "burst": 5}), "/rateLimit/perSecond"),
+        (json!({"perSecond": 5}), "/rateLimit/burst"),
+        (
+            json!({"perSecond": 5, "burst": 5, "window": 1}),
+            "/rateLimit/window",
+        ),
+        (json!(10), "/rateLimit"),
+    ] {
+        let reply = server
+            .post(
+                "/data/rapport/keys",
+                json!({"name": "bad", "actions": ["schemas.read"], "sandboxes": ["prod"], "rateLimit": limit}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(
+            reply.body["title"]
+                .as_str()
+                .is_some_and(|d| d.contains(pointer)),
+            "{}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_request_past_the_timeout_is_answered_503_and_uploads_get_longer() {
     // One millisecond: hashing a password takes far longer, and answering /health does not wait.
     let server = TestServer::with_options(rapport::options::ServeOptions {

@@ -33,6 +33,12 @@ pub enum KeysCommand {
         expires_at: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Its own rate limit, requests a second (with --rate-limit-burst); else the server's
+        #[arg(long, requires = "rate_limit_burst")]
+        rate_limit_per_second: Option<u32>,
+        /// Its own burst, requests at once (with --rate-limit-per-second)
+        #[arg(long, requires = "rate_limit_per_second")]
+        rate_limit_burst: Option<u32>,
     },
     /// Lists the keys (never their secrets)
     List {
@@ -89,8 +95,13 @@ pub async fn run(options: KeysOptions) -> anyhow::Result<i32> {
             sandboxes,
             expires_at,
             description,
+            rate_limit_per_second,
+            rate_limit_burst,
         } => {
             let mut body = json!({"name": name, "actions": actions, "sandboxes": sandboxes});
+            if let (Some(per_second), Some(burst)) = (rate_limit_per_second, rate_limit_burst) {
+                body["rateLimit"] = json!({"perSecond": per_second, "burst": burst});
+            }
             if let Some(at) = expires_at {
                 body["expiresAt"] = json!(at);
             }

@@ -167,6 +167,7 @@ pub fn access_note(state: &crate::state::AppState) -> anyhow::Result<String> {
                 sandboxes: auth::SandboxScope::All,
                 expires_ms: None,
                 role: None,
+                rate_limit: None,
             },
             (rapport_types::ActionSet::all(), &auth::SandboxScope::All),
             "demo",

@@ -139,10 +139,14 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let authentication = resolve(&state, request.headers());
-    // API keys are rate-limited (when configured) before anything else is done for them.
-    let limited = match (&authentication, &state.limits) {
-        (Authentication::Caller(caller), Some(limits)) => match &caller.principal {
-            Principal::Key(id) => Some((limits, limits.check(id))),
+    // API keys are rate-limited (by their own limit, or the server's) before anything else is
+    // done for them.
+    let limited = match &authentication {
+        Authentication::Caller(caller) => match &caller.principal {
+            Principal::Key(id) => {
+                let own = state.keys.get(id).ok().and_then(|record| record.rate_limit);
+                state.limits.check(id, own)
+            }
             _ => None,
         },
         _ => None,
@@ -154,21 +158,12 @@ pub async fn authenticate(
     });
     match limited {
         None => next.run(request).await,
-        Some((limits, Ok(allowance))) => {
+        Some(Ok(allowance)) => {
             let mut response = next.run(request).await;
-            limits.announce(response.headers_mut(), Some(&allowance));
+            allowance.announce(response.headers_mut());
             response
         }
-        Some((limits, Err((error, retry_after)))) => {
-            let mut response = error.into_response();
-            limits.announce(response.headers_mut(), None);
-            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Some(Err(refusal)) => refusal.into_response(),
     }
 }
 

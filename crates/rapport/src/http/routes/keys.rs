@@ -51,6 +51,7 @@ fn key_json(record: &auth::ApiKeyRecord) -> Value {
         "actions": record.actions.names(),
         "sandboxes": record.sandboxes.names(),
         "role": record.role,
+        "rateLimit": record.rate_limit.map(|l| json!({"perSecond": l.per_second, "burst": l.burst})),
         "expiresAt": time(record.expires_ms),
         "createdAt": time(Some(record.created_ms)),
         "createdBy": record.created_by,
@@ -89,6 +90,39 @@ fn expiry(body: &Map<String, Value>) -> ApiResult<Option<Option<i64>>> {
                 "/expiresAt: \"{text}\" is not an RFC 3339 date-time such as 2027-01-01T00:00:00Z"
             ))
             }),
+    }
+}
+
+/// `rateLimit`: absent (no change), null (the server's limit), or `{"perSecond", "burst"}`.
+fn rate_limit(body: &Map<String, Value>) -> ApiResult<Option<Option<auth::KeyRateLimit>>> {
+    let number = |limit: &Map<String, Value>, field: &str| -> ApiResult<u32> {
+        limit
+            .get(field)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "/rateLimit/{field}: required, a whole number of requests"
+                ))
+            })
+    };
+    match body.get("rateLimit") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::Object(limit)) => {
+            if let Some(other) = limit.keys().find(|k| *k != "perSecond" && *k != "burst") {
+                return Err(invalid(format!(
+                    "/rateLimit/{other}: not a rate limit field (perSecond, burst)"
+                )));
+            }
+            Ok(Some(Some(auth::KeyRateLimit {
+                per_second: number(limit, "perSecond")?,
+                burst: number(limit, "burst")?,
+            })))
+        }
+        Some(_) => Err(invalid(
+            "/rateLimit: an object such as {\"perSecond\": 50, \"burst\": 100}, or null for the server's limit",
+        )),
     }
 }
 
@@ -140,6 +174,7 @@ async fn create(
             }
             None => None,
         },
+        rate_limit: rate_limit(fields)?.flatten(),
     };
     let (record, token) = state
         .keys
@@ -172,10 +207,10 @@ async fn patch(
     let fields = object(&body)?;
     if let Some(other) = fields
         .keys()
-        .find(|k| !["name", "description", "expiresAt"].contains(&k.as_str()))
+        .find(|k| !["name", "description", "expiresAt", "rateLimit"].contains(&k.as_str()))
     {
         return Err(invalid(format!(
-            "/{other}: only name, description and expiresAt change; other changes need a new key"
+            "/{other}: only name, description, expiresAt and rateLimit change; other changes need a new key"
         )));
     }
     let patch = auth::KeyPatch {
@@ -184,6 +219,7 @@ async fn patch(
             .transpose()?,
         description: optional_text(fields, "description")?,
         expires_ms: expiry(fields)?,
+        rate_limit: rate_limit(fields)?,
     };
     let record = state
         .keys

@@ -1,6 +1,7 @@
 //! The page shell every full page shares: head with the assets, skip link, top bar with the
-//! search box, the signed-in user and sign-out, the language switch, the connection status and
-//! the request-error banner.
+//! search box, the links to the pages the signed-in user's role opens (the audit log), the
+//! signed-in user and sign-out, the language switch, the connection status and the
+//! request-error banner.
 
 use maud::{html, Markup, DOCTYPE};
 
@@ -23,14 +24,17 @@ pub(crate) struct Shell<'a> {
     pub viewer: Option<Viewer<'a>>,
 }
 
-/// Who is looking at a page: the signed-in user and their session's CSRF token, which every
-/// htmx request sends as `x-csrf-token` and every form as `_csrf`.
+/// Who is looking at a page: the signed-in user, their session's CSRF token, which every
+/// htmx request sends as `x-csrf-token` and every form as `_csrf`, and what of the console
+/// their role opens besides customers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Viewer<'a> {
     /// The name the top bar shows.
     pub name: &'a str,
     /// The session's CSRF token.
     pub csrf: &'a str,
+    /// Whether the user's role holds `audit.read`: the top bar links the audit log.
+    pub audit_log: bool,
 }
 
 /// The name of the header that carries the CSRF token of a request made by a page.
@@ -64,6 +68,9 @@ pub(crate) fn page(shell: &Shell<'_>, content: Markup) -> String {
                 a.skip href="#main" { (lang.t(Msg::SkipToContent)) }
                 header.top {
                     a.brand href=(urls::ROUTE_SEARCH) { (lang.t(Msg::AppName)) }
+                    @if let Some(viewer) = shell.viewer.filter(|v| v.audit_log) {
+                        (sections(lang, viewer, shell.here))
+                    }
                     @if shell.top_search {
                         form.top-search role="search" method="get" action=(urls::ROUTE_SEARCH) {
                             label.sr-only for="q" { (lang.t(Msg::SearchLabel)) }
@@ -87,6 +94,24 @@ pub(crate) fn page(shell: &Shell<'_>, content: Markup) -> String {
         }
     };
     document.into_string()
+}
+
+/// The links to the console's pages beyond customers that the viewer's role opens.
+fn sections(lang: Lang, viewer: Viewer<'_>, here: &str) -> Markup {
+    let on_audit = here == urls::ROUTE_AUDIT || here.starts_with("/console/audit?");
+    html! {
+        nav.sections aria-label=(lang.t(Msg::SectionsNav)) {
+            ul {
+                @if viewer.audit_log {
+                    li {
+                        a href=(urls::ROUTE_AUDIT) aria-current=[on_audit.then_some("page")] {
+                            (lang.t(Msg::AuditTitle))
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn lang_switch(current: Lang, here: &str) -> Markup {

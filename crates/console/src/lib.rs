@@ -15,6 +15,7 @@
 //! | [`identity_panel`] | (`…/panel/identity`) | `GET /data/core/identity/graph?ns=&id=` |
 //! | [`explanation_fragment`] | `…/segments/{segment}/explain` | `GET /data/core/ups/segment/definitions/{segment}/explain?entityId=&entityIdNS=` |
 //! | [`login_page`] | `/console/login?next=&notice=` | — (the server checks the form) |
+//! | [`audit_page`] | `/console/audit?from=&to=&actor=&action=&profile=&cursor=` | `GET /data/foundation/audit/events?` + [`AuditFilter::api_query`] |
 //! | [`error_page`] | any | — |
 //!
 //! [`ProfileData`] for the profile page, all for the identity `(ns, id)` in the URL:
@@ -59,6 +60,7 @@ pub mod assets;
 pub mod identity_input;
 pub mod urls;
 
+mod audit;
 mod chart;
 mod customer;
 mod error;
@@ -72,6 +74,7 @@ mod search;
 mod signin;
 mod timeline;
 
+pub use audit::{audit_page, AuditFilter, AuditPage, AUDIT_PAGE};
 pub use error::{error_page, ErrorKind};
 pub use explain::explanation_fragment;
 pub use identity::identity_panel;

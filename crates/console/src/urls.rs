@@ -14,6 +14,8 @@
 //! | `GET /console/profile/{ns}/{id}/timeline?kind=&from=&to=&start=` | [`crate::timeline_fragment`] |
 //! | `GET /console/profile/{ns}/{id}/live` | server-sent events (see the crate docs) |
 //! | `GET /console/profile/{ns}/{id}/segments/{segment}/explain` | [`crate::explanation_fragment`] |
+//! | `GET /console/audit?from=&to=&actor=&action=&profile=&cursor=` | [`crate::audit_page`]: the audit log, newest first, for roles holding `audit.read` |
+//! | `GET /console/audit/profile/{profile}` | opens the profile an audit entry names by its id: redirects to its profile page |
 //!
 //! Path segments are percent-encoded (so `+14048204050` or an email survive); axum's `Path`
 //! decodes them.
@@ -42,6 +44,10 @@ pub const ROUTE_TIMELINE: &str = "/console/profile/{ns}/{id}/timeline";
 pub const ROUTE_LIVE: &str = "/console/profile/{ns}/{id}/live";
 /// Route pattern of a segment explanation.
 pub const ROUTE_EXPLAIN: &str = "/console/profile/{ns}/{id}/segments/{segment}/explain";
+/// Route pattern of the audit log page.
+pub const ROUTE_AUDIT: &str = "/console/audit";
+/// Route pattern of opening, from the audit log, the profile with a profile id (`P…`).
+pub const ROUTE_AUDIT_PROFILE: &str = "/console/audit/profile/{profile}";
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub fn encode(text: &str) -> String {
@@ -97,6 +103,35 @@ pub fn lang_switch(to: Lang, back: &str) -> String {
         "{ROUTE_LANG}{}",
         query(&[("to", to.code()), ("back", back)])
     )
+}
+
+/// The audit log page with its filters, as typed in its form (empty ones are left out), and the
+/// audit API's cursor of the page to show (`""` for the newest entries).
+pub fn audit(
+    from: &str,
+    to: &str,
+    actor: &str,
+    action: &str,
+    profile: &str,
+    cursor: &str,
+) -> String {
+    format!(
+        "{ROUTE_AUDIT}{}",
+        query(&[
+            ("from", from),
+            ("to", to),
+            ("actor", actor),
+            ("action", action),
+            ("profile", profile),
+            ("cursor", cursor),
+        ])
+    )
+}
+
+/// Opens the profile with this profile id (`P…`), as an audit entry names it: the server finds
+/// one of its identities and redirects to [`ProfileUrls::page`].
+pub fn audit_profile(profile_id: &str) -> String {
+    format!("{ROUTE_AUDIT}/profile/{}", encode(profile_id))
 }
 
 /// The URLs of one profile, opened through one of its identities.
@@ -160,5 +195,14 @@ mod tests {
         );
         assert_eq!(search("a b", Some("CRMID")), "/console?q=a%20b&ns=CRMID");
         assert_eq!(search("", None), "/console");
+        assert_eq!(audit("", "", "", "", "", ""), "/console/audit");
+        assert_eq!(
+            audit("2026-05-01T10:00", "", "key:abc", "", "", "gAAB"),
+            "/console/audit?from=2026-05-01T10%3A00&actor=key%3Aabc&cursor=gAAB"
+        );
+        assert_eq!(
+            audit_profile("P00000000000039e4"),
+            "/console/audit/profile/P00000000000039e4"
+        );
     }
 }

@@ -1,15 +1,16 @@
 //! The console's pages and fragments rendered from real API responses of the demo company
 //! (`tests/data`): each panel's content, Spanish, escaping, accessibility structure, page weight,
-//! and snapshots of the identity panel and a timeline fragment.
+//! and snapshots of the identity panel and a timeline fragment; and the audit page, from an
+//! answer of the audit API written in its wire shape.
 
 use std::collections::BTreeMap;
 
 use rapport_console::identity_input::Candidate;
 use rapport_console::{
-    assets, error_page, event_kind, explanation_fragment, identity_panel, login_page, panel,
-    profile_page, search_page, timeline_fragment, urls::ProfileUrls, ErrorKind, EventKind, Lang,
-    LoginNotice, LoginPage, Match, Panel, ProfileData, Recent, SearchOutcome, SearchPage,
-    TimelineQuery, Viewer,
+    assets, audit_page, error_page, event_kind, explanation_fragment, identity_panel, login_page,
+    panel, profile_page, search_page, timeline_fragment, urls::ProfileUrls, AuditFilter, AuditPage,
+    ErrorKind, EventKind, Lang, LoginNotice, LoginPage, Match, Panel, ProfileData, Recent,
+    SearchOutcome, SearchPage, TimelineQuery, Viewer,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -1047,6 +1048,7 @@ fn a_signed_in_page_names_the_user_and_carries_the_csrf_token_for_every_request(
     let viewer = Viewer {
         name: "Ana <Agent>",
         csrf: "csrf-123",
+        audit_log: false,
     };
     let html = search_page(
         Lang::En,
@@ -1072,4 +1074,308 @@ fn a_signed_in_page_names_the_user_and_carries_the_csrf_token_for_every_request(
     let error = error_page(Lang::Es, &ErrorKind::NotPermitted, "/console", Some(viewer));
     assert!(text(&error).contains("Su rol no permite esta página."));
     assert!(text(&error).contains("Cerrar sesión"));
+}
+
+/// An answer of the audit API (`GET /data/foundation/audit/events`) in its wire shape, newest
+/// first: an agent's console page, a key refused a lookup, a batch lookup of many profiles with
+/// fields hidden by labels, a lookup that failed, and a sign-in; with a cursor to older entries.
+fn audit_answer() -> Value {
+    json!({
+        "_embedded": {"events": [
+            {"atMs": 1_795_893_296_123_i64, "seq": 0, "actor": {"kind": "user", "id": "ana", "role": "agent"},
+             "via": "console", "client": {"address": "10.0.0.7"}, "action": "console.profile",
+             "sandbox": "prod", "profiles": ["P00000000000039e4"],
+             "identity": {"namespace": "CRMID", "hmac": "00112233445566778899aabbccddeeff"},
+             "outcome": {"status": 200}},
+            {"atMs": 1_795_893_200_000_i64, "seq": 0, "actor": {"kind": "key", "id": "0123456789abcdef0123"},
+             "via": "api", "client": {"address": "192.0.2.1"}, "action": "profile.lookup",
+             "sandbox": "prod", "profiles": [], "outcome": {"status": 403, "code": "action_not_permitted"}},
+            {"atMs": 1_795_892_200_000_i64, "seq": 1, "actor": {"kind": "key", "id": "0123456789abcdef0123"},
+             "via": "api", "client": {"address": "192.0.2.1"}, "action": "profile.lookup", "sandbox": "prod",
+             "profiles": ["P0000000000000001", "P0000000000000002", "P0000000000000003", "P0000000000000004",
+                          "P0000000000000005", "P0000000000000006", "P0000000000000007"],
+             "fields": {"requested": ["person.name", "homeAddress.city"], "redactionStamp": 7, "redacted": 2},
+             "outcome": {"status": 200}},
+            {"atMs": 1_795_891_200_000_i64, "seq": 0, "actor": {"kind": "user", "id": "sol", "role": "supervisor"},
+             "via": "api", "client": {}, "action": "profile.lookup", "sandbox": "prod", "profiles": [],
+             "fields": {"requested": "all", "redacted": 0},
+             "outcome": {"status": 404, "code": "profile_not_found"}},
+            {"atMs": 1_795_890_200_000_i64, "seq": 0, "actor": {"kind": "user", "id": "ana", "role": "agent"},
+             "via": "console", "client": {"address": "10.0.0.7"}, "action": "session.signin",
+             "object": "ana", "profiles": [], "outcome": {"status": 303}}
+        ]},
+        "_page": {"count": 5, "next": "gAAB+/x"},
+        "_links": {"next": {"href": "/data/foundation/audit/events?limit=50&cursor=gAAB%2B%2Fx"}}
+    })
+}
+
+fn supervisor() -> Viewer<'static> {
+    Viewer {
+        name: "Sol Supervisor",
+        csrf: "csrf-sol",
+        audit_log: true,
+    }
+}
+
+/// The cells of each body row of the audit table, as text.
+fn audit_rows(html: &str) -> Vec<Vec<String>> {
+    let table = element(html, "audit-table");
+    let body = &table[table.find("<tbody>").expect("a body")..];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            row.split("</t")
+                .filter_map(|cell| cell.find('>').map(|at| text(&cell[at + 1..])))
+                .filter(|cell| !cell.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn audit_page_lists_entries_newest_first_with_who_what_and_how_it_ended() {
+    let answer = audit_answer();
+    let filter = AuditFilter::default();
+    let html = audit_page(
+        Lang::En,
+        &AuditPage {
+            filter: &filter,
+            answer: &answer,
+            problem: None,
+            profile_links: true,
+            viewer: Some(supervisor()),
+        },
+    );
+    check_structure(&html);
+    let rows = audit_rows(&html);
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert_eq!(
+        rows[0],
+        [
+            "2026-11-28 19:14:56 UTC",
+            "ana User, role agent",
+            "console.profile",
+            "Console",
+            "P00000000000039e4",
+            "—",
+            "10.0.0.7",
+            "200 answered",
+        ]
+    );
+    assert_eq!(rows[1][1], "0123456789abcdef0123 API key");
+    assert_eq!(rows[1][7], "403 refused action_not_permitted");
+    assert_eq!(
+        rows[2][4],
+        "P0000000000000001 P0000000000000002 P0000000000000003 P0000000000000004 P0000000000000005 and 2 more"
+    );
+    assert_eq!(
+        rows[2][5],
+        "person.name, homeAddress.city 2 hidden by labels"
+    );
+    assert_eq!(rows[3][5], "All fields");
+    assert_eq!(rows[3][6], "—");
+    assert_eq!(rows[3][7], "404 failed profile_not_found");
+    assert_eq!(rows[4][2], "session.signin ana", "what a change acted on");
+    // The exact instant is kept; console.js leaves the UTC text alone.
+    assert!(html.contains(
+        r#"<time datetime="2026-11-28T19:14:56.123Z" data-local>2026-11-28 19:14:56 UTC</time>"#
+    ));
+    // Refusals stand out by word, class and colour; failures differently.
+    assert_eq!(html.matches(r#"<tr class="refused">"#).count(), 1);
+    assert_eq!(html.matches(r#"<tr class="failed">"#).count(), 1);
+    assert!(html.contains(r#"<span class="outcome refused">403 refused</span>"#));
+    // Profile ids open the profile; the page itself shows no identity value.
+    assert!(html.contains(
+        r#"<a class="mono" href="/console/audit/profile/P00000000000039e4">P00000000000039e4</a>"#
+    ));
+    assert!(!html.contains("00112233445566778899aabbccddeeff"));
+    // Older entries through the API's cursor, the filters kept.
+    assert!(html.contains(
+        r#"<a id="audit-older" href="/console/audit?cursor=gAAB%2B%2Fx">Older entries</a>"#
+    ));
+    assert!(!html.contains("audit-newest"), "this is the newest page");
+    assert!(text(&html).contains("5 entries, newest first."));
+    // Column headers are headers of their columns, the time heads its row.
+    for header in [
+        "When",
+        "Who",
+        "Action",
+        "Via",
+        "Profiles",
+        "Fields returned",
+        "Client address",
+        "Outcome",
+    ] {
+        assert!(
+            html.contains(&format!(r#"<th scope="col">{header}</th>"#)),
+            "{header}"
+        );
+    }
+    assert_eq!(html.matches(r#"<th class="when" scope="row">"#).count(), 5);
+    // The top bar links the audit log, marked as the current page.
+    assert!(html.contains(r#"<nav class="sections" aria-label="Console sections"><ul><li><a href="/console/audit" aria-current="page">Audit log</a></li></ul></nav>"#));
+    insta::assert_snapshot!("audit_table", lines(element(&html, "audit-table")));
+}
+
+#[test]
+fn audit_page_keeps_its_filters_and_pages_back_to_the_newest() {
+    let answer = audit_answer();
+    let filter = AuditFilter::parse(
+        Some("2026-11-28T19:00"),
+        Some("2026-11-28T20:00"),
+        Some("ana"),
+        Some("console.profile"),
+        Some("P00000000000039e4"),
+        Some("gAAA"),
+    );
+    let html = audit_page(
+        Lang::En,
+        &AuditPage {
+            filter: &filter,
+            answer: &answer,
+            problem: None,
+            profile_links: false,
+            viewer: Some(supervisor()),
+        },
+    );
+    check_structure(&html);
+    let form = element(&html, "audit-filter");
+    for field in [
+        r#"<input id="au-from" type="datetime-local" name="from" value="2026-11-28T19:00">"#,
+        r#"<input id="au-to" type="datetime-local" name="to" value="2026-11-28T20:00">"#,
+        r#"name="actor" value="ana""#,
+        r#"name="action" value="console.profile""#,
+        r#"name="profile" value="P00000000000039e4""#,
+    ] {
+        assert!(form.contains(field), "{field} in {form}");
+    }
+    assert!(form.contains(r#"<form class="filters audit-filters" id="audit-filter" method="get" action="/console/audit""#));
+    assert!(form.contains(r#"<a href="/console/audit">Clear filters</a>"#));
+    let kept = "from=2026-11-28T19%3A00&amp;to=2026-11-28T20%3A00&amp;actor=ana&amp;action=console.profile&amp;profile=P00000000000039e4";
+    assert!(html.contains(&format!(
+        r#"<a id="audit-older" href="/console/audit?{kept}&amp;cursor=gAAB%2B%2Fx">"#
+    )));
+    assert!(html.contains(&format!(
+        r#"<a id="audit-newest" href="/console/audit?{kept}">"#
+    )));
+    // Without profiles.read, profile ids are shown but do not link.
+    assert!(!html.contains("/console/audit/profile/"));
+    assert!(html.contains(r#"<span class="mono">P00000000000039e4</span>"#));
+    // The language switch comes back to this very page.
+    assert!(html.contains(&format!(
+        "back=%2Fconsole%2Faudit%3F{}",
+        "from%3D2026-11-28T19%253A00"
+    )));
+}
+
+#[test]
+fn audit_page_says_when_nothing_matches_or_the_filters_are_refused() {
+    let none = json!({"_embedded": {"events": []}, "_page": {"count": 0, "next": null}});
+    let page = |filter: &AuditFilter, answer: &Value, problem: Option<&str>| {
+        audit_page(
+            Lang::En,
+            &AuditPage {
+                filter,
+                answer,
+                problem,
+                profile_links: true,
+                viewer: Some(supervisor()),
+            },
+        )
+    };
+    let html = page(&AuditFilter::default(), &none, None);
+    check_structure(&html);
+    assert!(text(&html).contains("The audit log has no entries yet."));
+    assert!(!html.contains("audit-table") && !html.contains("audit-older"));
+    let filtered = AuditFilter::parse(None, None, Some("nobody"), None, None, None);
+    assert!(text(&page(&filtered, &none, None)).contains("No entry matches these filters."));
+    let refused = AuditFilter::parse(None, None, None, None, Some("<b>x</b>"), None);
+    let html = page(
+        &refused,
+        &Value::Null,
+        Some("profileId: \"<b>x</b>\" is not a profile id"),
+    );
+    check_structure(&html);
+    assert!(html.contains(r#"<p class="notice failure" id="audit-problem" role="alert">The filters could not be applied: profileId: &quot;&lt;b&gt;x&lt;/b&gt;&quot; is not a profile id</p>"#));
+    assert!(!html.contains("<b>x"), "escaped");
+}
+
+#[test]
+fn audit_page_in_spanish() {
+    let answer = audit_answer();
+    let html = audit_page(
+        Lang::Es,
+        &AuditPage {
+            filter: &AuditFilter::default(),
+            answer: &answer,
+            problem: None,
+            profile_links: true,
+            viewer: Some(supervisor()),
+        },
+    );
+    assert!(html.contains(r#"<html lang="es">"#));
+    assert!(html.contains(r#"<h1 id="audit-h">Registro de auditoría</h1>"#));
+    for header in [
+        "Cuándo",
+        "Quién",
+        "Acción",
+        "Vía",
+        "Perfiles",
+        "Campos devueltos",
+        "Dirección del cliente",
+        "Resultado",
+    ] {
+        assert!(
+            html.contains(&format!(r#"<th scope="col">{header}</th>"#)),
+            "{header}"
+        );
+    }
+    let rows = audit_rows(&html);
+    assert_eq!(rows[0][1], "ana Usuario, rol agent");
+    assert_eq!(rows[0][3], "Consola");
+    assert_eq!(rows[1][7], "403 rechazado action_not_permitted");
+    assert_eq!(
+        rows[2][5],
+        "person.name, homeAddress.city 2 ocultos por etiquetas"
+    );
+    for shown in [
+        "Desde (UTC)",
+        "Hasta (UTC)",
+        "Entradas anteriores",
+        "Aplicar",
+    ] {
+        assert!(text(&html).contains(shown), "{shown}");
+    }
+    assert!(html.contains(r#"aria-current="page">Registro de auditoría</a>"#));
+}
+
+#[test]
+fn only_viewers_whose_role_reads_the_audit_log_get_its_link() {
+    let page = |viewer: Option<Viewer<'_>>| {
+        search_page(
+            Lang::En,
+            &SearchPage {
+                query: "",
+                ns: None,
+                namespaces: &["Email"],
+                outcome: SearchOutcome::Empty,
+                recent: &[],
+                viewer,
+            },
+        )
+    };
+    let with = page(Some(supervisor()));
+    check_structure(&with);
+    assert!(with.contains(r#"<nav class="sections" aria-label="Console sections"><ul><li><a href="/console/audit">Audit log</a></li></ul></nav>"#));
+    let agent = Viewer {
+        audit_log: false,
+        ..supervisor()
+    };
+    for html in [page(Some(agent)), page(None)] {
+        assert!(
+            !html.contains("/console/audit"),
+            "no link without audit.read"
+        );
+        assert!(!html.contains("class=\"sections\""));
+    }
 }

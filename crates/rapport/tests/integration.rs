@@ -12,6 +12,7 @@ mod common;
 mod computed;
 mod consent;
 mod console;
+mod console_audit;
 mod console_signin;
 
 mod bad_input;

@@ -237,10 +237,16 @@ pub async fn audit_request(
     let actor = authenticated_actor(request.extensions().get::<Authentication>(), &context.users);
     let client = client_of(request.headers(), request.extensions());
     // What a change acted on, unless the handler says: the path's parameters (a key id, a
-    // user name).
+    // user name, a segment id). An identity in the path (the console's `{ns}/{id}`) is never
+    // kept as it is: the handler records it as an identity reference.
     let path_object = match request.extract_parts::<RawPathParams>().await {
         Ok(params) => {
-            let values: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+            let names_identity = params.iter().any(|(name, _)| name == "ns");
+            let values: Vec<&str> = params
+                .iter()
+                .filter(|(name, _)| !(names_identity && matches!(*name, "ns" | "id")))
+                .map(|(_, value)| value)
+                .collect();
             (!values.is_empty()).then(|| values.join("/"))
         }
         Err(_) => None,

@@ -23,7 +23,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::audit::{AuditSlip, Audited, Durability};
-use super::auth::{Authentication, Caller, Principal, ProfilesRead, SegmentsRead};
+use super::auth::{AuditRead, Authentication, Caller, Principal, ProfilesRead, SegmentsRead};
 use super::session::{self, html, language, Signed, Visitor};
 use crate::state::AppState;
 
@@ -52,6 +52,11 @@ pub fn router() -> Router<Arc<AppState>> {
             audited(get(timeline), "console.timeline"),
         )
         .route(urls::ROUTE_LIVE, get(live))
+        .route(urls::ROUTE_AUDIT, audited(get(audit_log), "console.audit"))
+        .route(
+            urls::ROUTE_AUDIT_PROFILE,
+            audited(get(audit_profile), "console.audit.open"),
+        )
         .route(
             urls::ROUTE_EXPLAIN,
             audited(get(explain), "console.explain"),
@@ -765,6 +770,113 @@ async fn explain(
             console::explanation_fragment(lang, &explanation),
         ),
         Err(failure) => failure.page(lang, &shown_identity(&ns, &id), &urls.page(), &visitor),
+    }
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    from: Option<String>,
+    to: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    profile: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The audit log page: one page of the audit API's answer to the visitor (so only for roles
+/// holding `audit.read`), newest first. Filters the API refuses are shown on the page with
+/// the API's reason (status 400).
+async fn audit_log(
+    Signed { visitor, .. }: Signed<AuditRead>,
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(params): Query<AuditParams>,
+) -> Response {
+    let lang = language(&headers);
+    let filter = console::AuditFilter::parse(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.actor.as_deref(),
+        params.action.as_deref(),
+        params.profile.as_deref(),
+        params.cursor.as_deref(),
+    );
+    let api = Api::new(&state, &visitor);
+    let answer = api
+        .get(&format!(
+            "/data/foundation/audit/events?{}",
+            filter.api_query()
+        ))
+        .await;
+    let (status, answer, problem) = match answer {
+        Ok(answer) => (StatusCode::OK, answer, None),
+        Err(failure) if failure.status == StatusCode::BAD_REQUEST => {
+            (StatusCode::BAD_REQUEST, Value::Null, Some(failure.detail))
+        }
+        Err(failure) => {
+            return failure.page(lang, "", &filter.url(filter.cursor.as_deref()), &visitor)
+        }
+    };
+    html(
+        status,
+        console::audit_page(
+            lang,
+            &console::AuditPage {
+                filter: &filter,
+                answer: &answer,
+                problem: problem.as_deref(),
+                profile_links: visitor.may(rapport_types::Action::ProfilesRead),
+                viewer: visitor.viewer(),
+            },
+        ),
+    )
+}
+
+/// Opens, from the audit log, the profile an entry names by its id: looks the profile up as the
+/// visitor and redirects to its page by one of its identities (which the audit page itself
+/// never shows). Recorded, since the answer names an identity.
+async fn audit_profile(
+    Signed { visitor, .. }: Signed<ProfilesRead>,
+    State(state): State<Arc<AppState>>,
+    slip: AuditSlip,
+    headers: HeaderMap,
+    Path(profile): Path<String>,
+) -> Response {
+    let lang = language(&headers);
+    let here = urls::audit_profile(&profile);
+    let api = Api::new(&state, &visitor);
+    let lookup = match rapport_types::ProfileId::parse(&profile) {
+        Some(id) => {
+            slip.profile(id.0);
+            api.get(&format!(
+                "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityId={}",
+                urls::encode(&profile)
+            ))
+            .await
+        }
+        None => Err(Failure {
+            status: StatusCode::NOT_FOUND,
+            detail: format!("\"{profile}\" is not a profile id"),
+        }),
+    };
+    let opened = lookup.and_then(|lookup| {
+        let recent = console::Recent::from_profile(&lookup).ok_or_else(|| Failure {
+            status: StatusCode::NOT_FOUND,
+            detail: format!("profile {profile} has no identity to open it by"),
+        })?;
+        note_customer(&slip, &recent.ns, &recent.id, Some(&lookup));
+        Ok(recent)
+    });
+    match opened {
+        Ok(recent) => Redirect::to(
+            &urls::ProfileUrls {
+                ns: &recent.ns,
+                id: &recent.id,
+            }
+            .page(),
+        )
+        .into_response(),
+        Err(failure) => failure.page(lang, &profile, &here, &visitor),
     }
 }
 

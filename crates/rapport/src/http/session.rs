@@ -89,12 +89,22 @@ pub struct Visitor {
 }
 
 impl Visitor {
-    /// The top bar's user and the CSRF token pages carry.
+    /// The top bar's user, the CSRF token pages carry, and which of the console's other pages
+    /// the user's role opens (each link shown exactly when the page's `Signed<A>` would let
+    /// the user in).
     pub fn viewer(&self) -> Option<console::Viewer<'_>> {
         self.signed_in.as_ref().map(|user| console::Viewer {
             name: &user.shown_name,
             csrf: &user.csrf,
+            audit_log: self.may(rapport_types::Action::AuditRead),
         })
+    }
+
+    /// Whether the visitor's role allows `action` in the console's sandbox.
+    pub fn may(&self, action: rapport_types::Action) -> bool {
+        self.caller
+            .require(action, &SandboxName::default_sandbox())
+            .is_ok()
     }
 
     /// Whether the visitor's session is still live, without counting as a use of it (the
@@ -227,6 +237,10 @@ impl<A: RequiredAction> FromRequestParts<Arc<AppState>> for Signed<A> {
             },
             None => return Err(sign_in_first(parts)),
         };
+        // Recorded as the signed-in user, refused or not.
+        if let Some(slip) = parts.extensions.get::<super::audit::AuditSlip>() {
+            slip.actor(&visitor.caller.principal);
+        }
         if let Err(error) = visitor
             .caller
             .require(A::ACTION, &SandboxName::default_sandbox())
@@ -243,9 +257,6 @@ impl<A: RequiredAction> FromRequestParts<Arc<AppState>> for Signed<A> {
                     visitor.viewer(),
                 ),
             ));
-        }
-        if let Some(slip) = parts.extensions.get::<super::audit::AuditSlip>() {
-            slip.actor(&visitor.caller.principal);
         }
         Ok(Signed {
             visitor,

@@ -56,6 +56,10 @@ pub struct Args {
     /// the birth date (labelled I2): the cost of field-level redaction
     #[arg(long)]
     pub redacted: bool,
+    /// The lookup scenario's open-loop rates, requests a second (16 connections; latency
+    /// timed from each request's intended send time); empty to skip
+    #[arg(long, value_delimiter = ',', default_value = "1000,4000")]
+    pub open_loop_rates: Vec<u64>,
     /// Port for the server under test
     #[arg(long, default_value_t = 18_181)]
     pub port: u16,
@@ -213,6 +217,15 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
     for row in &lookups {
         println!("{}", row.markdown());
     }
+    let open_loop = measure::open_loop_lookups(args, address).await?;
+    if !open_loop.is_empty() {
+        println!("\n## Profile lookup at fixed rates (open loop, 16 connections)\n");
+        println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for row in &open_loop {
+            println!("{}", row.markdown());
+        }
+    }
     let redacted = if args.redacted {
         let key = load::sales_key(address, &setup).await?;
         let rows = measure::redacted_lookups(args, address, &key).await?;
@@ -237,5 +250,6 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
             "records_per_second": loaded.records as f64 / loaded.record_seconds,
         },
         "lookups": lookups.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        "open_loop_lookups": open_loop.iter().map(|r| r.json()).collect::<Vec<_>>(),
     }))
 }

@@ -1,5 +1,6 @@
-//! Closed-loop latency runs: profile lookups by email and the floor endpoint, at 1 and 16
-//! connections, recorded in HDR histograms.
+//! Latency runs, recorded in HDR histograms: closed loops (profile lookups by email and the
+//! floor endpoint at 1 and 16 connections) and open loops at fixed request rates, timed from
+//! each request's intended send time.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,17 @@ pub struct Row {
     pub histogram: Histogram<u64>,
     pub floor: Option<(u64, u64, u64)>,
     pub body_bytes: usize,
+    /// For an open-loop run: its target rate, and the client's own lag.
+    pub open_loop: Option<OpenLoopDetails>,
+}
+
+/// What an open-loop row adds.
+pub struct OpenLoopDetails {
+    /// Requests a second asked for.
+    pub rate: u64,
+    /// p50 and p99 of how late the client handed requests to a connection, in µs.
+    pub client_lag_p50: u64,
+    pub client_lag_p99: u64,
 }
 
 impl Row {
@@ -34,10 +46,17 @@ impl Row {
             Some((f50, f99, f999)) => (ratio(p50, f50), ratio(p99, f99), ratio(p999, f999)),
             None => ("1.00× (floor)".into(), "".into(), "".into()),
         };
+        let target = match &self.open_loop {
+            Some(open) => format!(
+                "{} at {}/s (client lag p50 {} µs, p99 {} µs)",
+                self.target, open.rate, open.client_lag_p50, open.client_lag_p99
+            ),
+            None => self.target.to_owned(),
+        };
         format!(
             "| {} | {} ({} B) | {:.0} | {p50} | {p99} | {p999} | {} | {r50} | {r99} | {r999} |",
             self.connections,
-            self.target,
+            target,
             self.body_bytes,
             self.requests_per_second,
             self.histogram.max()
@@ -48,7 +67,10 @@ impl Row {
         let (p50, p99, p999) = self.quantiles();
         json!({"connections": self.connections, "target": self.target, "requests_per_second": self.requests_per_second,
                "body_bytes": self.body_bytes, "p50_us": p50, "p90_us": self.histogram.value_at_quantile(0.9), "p99_us": p99, "p999_us": p999, "max_us": self.histogram.max(),
-               "floor_p50_us": self.floor.map(|f| f.0), "floor_p99_us": self.floor.map(|f| f.1), "floor_p999_us": self.floor.map(|f| f.2)})
+               "floor_p50_us": self.floor.map(|f| f.0), "floor_p99_us": self.floor.map(|f| f.1), "floor_p999_us": self.floor.map(|f| f.2),
+               "open_loop_rate": self.open_loop.as_ref().map(|o| o.rate),
+               "client_lag_p50_us": self.open_loop.as_ref().map(|o| o.client_lag_p50),
+               "client_lag_p99_us": self.open_loop.as_ref().map(|o| o.client_lag_p99)})
     }
 }
 
@@ -142,6 +164,7 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
             histogram: floor,
             floor: None,
             body_bytes: floor_bytes,
+            open_loop: None,
         });
         rows.push(Row {
             connections,
@@ -150,6 +173,7 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
             histogram: lookup,
             floor: Some(floor_quantiles),
             body_bytes: lookup_bytes,
+            open_loop: None,
         });
     }
     Ok(rows)
@@ -193,6 +217,7 @@ pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::
             histogram: floor,
             floor: None,
             body_bytes: floor_bytes,
+            open_loop: None,
         },
         Row {
             connections: 1,
@@ -201,6 +226,7 @@ pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::
             histogram: full,
             floor: Some(floor_quantiles),
             body_bytes: full_bytes,
+            open_loop: None,
         },
         Row {
             connections: 1,
@@ -209,6 +235,143 @@ pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::
             histogram: redacted,
             floor: Some(floor_quantiles),
             body_bytes: redacted_bytes,
+            open_loop: None,
         },
     ])
+}
+
+/// An open-loop run's result: latencies measured from each request's intended send time (so a
+/// slow answer delays nothing it should not: no coordinated omission), and how late the client
+/// itself sent requests, which is the client's cost, not the server's.
+pub struct OpenLoop {
+    pub histogram: Histogram<u64>,
+    /// Microseconds between a request's intended time and the moment it was handed to a
+    /// connection.
+    pub client_lag: Histogram<u64>,
+    /// Requests answered per second over the run.
+    pub achieved_per_second: f64,
+    pub body_bytes: usize,
+}
+
+/// Sends `rate` requests a second for `seconds`, each at its intended time `start + i / rate`,
+/// over a pool of `connections` keep-alive connections; a request waits for a free connection
+/// when all are busy, and that wait counts in its latency.
+pub async fn open_loop(
+    address: &str,
+    rate: u64,
+    connections: usize,
+    seconds: u64,
+    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+) -> anyhow::Result<OpenLoop> {
+    anyhow::ensure!(rate > 0, "an open-loop rate must be positive");
+    let total = rate * seconds;
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<(Instant, usize)>();
+    let receiver = std::sync::Arc::new(tokio::sync::Mutex::new(receiver));
+    let mut workers = Vec::new();
+    for _ in 0..connections.max(1) {
+        let address = address.to_owned();
+        let receiver = receiver.clone();
+        let make = make.clone();
+        workers.push(tokio::spawn(async move {
+            let mut connection = crate::load::connect(&address, None).await?;
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut client_lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut body_bytes = 0;
+            loop {
+                let next = receiver.lock().await.recv().await;
+                let Some((intended, i)) = next else { break };
+                client_lag.record((intended.elapsed().as_micros() as u64).max(1))?;
+                let path = make(i);
+                let (status, body) = connection.get(&path).await?;
+                anyhow::ensure!(
+                    status == 200,
+                    "GET {path} answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                histogram.record((intended.elapsed().as_micros() as u64).max(1))?;
+                body_bytes = body.len();
+            }
+            anyhow::Ok((histogram, client_lag, body_bytes))
+        }));
+    }
+    // The pacing runs on a thread of its own: the runtime's timer ticks in milliseconds, which
+    // would send requests in bursts and charge up to a millisecond of the client's lateness to
+    // every request; a thread's sleep wakes within tens of microseconds.
+    let start = Instant::now() + Duration::from_millis(10);
+    let interval_nanos = 1_000_000_000 / rate;
+    let pacer = std::thread::spawn(move || {
+        for i in 0..total {
+            let intended = start + Duration::from_nanos(i * interval_nanos);
+            let now = Instant::now();
+            if intended > now {
+                std::thread::sleep(intended - now);
+            }
+            if sender
+                .send((intended, (i as usize).wrapping_mul(104_729)))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut client_lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut body_bytes = 0;
+    for worker in workers {
+        let (h, lag, bytes) = worker.await??;
+        histogram.add(&h)?;
+        client_lag.add(&lag)?;
+        body_bytes = bytes;
+    }
+    pacer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the open-loop pacer panicked"))?;
+    let elapsed = start.elapsed().as_secs_f64().max(f64::EPSILON);
+    Ok(OpenLoop {
+        achieved_per_second: histogram.len() as f64 / elapsed,
+        histogram,
+        client_lag,
+        body_bytes,
+    })
+}
+
+/// Lookups and the floor at fixed rates (open loop, 16 connections), back to back per rate.
+pub async fn open_loop_lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
+    let profiles = args.profiles.max(1);
+    let lookup_path = move |i: usize| {
+        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
+    };
+    let mut probe = crate::load::connect(address, None).await?;
+    let (_, sample) = probe.get(&lookup_path(0)).await?;
+    let size = sample.len();
+    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    let mut rows = Vec::new();
+    for &rate in &args.open_loop_rates {
+        let floor = open_loop(address, rate, 16, args.seconds, floor_path).await?;
+        let lookup = open_loop(address, rate, 16, args.seconds, lookup_path).await?;
+        let floor_quantiles = (
+            floor.histogram.value_at_quantile(0.5),
+            floor.histogram.value_at_quantile(0.99),
+            floor.histogram.value_at_quantile(0.999),
+        );
+        for (target, run, floor) in [
+            ("floor", floor, None),
+            ("lookup", lookup, Some(floor_quantiles)),
+        ] {
+            rows.push(Row {
+                connections: 16,
+                target,
+                requests_per_second: run.achieved_per_second,
+                floor,
+                body_bytes: run.body_bytes,
+                open_loop: Some(OpenLoopDetails {
+                    rate,
+                    client_lag_p99: run.client_lag.value_at_quantile(0.99),
+                    client_lag_p50: run.client_lag.value_at_quantile(0.5),
+                }),
+                histogram: run.histogram,
+            });
+        }
+    }
+    Ok(rows)
 }

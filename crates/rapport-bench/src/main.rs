@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long)]
     pub redacted: bool,
     /// The lookup scenario's open-loop rates, requests a second (16 connections; latency
-    /// timed from each request's intended send time); empty to skip
+    /// timed from each request's intended send time); 0 to skip
     #[arg(long, value_delimiter = ',', default_value = "1000,4000")]
     pub open_loop_rates: Vec<u64>,
     /// Port for the server under test
@@ -71,13 +71,85 @@ struct Server(Child);
 /// as long as the run, on a loopback port).
 pub(crate) const MASTER_KEY: &str = "rapport-bench-master-key-0123456789abcdefghij";
 
-/// The server's process id, once started.
-static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+/// The server's process id, once started (0 before).
+static SERVER_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn server_pid() -> Option<u32> {
+    match SERVER_PID.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        pid => Some(pid),
+    }
+}
+
+/// The server's resident set size, in bytes (`VmRSS` in `/proc/<pid>/status`).
+pub(crate) fn server_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server_pid()?)).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Bytes of the files under `dir` as the disk holds them (allocated blocks, so LMDB's sparse
+/// map counts only what it uses).
+fn disk_bytes(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => folders.push(entry.path()),
+                Ok(meta) => total += meta.blocks() * 512,
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// How to start the server under test (again).
+pub(crate) struct ServerCommand {
+    binary: PathBuf,
+    data_dir: PathBuf,
+    address: String,
+}
+
+impl ServerCommand {
+    fn start(&self) -> anyhow::Result<Server> {
+        let child = Command::new(&self.binary)
+            .args(["serve", "--data-dir"])
+            .arg(&self.data_dir)
+            .args([
+                "--http-addr",
+                &self.address,
+                "--log",
+                "warn",
+                "--max-payload-bytes",
+                "4194304",
+            ])
+            .env("RAPPORT_MASTER_KEY", MASTER_KEY)
+            .env_remove("RAPPORT_DEV_MODE")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        SERVER_PID.store(child.id(), std::sync::atomic::Ordering::Relaxed);
+        Ok(Server(child))
+    }
+}
 
 /// How many bytes the server has handed to write calls so far (`wchar` in
 /// `/proc/<pid>/io`), where the system tells.
 pub(crate) fn server_write_bytes() -> Option<u64> {
-    let io = std::fs::read_to_string(format!("/proc/{}/io", SERVER_PID.get()?)).ok()?;
+    let io = std::fs::read_to_string(format!("/proc/{}/io", server_pid()?)).ok()?;
     io.lines()
         .find_map(|line| line.strip_prefix("wchar:"))
         .and_then(|bytes| bytes.trim().parse().ok())
@@ -103,30 +175,17 @@ fn main() -> anyhow::Result<()> {
     );
     let data = tempfile::tempdir()?;
     let address = format!("127.0.0.1:{}", args.port);
-    let server = Server(
-        Command::new(&binary)
-            .args(["serve", "--data-dir"])
-            .arg(data.path())
-            .args([
-                "--http-addr",
-                &address,
-                "--log",
-                "warn",
-                "--max-payload-bytes",
-                "4194304",
-            ])
-            .env("RAPPORT_MASTER_KEY", MASTER_KEY)
-            .env_remove("RAPPORT_DEV_MODE")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?,
-    );
-    let _ = SERVER_PID.set(server.0.id());
+    let command = ServerCommand {
+        binary,
+        data_dir: data.path().to_path_buf(),
+        address: address.clone(),
+    };
+    let mut server = command.start()?;
     // One client thread: the machine is small, and the client must not crowd the server.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(run(&args, &address))?;
+    let report = runtime.block_on(run(&args, &address, &command, &mut server))?;
     drop(server);
     std::fs::create_dir_all(args.json_out.parent().unwrap_or(std::path::Path::new(".")))?;
     std::fs::write(&args.json_out, serde_json::to_vec_pretty(&report)?)?;
@@ -134,7 +193,12 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
+async fn run(
+    args: &Args,
+    address: &str,
+    command: &ServerCommand,
+    server: &mut Server,
+) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     loop {
         if client::Connection::open(address).await.is_ok() {
@@ -239,7 +303,9 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
     } else {
         Vec::new()
     };
+    let footprint = footprint(args, address, command, server).await?;
     Ok(json!({
+        "footprint": footprint,
         "redacted_lookups": redacted,
         "profiles": args.profiles,
         "events_per_profile": args.events_per_profile,
@@ -251,5 +317,69 @@ async fn run(args: &Args, address: &str) -> anyhow::Result<serde_json::Value> {
         },
         "lookups": lookups.iter().map(|r| r.json()).collect::<Vec<_>>(),
         "open_loop_lookups": open_loop.iter().map(|r| r.json()).collect::<Vec<_>>(),
+    }))
+}
+
+/// Memory and disk per profile after the load and the lookups, then the time a restarted
+/// server takes to answer its first lookup, and its memory then.
+async fn footprint(
+    args: &Args,
+    address: &str,
+    command: &ServerCommand,
+    server: &mut Server,
+) -> anyhow::Result<serde_json::Value> {
+    let profiles = args.profiles.max(1) as f64;
+    let rss = server_rss_bytes().unwrap_or(0);
+    let disk = disk_bytes(&command.data_dir);
+    // Stopped hard, as a crash would: LMDB needs no recovery.
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let started = Instant::now();
+    *server = command.start()?;
+    let lookup = format!(
+        "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}",
+        load::email(args.profiles / 2).replace('@', "%40")
+    );
+    let first_lookup = loop {
+        if let Ok(mut connection) = load::connect(address, None).await {
+            if let Ok((200, _)) = connection.get(&lookup).await {
+                break started.elapsed();
+            }
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "the restarted server answered no lookup within 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let rss_restarted = server_rss_bytes().unwrap_or(0);
+    println!(
+        "\n## Footprint ({} profiles, {} events each)\n",
+        args.profiles, args.events_per_profile
+    );
+    println!("| measure | value | per profile |\n|---|---|---|");
+    println!(
+        "| resident memory after load and lookups | {:.1} MiB | {:.0} B |",
+        rss as f64 / 1048576.0,
+        rss as f64 / profiles
+    );
+    println!(
+        "| disk (store, audit log, files) | {:.1} MiB | {:.0} B |",
+        disk as f64 / 1048576.0,
+        disk as f64 / profiles
+    );
+    println!(
+        "| restart to the first lookup answered | {} ms | |",
+        first_lookup.as_millis()
+    );
+    println!(
+        "| resident memory right after that lookup | {:.1} MiB | |",
+        rss_restarted as f64 / 1048576.0
+    );
+    Ok(json!({
+        "rss_bytes": rss, "rss_bytes_per_profile": rss as f64 / profiles,
+        "disk_bytes": disk, "disk_bytes_per_profile": disk as f64 / profiles,
+        "restart_to_first_lookup_ms": first_lookup.as_millis() as u64,
+        "rss_bytes_after_restart": rss_restarted,
     }))
 }

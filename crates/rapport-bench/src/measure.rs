@@ -346,7 +346,7 @@ pub async fn open_loop_lookups(args: &Args, address: &str) -> anyhow::Result<Vec
     let size = sample.len();
     let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
     let mut rows = Vec::new();
-    for &rate in &args.open_loop_rates {
+    for &rate in args.open_loop_rates.iter().filter(|rate| **rate > 0) {
         let floor = open_loop(address, rate, 16, args.seconds, floor_path).await?;
         let lookup = open_loop(address, rate, 16, args.seconds, lookup_path).await?;
         let floor_quantiles = (

@@ -5,6 +5,7 @@
 
 mod batch;
 mod computed;
+mod freshness;
 mod load;
 mod measure;
 mod segments;
@@ -303,9 +304,13 @@ async fn run(
     } else {
         Vec::new()
     };
+    let fresh = freshness::run(args, address, &setup).await?;
+    println!("\n## Freshness (a CRM record streamed, then the profile looked up at once)\n");
+    println!("{}", fresh.markdown());
     let footprint = footprint(args, address, command, server).await?;
     Ok(json!({
         "footprint": footprint,
+        "freshness": fresh.json(),
         "redacted_lookups": redacted,
         "profiles": args.profiles,
         "events_per_profile": args.events_per_profile,

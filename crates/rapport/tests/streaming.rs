@@ -1,6 +1,7 @@
 //! Streaming ingestion answers: envelope fields of the wrong type, error messages that start with
 //! a JSON pointer in both the envelope and the native form, `syncValidation`, identities that
-//! were refused on an accepted record, and events without an `_id`.
+//! were refused on an accepted record, events without an `_id`, and freshness: what was
+//! acknowledged is what the next lookup and its segment membership show.
 
 use axum::http::StatusCode;
 use rapport::options::ServeOptions;
@@ -402,4 +403,55 @@ async fn envelope_fields_of_the_wrong_type_say_what_was_expected() {
         "invalid_message_envelope",
         &["/messages", "required"],
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_is_seen_by_the_next_lookup_and_its_segment_membership() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    let reply = server
+        .post(
+            "/data/core/ups/segment/definitions",
+            json!({"name": "Gold members", "schema": {"name": "_xdm.context.profile"},
+                   "expression": {"type": "PQL", "format": "pql/text", "value": "loyalty.tier = \"gold\""},
+                   "evaluationInfo": {"continuous": {"enabled": true}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let gold = reply.body["id"].as_str().expect("id").to_owned();
+    // Four writers at once, each acknowledging and then reading back its own customers: the
+    // group commit answers them together, and each must still see its own write.
+    let writer = |w: usize| {
+        let (server, company, gold) = (&server, &company, &gold);
+        async move {
+            for round in 0..40 {
+                let crm_id = format!("CRM-FRESH-{w}-{}", round % 5);
+                let points = 1_000 * w + round;
+                let tier = if round % 2 == 0 { "gold" } else { "silver" };
+                let reply = server
+                    .stream(
+                        &company.loyalty,
+                        json!({"identityMap": {"CRMID": [{"id": crm_id, "primary": true}]},
+                               "loyalty": {"tier": tier, "points": points}}),
+                        &[],
+                    )
+                    .await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                let entity = server.entity("CRMID", &crm_id).await;
+                assert_eq!(
+                    entity["loyalty"]["points"],
+                    json!(points),
+                    "round {round} of writer {w}: the lookup after the acknowledgement is stale"
+                );
+                let status = &entity["segmentMembership"]["ups"][gold]["status"];
+                // A customer's first record (rounds 0 to 4) in silver never entered: no status.
+                let expected = if tier == "gold" { "realized" } else { "exited" };
+                assert!(
+                    status == expected || (round < 5 && tier == "silver" && status.is_null()),
+                    "round {round} of writer {w}: membership {status} after tier {tier}"
+                );
+            }
+        }
+    };
+    tokio::join!(writer(0), writer(1), writer(2), writer(3));
 }

@@ -16,7 +16,7 @@ use crate::query::{self, AuditPage, AuditQuery};
 use crate::recorder::{Intake, Recorder};
 use crate::retention::Retention;
 use crate::stored;
-use crate::writer::{Sequencer, Writer};
+use crate::writer::{Deferred, Sequencer, Writer};
 
 /// How the log is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,7 @@ impl AuditLog {
             retention,
             prune_every: options.prune_every,
             sequencer: Sequencer::new(newest),
+            deferred: Deferred::recover(&store, newest)?,
         };
         let handle = std::thread::Builder::new()
             .name("audit-writer".to_owned())

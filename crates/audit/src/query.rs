@@ -80,6 +80,7 @@ pub struct AuditPage {
 }
 
 /// A query checked and resolved into what an entry must be.
+#[derive(Clone)]
 struct Filter {
     /// The oldest stamp that can match.
     lower: Stamp,
@@ -168,25 +169,27 @@ impl Filter {
             })
     }
 
-    /// The index prefixes each usable index would scan, most selective kind first.
-    fn index_plans(&self) -> Vec<Vec<Vec<u8>>> {
+    /// The index prefixes each usable index would scan, most selective kind first, each with
+    /// whether it is one whose keys the writer holds back (profiles, identities).
+    fn index_plans(&self) -> Vec<(Vec<Vec<u8>>, bool)> {
         let mut plans = Vec::new();
         if let Some(hmac) = &self.identity {
-            plans.push(vec![stored::identity_prefix(hmac)]);
+            plans.push((vec![stored::identity_prefix(hmac)], true));
         }
         if let (Some(sandbox), false) = (&self.sandbox, self.profiles.is_empty()) {
-            plans.push(
+            plans.push((
                 self.profiles
                     .iter()
                     .map(|&profile| stored::profile_prefix(Some(sandbox), profile))
                     .collect(),
-            );
+                true,
+            ));
         }
         if let Some((kind, id)) = &self.actor {
-            plans.push(vec![stored::actor_prefix(*kind, id)]);
+            plans.push((vec![stored::actor_prefix(*kind, id)], false));
         }
         if let Some(action) = &self.action {
-            plans.push(vec![stored::action_prefix(action)]);
+            plans.push((vec![stored::action_prefix(action)], false));
         }
         plans
     }
@@ -232,7 +235,7 @@ pub(crate) fn query(store: &dyn Store, pepper: &Pepper, query: &AuditQuery) -> R
     let chosen = if plans.len() > 1 {
         let mut counted = Vec::with_capacity(plans.len());
         for plan in plans {
-            let count = count_keys(&*txn, &plan, &filter, MAX_EXAMINED_PER_PAGE + 1)?;
+            let count = count_keys(&*txn, &plan.0, &filter, MAX_EXAMINED_PER_PAGE + 1)?;
             counted.push((count, plan));
         }
         counted
@@ -242,10 +245,43 @@ pub(crate) fn query(store: &dyn Store, pepper: &Pepper, query: &AuditQuery) -> R
     } else {
         plans.into_iter().next()
     };
-    match chosen {
-        Some(prefixes) => read_through_index(&*txn, &prefixes, &filter, query.limit),
-        None => read_in_time_order(&*txn, &filter, query.limit),
+    let (prefixes, held_back) = match chosen {
+        Some(plan) => plan,
+        None => return read_in_time_order(&*txn, &filter, query.limit),
+    };
+    if !held_back {
+        return read_through_index(&*txn, &prefixes, &filter, query.limit);
     }
+    // The entries after `indexed-until` have no keys in this index yet: they are read in time
+    // order (they are the newest), then the index below it.
+    let Some(indexed_until) = stored::indexed_until(&*txn)? else {
+        return read_through_index(&*txn, &prefixes, &filter, query.limit);
+    };
+    let mut recent = filter.clone();
+    recent.lower = filter.lower.max(indexed_until);
+    let mut page = if recent.lower < recent.upper {
+        // Not capped: the writer bounds how many entries wait for their keys.
+        read_in_time_order_examining(&*txn, &recent, query.limit, usize::MAX)?
+    } else {
+        AuditPage {
+            entries: Vec::new(),
+            next: None,
+        }
+    };
+    if page.next.is_some() || filter.lower >= indexed_until {
+        return Ok(page);
+    }
+    if page.entries.len() == query.limit {
+        // The index may hold more: the next page starts below `indexed-until`.
+        page.next = Some(encode_cursor(indexed_until.min(filter.upper)));
+        return Ok(page);
+    }
+    let mut older = filter.clone();
+    older.upper = filter.upper.min(indexed_until);
+    let rest = read_through_index(&*txn, &prefixes, &older, query.limit - page.entries.len())?;
+    page.entries.extend(rest.entries);
+    page.next = rest.next;
+    Ok(page)
 }
 
 /// How many index keys under `prefixes` fall in the window, counting no further than `cap`.
@@ -354,6 +390,16 @@ fn read_through_index(
 }
 
 fn read_in_time_order(txn: &dyn ReadTxn, filter: &Filter, limit: usize) -> Result<AuditPage> {
+    read_in_time_order_examining(txn, filter, limit, MAX_EXAMINED_PER_PAGE)
+}
+
+/// [`read_in_time_order`], examining at most `max_examined` entries.
+fn read_in_time_order_examining(
+    txn: &dyn ReadTxn,
+    filter: &Filter,
+    limit: usize,
+    max_examined: usize,
+) -> Result<AuditPage> {
     let mut entries = Vec::new();
     let mut examined = 0;
     let mut last_examined = None;
@@ -365,7 +411,7 @@ fn read_in_time_order(txn: &dyn ReadTxn, filter: &Filter, limit: usize) -> Resul
         &stored::entry_key(filter.upper),
         Direction::Backward,
         &mut |key, value| {
-            if entries.len() == limit || examined == MAX_EXAMINED_PER_PAGE {
+            if entries.len() == limit || examined == max_examined {
                 more = true;
                 return Scan::Stop;
             }

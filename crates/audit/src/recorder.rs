@@ -63,6 +63,33 @@ impl Intake {
         self.writer_stopped.store(true, Ordering::Release);
     }
 
+    /// After the writer failed: refuses every later send, and answers `Unavailable` to the
+    /// durable entries and flushes already in the channel (whose senders wait for an answer),
+    /// draining while sends in flight finish.
+    pub(crate) fn refuse_all(&self, messages: &Receiver<Message>) {
+        self.mark_writer_stopped();
+        let refuse_waiting = || {
+            for message in messages.try_iter() {
+                if let Message::Durable(_, reply) | Message::Flush(reply) = message {
+                    let _ = reply.send(Err(Unavailable));
+                }
+            }
+        };
+        loop {
+            refuse_waiting();
+            // A send in flight holds the read lock (and may wait for room): once the write
+            // lock is had, none is left.
+            match self.closed.try_write() {
+                Ok(mut closed) => {
+                    *closed = true;
+                    refuse_waiting();
+                    return;
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+    }
+
     fn wake_writer(&self) {
         // A full wake channel already holds a wake-up the writer has not seen yet.
         let _ = self.wake.try_send(());

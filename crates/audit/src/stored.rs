@@ -9,9 +9,14 @@
 //! | `p <sandbox> \0 <profile id BE u64> <ms> <seq>` | empty: entries by profile (one key per distinct id) |
 //! | `i <hmac16> <ms> <seq>` | empty: entries by the identity used |
 //! | `meta \0 pepper` | the 32-byte HMAC key of identity references |
+//! | `meta \0 indexed-until` | a stamp: every entry before it has its profile and identity keys |
 //!
 //! Every index key ends with the 12 bytes of its entry's stamp, so one index prefix is one
-//! range in time order. Texts in index keys are cut to `MAX_KEY_TEXT_BYTES` and a NUL in them is
+//! range in time order. The actor and action keys of an entry are written with it (they append
+//! at the end of their prefix). Its profile and identity keys land at random places in their
+//! B-trees, where each would dirty a page of its own at every flush: the writer holds them back
+//! and writes them sorted, many at once (see `writer.rs`), and a query reads the entries after
+//! `indexed-until` in time order instead of through those indexes. Texts in index keys are cut to `MAX_KEY_TEXT_BYTES` and a NUL in them is
 //! written as 0x01, so a key always fits LMDB and a prefix always ends where it should; the index
 //! only narrows a query, which checks every entry it reads against the whole filter.
 
@@ -32,6 +37,7 @@ pub(crate) const ACTION_TAG: u8 = b'c';
 pub(crate) const PROFILE_TAG: u8 = b'p';
 pub(crate) const IDENTITY_TAG: u8 = b'i';
 pub(crate) const PEPPER_KEY: &[u8] = b"meta\0pepper";
+pub(crate) const INDEXED_UNTIL_KEY: &[u8] = b"meta\0indexed-until";
 
 /// The most bytes of a text (actor, sandbox) kept in an index key.
 const MAX_KEY_TEXT_BYTES: usize = 256;
@@ -152,10 +158,22 @@ fn push_key_text(key: &mut Vec<u8>, text: &str) {
 
 /// Every index key of an entry written at `stamp`.
 pub(crate) fn index_keys(entry: &AuditEntry, stamp: Stamp) -> Vec<Vec<u8>> {
-    let mut keys = vec![
+    let mut keys = appended_index_keys(entry, stamp);
+    keys.extend(deferred_index_keys(entry, stamp));
+    keys
+}
+
+/// The index keys written with the entry: its actor's and its action's.
+pub(crate) fn appended_index_keys(entry: &AuditEntry, stamp: Stamp) -> Vec<Vec<u8>> {
+    vec![
         with_stamp(actor_prefix(entry.actor.kind, &entry.actor.id), stamp),
         with_stamp(action_prefix(&entry.action), stamp),
-    ];
+    ]
+}
+
+/// The index keys the writer holds back and writes sorted: its profiles' and its identity's.
+pub(crate) fn deferred_index_keys(entry: &AuditEntry, stamp: Stamp) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
     let mut profiles = entry.profiles.clone();
     profiles.sort_unstable();
     profiles.dedup();
@@ -168,6 +186,16 @@ pub(crate) fn index_keys(entry: &AuditEntry, stamp: Stamp) -> Vec<Vec<u8>> {
         keys.push(with_stamp(identity_prefix(&identity.hmac), stamp));
     }
     keys
+}
+
+/// The stamp before which every entry has its deferred index keys, if the log says.
+pub(crate) fn indexed_until(txn: &dyn ReadTxn) -> Result<Option<Stamp>> {
+    match txn.get(Table::Audit, INDEXED_UNTIL_KEY)? {
+        None => Ok(None),
+        Some(bytes) => Stamp::from_bytes(bytes)
+            .map(Some)
+            .ok_or_else(|| AuditError::unreadable(INDEXED_UNTIL_KEY, "not a stamp")),
+    }
 }
 
 /// The newest stamp written, if any entry is stored.

@@ -2,6 +2,11 @@
 //! closing) it takes what waits in the channel and commits it in one write transaction, gives
 //! each entry its sequence number, and now and then deletes what retention no longer keeps.
 //! When a transaction fails it stops, and the log refuses entries from then on.
+//!
+//! An entry's profile and identity index keys are held back (`Deferred`) and written sorted,
+//! many at once, when enough wait or the oldest has waited `DEFER_AT_MOST`, with the stamp
+//! before which every entry has them (`indexed-until`). Until then queries find those entries
+//! by time; after a crash the keys are made again from the entries at the next open.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +26,70 @@ const MAX_KEYS_PER_TRANSACTION: usize = 100_000;
 /// How long after opening the first pruning runs (unless pruning is more frequent than that),
 /// so a server restarted often still prunes.
 const FIRST_PRUNE_AFTER: Duration = Duration::from_secs(60);
+/// The longest the profile and identity keys of an entry wait to be written.
+const DEFER_AT_MOST: Duration = Duration::from_secs(10);
+/// Held-back keys past which they are written whatever their age: enough that a busy log
+/// writes several keys per page, few enough that a query reads the entries behind them in
+/// time order quickly.
+const DEFER_AT_MOST_KEYS: usize = 100_000;
+
+/// The profile and identity index keys held back, and the stamp before which every entry has
+/// its keys written.
+pub(crate) struct Deferred {
+    pub(crate) keys: Vec<Vec<u8>>,
+    pub(crate) since: Option<Instant>,
+    pub(crate) indexed_until: Stamp,
+}
+
+impl Deferred {
+    /// What `open` finds: the log's `indexed-until` (or, for a log written before keys were
+    /// held back, the stamp after its newest entry), and the keys of the entries after it.
+    pub(crate) fn recover(store: &LmdbStore, newest: Option<Stamp>) -> Result<Deferred> {
+        let stored_until = stored::indexed_until(&*store.read()?)?;
+        let indexed_until = match stored_until {
+            Some(stamp) => stamp,
+            None => {
+                // Said at once: entries written from now on hold their keys back.
+                let stamp = newest
+                    .and_then(Stamp::successor)
+                    .unwrap_or(Stamp { ms: 0, seq: 0 });
+                let mut txn = store.write()?;
+                txn.put(Table::Audit, stored::INDEXED_UNTIL_KEY, &stamp.bytes())?;
+                txn.commit()?;
+                stamp
+            }
+        };
+        let txn = store.read()?;
+        let mut keys = Vec::new();
+        let mut failure = None;
+        txn.scan(
+            Table::Audit,
+            &stored::entry_key(indexed_until),
+            &[stored::ENTRY_TAG + 1],
+            store::Direction::Forward,
+            &mut |key, value| match stored::decode_entry(key, value) {
+                Ok(entry) => {
+                    if let Some(stamp) = Stamp::of_key(key) {
+                        keys.extend(stored::deferred_index_keys(&entry, stamp));
+                    }
+                    store::Scan::Continue
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    store::Scan::Stop
+                }
+            },
+        )?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        Ok(Deferred {
+            since: (!keys.is_empty()).then(Instant::now),
+            keys,
+            indexed_until,
+        })
+    }
+}
 
 pub(crate) struct Writer {
     pub(crate) store: Arc<LmdbStore>,
@@ -34,6 +103,7 @@ pub(crate) struct Writer {
     pub(crate) retention: Retention,
     pub(crate) prune_every: Option<Duration>,
     pub(crate) sequencer: Sequencer,
+    pub(crate) deferred: Deferred,
 }
 
 /// Marks the writer stopped however its thread ends, a panic included.
@@ -65,8 +135,12 @@ impl Writer {
             // every case commit what waits.
             let _ = self.wake.recv_deadline(deadline);
             let closing = self.intake.is_closed();
-            if let Err(error) = self.commit_waiting(closing) {
+            if let Err(error) = self
+                .commit_waiting(closing)
+                .and_then(|()| self.write_deferred(closing))
+            {
                 tracing::error!(%error, "the audit writer failed; audited requests are refused until restart");
+                self.intake.refuse_all(&self.messages);
                 return false;
             }
             if closing {
@@ -150,7 +224,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Puts one entry and its index keys; returns how many keys that was.
+    /// Puts one entry and its actor and action keys, and holds back its profile and identity
+    /// keys (written at once for an entry dated before `indexed-until`, which queries would
+    /// otherwise look for in the indexes); returns how many keys it put.
     fn put(&mut self, txn: &mut dyn WriteTxn, entry: &AuditEntry) -> Result<usize> {
         let stamp = self.sequencer.next(&*txn, entry.at_ms)?;
         txn.put(
@@ -158,18 +234,62 @@ impl Writer {
             &stored::entry_key(stamp),
             &stored::encode_entry(entry)?,
         )?;
-        let index_keys = stored::index_keys(entry, stamp);
+        let mut index_keys = stored::appended_index_keys(entry, stamp);
+        let deferred = stored::deferred_index_keys(entry, stamp);
+        if stamp < self.deferred.indexed_until {
+            index_keys.extend(deferred);
+        } else if !deferred.is_empty() {
+            self.deferred.since.get_or_insert_with(Instant::now);
+            self.deferred.keys.extend(deferred);
+        }
         for key in &index_keys {
             txn.put(Table::Audit, key, &[])?;
         }
         Ok(1 + index_keys.len())
+    }
+
+    /// Writes the held-back keys, sorted so they fill pages in order, when enough wait, the
+    /// oldest has waited long enough, or the log is closing; then moves `indexed-until` past
+    /// every entry committed so far, in the last transaction.
+    fn write_deferred(&mut self, closing: bool) -> Result<()> {
+        let due = closing
+            || self.deferred.keys.len() >= DEFER_AT_MOST_KEYS
+            || self
+                .deferred
+                .since
+                .is_some_and(|since| since.elapsed() >= DEFER_AT_MOST);
+        if !due {
+            return Ok(());
+        }
+        let Some(until) = self.sequencer.newest.and_then(Stamp::successor) else {
+            return Ok(());
+        };
+        let mut keys = std::mem::take(&mut self.deferred.keys);
+        keys.sort_unstable();
+        keys.dedup();
+        let mut chunks = keys.chunks(MAX_KEYS_PER_TRANSACTION).peekable();
+        loop {
+            let mut txn = self.store.write()?;
+            for key in chunks.next().unwrap_or_default() {
+                txn.put(Table::Audit, key, &[])?;
+            }
+            if chunks.peek().is_none() {
+                txn.put(Table::Audit, stored::INDEXED_UNTIL_KEY, &until.bytes())?;
+                txn.commit()?;
+                break;
+            }
+            txn.commit()?;
+        }
+        self.deferred.indexed_until = until;
+        self.deferred.since = None;
+        Ok(())
     }
 }
 
 /// Gives each entry a stamp no other entry has: its millisecond and the next free number in it.
 pub(crate) struct Sequencer {
     /// The newest stamp given (or found stored when the log was opened).
-    newest: Option<Stamp>,
+    pub(crate) newest: Option<Stamp>,
 }
 
 impl Sequencer {

@@ -1223,3 +1223,133 @@ fn the_log_and_its_recorders_can_be_shared_between_threads() {
     let unique: BTreeSet<(i64, u32)> = stamps(&everything).into_iter().collect();
     assert_eq!(unique.len(), 1_000, "every entry has a stamp of its own");
 }
+
+/// The profile index keys (`p ...`) in the raw table.
+fn profile_index_keys(dir: &Path) -> usize {
+    raw_audit_table(dir)
+        .iter()
+        .filter(|(key, _)| key.first() == Some(&b'p'))
+        .count()
+}
+
+#[test]
+fn profile_and_identity_keys_held_back_are_found_before_and_after_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = |log: &AuditLog| log.identity_ref("Email", "ana@example.com");
+    let by_profile = AuditQuery {
+        sandbox: Some("prod".to_owned()),
+        profiles: vec![7],
+        limit: 3,
+        ..AuditQuery::default()
+    };
+    let by_identity = |log: &AuditLog| AuditQuery {
+        identity: Some(IdentityFilter::Ref(reference(log))),
+        limit: 3,
+        ..AuditQuery::default()
+    };
+    // Ten lookups of profile 7 (with Ana's email), mixed with others, before a restart; the
+    // closing writes the held-back keys.
+    {
+        let log = open(dir.path(), options());
+        let recorder = log.recorder();
+        for n in 0..20 {
+            let (profiles, identity) = match n % 2 {
+                0 => (vec![7], Some(reference(&log))),
+                _ => (vec![8], None),
+            };
+            recorder
+                .record(lookup(NOW + n, key("k1"), "prod", &profiles, identity))
+                .unwrap();
+        }
+        log.flush().unwrap();
+        // Not yet written: found by time.
+        assert_eq!(all_pages(&log, &by_profile).len(), 10);
+        assert_eq!(all_pages(&log, &by_identity(&log)).len(), 10);
+        log.close().unwrap();
+    }
+    assert_eq!(
+        profile_index_keys(dir.path()),
+        20,
+        "written sorted on closing"
+    );
+
+    // Ten more after the restart, still held back: the query pages from them into the index,
+    // newest first, each entry once.
+    let log = open(dir.path(), options());
+    let recorder = log.recorder();
+    for n in 20..40 {
+        let (profiles, identity) = match n % 2 {
+            0 => (vec![7], Some(reference(&log))),
+            _ => (vec![8], None),
+        };
+        recorder
+            .record(lookup(NOW + n, key("k1"), "prod", &profiles, identity))
+            .unwrap();
+    }
+    log.flush().unwrap();
+    let expected: Vec<(i64, u32)> = (0..40)
+        .rev()
+        .filter(|n| n % 2 == 0)
+        .map(|n| (NOW + n, 0))
+        .collect();
+    assert_eq!(stamps(&all_pages(&log, &by_profile)), expected);
+    assert_eq!(stamps(&all_pages(&log, &by_identity(&log))), expected);
+    // A window wholly before the held-back entries is read from the index alone.
+    let early = AuditQuery {
+        end_ms: NOW + 10,
+        ..by_profile.clone()
+    };
+    assert_eq!(all_pages(&log, &early).len(), 5);
+    drop(log);
+}
+
+#[test]
+fn held_back_keys_lost_in_a_crash_are_made_again_from_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = open(dir.path(), options());
+        for n in 0..6 {
+            log.recorder()
+                .record(lookup(NOW + n, key("k1"), "prod", &[n as u64], None))
+                .unwrap();
+        }
+        log.close().unwrap();
+    }
+    // A crash after the entries committed and before their keys were written: the keys are
+    // gone and `indexed-until` still says the entries wait.
+    {
+        let store = LmdbStore::open_tables(
+            dir.path(),
+            &LmdbOptions {
+                map_size_bytes: 64 << 20,
+            },
+            &[Table::Audit],
+        )
+        .unwrap();
+        let rows = {
+            let txn = store.read().unwrap();
+            store::collect_prefix(&*txn, Table::Audit, b"").unwrap()
+        };
+        let mut txn = store.write().unwrap();
+        for (key, _) in &rows {
+            if key.first() == Some(&b'p') {
+                txn.delete(Table::Audit, key).unwrap();
+            }
+        }
+        txn.put(Table::Audit, b"meta\0indexed-until", &[0u8; 12])
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    assert_eq!(profile_index_keys(dir.path()), 0);
+    let log = open(dir.path(), options());
+    for n in 0..6u64 {
+        let query = AuditQuery {
+            sandbox: Some("prod".to_owned()),
+            profiles: vec![n],
+            ..AuditQuery::default()
+        };
+        assert_eq!(all_pages(&log, &query).len(), 1, "profile {n}");
+    }
+    log.close().unwrap();
+    assert_eq!(profile_index_keys(dir.path()), 6, "made again and written");
+}

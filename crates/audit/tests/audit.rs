@@ -1232,6 +1232,22 @@ fn profile_index_keys(dir: &Path) -> usize {
         .count()
 }
 
+/// Lookups at `NOW + n` for each `n`: of profile 7 with Ana's email when `n` is even, else of
+/// profile 8 without an identity; flushed.
+fn record_alternating(log: &AuditLog, range: std::ops::Range<i64>) {
+    let recorder = log.recorder();
+    for n in range {
+        let (profiles, identity) = match n % 2 {
+            0 => (vec![7], Some(log.identity_ref("Email", "ana@example.com"))),
+            _ => (vec![8], None),
+        };
+        recorder
+            .record(lookup(NOW + n, key("k1"), "prod", &profiles, identity))
+            .unwrap();
+    }
+    log.flush().unwrap();
+}
+
 #[test]
 fn profile_and_identity_keys_held_back_are_found_before_and_after_they_are_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -1251,17 +1267,7 @@ fn profile_and_identity_keys_held_back_are_found_before_and_after_they_are_writt
     // closing writes the held-back keys.
     {
         let log = open(dir.path(), options());
-        let recorder = log.recorder();
-        for n in 0..20 {
-            let (profiles, identity) = match n % 2 {
-                0 => (vec![7], Some(reference(&log))),
-                _ => (vec![8], None),
-            };
-            recorder
-                .record(lookup(NOW + n, key("k1"), "prod", &profiles, identity))
-                .unwrap();
-        }
-        log.flush().unwrap();
+        record_alternating(&log, 0..20);
         // Not yet written: found by time.
         assert_eq!(all_pages(&log, &by_profile).len(), 10);
         assert_eq!(all_pages(&log, &by_identity(&log)).len(), 10);
@@ -1276,17 +1282,7 @@ fn profile_and_identity_keys_held_back_are_found_before_and_after_they_are_writt
     // Ten more after the restart, still held back: the query pages from them into the index,
     // newest first, each entry once.
     let log = open(dir.path(), options());
-    let recorder = log.recorder();
-    for n in 20..40 {
-        let (profiles, identity) = match n % 2 {
-            0 => (vec![7], Some(reference(&log))),
-            _ => (vec![8], None),
-        };
-        recorder
-            .record(lookup(NOW + n, key("k1"), "prod", &profiles, identity))
-            .unwrap();
-    }
-    log.flush().unwrap();
+    record_alternating(&log, 20..40);
     let expected: Vec<(i64, u32)> = (0..40)
         .rev()
         .filter(|n| n % 2 == 0)

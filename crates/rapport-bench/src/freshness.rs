@@ -77,10 +77,7 @@ pub async fn run(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Fr
             .post_raw("/collection/freshness-inlet", message.into_bytes())
             .await?;
         acknowledged.record((sent.elapsed().as_micros() as u64).max(1))?;
-        let path = format!(
-            "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}",
-            email(profile).replace('@', "%40")
-        );
+        let path = crate::load::lookup_path(profile);
         let wanted = format!("\"points\":{points}");
         let mut first = true;
         loop {

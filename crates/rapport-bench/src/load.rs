@@ -37,6 +37,14 @@ pub fn email(profile: usize) -> String {
     format!("customer{profile}@example.com")
 }
 
+/// The lookup of `profile`'s full profile by email, a non-primary identity.
+pub fn lookup_path(profile: usize) -> String {
+    format!(
+        "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}",
+        email(profile).replace('@', "%40")
+    )
+}
+
 fn ecid(profile: usize) -> String {
     format!("{:038}", 7_000_000_000_u64 + profile as u64)
 }

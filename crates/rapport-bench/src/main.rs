@@ -341,10 +341,7 @@ async fn footprint(
     let _ = server.0.wait();
     let started = Instant::now();
     *server = command.start()?;
-    let lookup = format!(
-        "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}",
-        load::email(args.profiles / 2).replace('@', "%40")
-    );
+    let lookup = load::lookup_path(args.profiles / 2);
     let first_lookup = loop {
         if let Ok(mut connection) = load::connect(address, None).await {
             if let Ok((200, _)) = connection.get(&lookup).await {

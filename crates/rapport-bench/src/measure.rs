@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::load::email;
 use crate::Args;
 
 pub struct Row {
@@ -135,15 +134,21 @@ async fn closed_loop_as(
     Ok((total, rate, body_bytes))
 }
 
+/// The floor's path for answers as large as `path`'s (asked once, with the master key).
+async fn floor_like(
+    address: &str,
+    path: &str,
+) -> anyhow::Result<impl Fn(usize) -> String + Send + Sync + Copy + 'static> {
+    let mut probe = crate::load::connect(address, None).await?;
+    let (_, sample) = probe.get(path).await?;
+    let size = sample.len();
+    Ok(move |_: usize| format!("/health/floor?bytes={size}"))
+}
+
 pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
     let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| {
-        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
-    };
-    let mut probe = crate::load::connect(address, None).await?;
-    let (_, sample) = probe.get(&lookup_path(0)).await?;
-    let size = sample.len();
-    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
+    let floor_path = floor_like(address, &lookup_path(0)).await?;
     let mut rows = Vec::new();
     for connections in [1usize, 16] {
         // Warm up both paths, then measure them back to back in the same run.
@@ -184,9 +189,7 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
 /// prepared view's bytes as they are) and the floor, measured back to back in one run.
 pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::Result<Vec<Row>> {
     let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| {
-        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
-    };
+    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
     let key: std::sync::Arc<str> = key.into();
     let mut probe = crate::load::connect(address, None)
         .await?
@@ -338,13 +341,8 @@ pub async fn open_loop(
 /// Lookups and the floor at fixed rates (open loop, 16 connections), back to back per rate.
 pub async fn open_loop_lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
     let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| {
-        format!("/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}", email(i % profiles).replace('@', "%40"))
-    };
-    let mut probe = crate::load::connect(address, None).await?;
-    let (_, sample) = probe.get(&lookup_path(0)).await?;
-    let size = sample.len();
-    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
+    let floor_path = floor_like(address, &lookup_path(0)).await?;
     let mut rows = Vec::new();
     for &rate in args.open_loop_rates.iter().filter(|rate| **rate > 0) {
         let floor = open_loop(address, rate, 16, args.seconds, floor_path).await?;

@@ -28,9 +28,7 @@ use crate::identity::graph::{Graph, RemovalReason, RemovedLink};
 use crate::identity::IdentityKey;
 use crate::ingest::apply::{profile_events, refresh_view};
 use crate::keys;
-use crate::records::{
-    decode, encode_live, EventLocation, ProfileRecord, StoredEvent, StoredFragment,
-};
+use crate::records::{decode, encode_live, ProfileRecord, StoredEvent, StoredFragment};
 use crate::segment::Trigger;
 
 /// What one `Job::Erase` removes from one profile.
@@ -132,28 +130,6 @@ fn delete_prefix(txn: &mut dyn WriteTxn, table: Table, prefix: &[u8]) -> Result<
     Ok(rows.len() as u64)
 }
 
-/// Deletes an event and, when it points at this very event, its id entry.
-fn delete_event(
-    txn: &mut dyn WriteTxn,
-    sandbox: &SandboxName,
-    key: &[u8],
-    event: &StoredEvent,
-) -> Result<()> {
-    let id_key = keys::event_id(sandbox, &event.dataset, &event.event_id);
-    let points_here = match txn.get(Table::EventIds, &id_key)? {
-        Some(bytes) => {
-            let location: EventLocation = decode(bytes)?;
-            location.primary == event.primary && location.timestamp_ms == event.timestamp_ms
-        }
-        None => false,
-    };
-    if points_here {
-        txn.delete(Table::EventIds, &id_key)?;
-    }
-    txn.delete(Table::Events, key)?;
-    Ok(())
-}
-
 /// Removes a profile's data rows: fragments, events and their ids, the computed record, the
 /// view, the memberships and their schedule entries.
 fn erase_data(
@@ -167,7 +143,7 @@ fn erase_data(
     outcome.fragments += delete_prefix(txn, Table::Fragments, &prefix)?;
     for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
-        delete_event(txn, sandbox, &key, &event)?;
+        crate::guardrails::remove_event(txn, sandbox, &key, &event)?;
         outcome.events += 1;
     }
     // The memberships record names the profile's schedule entry: it goes first.
@@ -337,7 +313,7 @@ fn erase_records(
         let event: StoredEvent = decode(&value)?;
         let in_dataset = dataset.is_none_or(|d| d == event.dataset);
         if in_dataset && wanted.contains(&event.primary) {
-            delete_event(txn, sandbox, &key, &event)?;
+            crate::guardrails::remove_event(txn, sandbox, &key, &event)?;
             outcome.events += 1;
         }
     }

@@ -22,7 +22,9 @@ use serde_json::json;
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Benchmarks rapport end to end over HTTP")]
 pub struct Args {
-    /// What to measure: `lookup` (streaming load, then lookups beside the floor), `batch`
+    /// What to measure: `all` (every scenario below, one after the other, each on a fresh
+    /// server, into one JSON file), `lookup` (streaming load, then lookups beside the floor,
+    /// open-loop rates, freshness and footprint), `batch`
     /// (profile records as JSON Lines and CSV, and events as JSON Lines, through the batch API)
     /// or `segments` (a segment job over every profile, and streaming evaluation's cost per event)
     /// or `computed` (what keeping 25 computed attributes exact costs each ingested event)
@@ -174,10 +176,36 @@ fn main() -> anyhow::Result<()> {
         "{} not found: build it with `cargo build --release -p rapport`",
         binary.display()
     );
+    let report = if args.scenario == "all" {
+        // Each scenario on a fresh server and data directory, one after the other.
+        let mut reports = serde_json::Map::new();
+        for scenario in SCENARIOS {
+            println!("\n# Scenario {scenario}\n");
+            let args = Args {
+                scenario: scenario.to_owned(),
+                ..args.clone()
+            };
+            reports.insert(scenario.to_owned(), run_scenario(&args, &binary)?);
+        }
+        serde_json::Value::Object(reports)
+    } else {
+        run_scenario(&args, &binary)?
+    };
+    std::fs::create_dir_all(args.json_out.parent().unwrap_or(std::path::Path::new(".")))?;
+    std::fs::write(&args.json_out, serde_json::to_vec_pretty(&report)?)?;
+    println!("\nJSON summary written to {}", args.json_out.display());
+    Ok(())
+}
+
+/// Every scenario `all` runs, in order.
+const SCENARIOS: [&str; 5] = ["lookup", "batch", "segments", "computed", "models"];
+
+/// Starts a server on a fresh data directory and runs `args.scenario` against it.
+fn run_scenario(args: &Args, binary: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     let data = tempfile::tempdir()?;
     let address = format!("127.0.0.1:{}", args.port);
     let command = ServerCommand {
-        binary,
+        binary: binary.to_path_buf(),
         data_dir: data.path().to_path_buf(),
         address: address.clone(),
     };
@@ -186,12 +214,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(run(&args, &address, &command, &mut server))?;
+    let report = runtime.block_on(run(args, &address, &command, &mut server))?;
     drop(server);
-    std::fs::create_dir_all(args.json_out.parent().unwrap_or(std::path::Path::new(".")))?;
-    std::fs::write(&args.json_out, serde_json::to_vec_pretty(&report)?)?;
-    println!("\nJSON summary written to {}", args.json_out.display());
-    Ok(())
+    Ok(report)
 }
 
 async fn run(
@@ -251,7 +276,7 @@ async fn run(
     }
     anyhow::ensure!(
         args.scenario == "lookup",
-        "--scenario: \"{}\" is not lookup, batch, segments, computed or models",
+        "--scenario: \"{}\" is not all, lookup, batch, segments, computed or models",
         args.scenario
     );
     let loaded = load::load(args, address, &setup).await?;

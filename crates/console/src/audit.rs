@@ -8,6 +8,7 @@
 
 use maud::{html, Markup};
 use serde_json::Value;
+use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 
@@ -147,54 +148,43 @@ impl AuditFilter {
     }
 }
 
+/// The form's times to the second and to the minute (as a `datetime-local` input takes them),
+/// the API's filter times, and the table's exact and shown times.
+const TO_THE_SECOND: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+const TO_THE_MINUTE: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]");
+const API_TIME: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+const EXACT_TIME: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+const SHOWN_TIME: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+
 /// A time typed in the form, read as UTC, with how long the text spans (a minute, or a second
 /// when it gives seconds): `2026-05-01T14:03`, `2026-05-01T14:03:20`, or with a space for `T`.
 fn parse_utc(text: &str) -> Option<(PrimitiveDateTime, Duration)> {
     let text = text.trim().replacen(' ', "T", 1);
-    let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    if let Ok(at) = PrimitiveDateTime::parse(&text, &seconds) {
+    if let Ok(at) = PrimitiveDateTime::parse(&text, TO_THE_SECOND) {
         return Some((at, Duration::SECOND));
     }
-    PrimitiveDateTime::parse(&text, &minutes)
+    PrimitiveDateTime::parse(&text, TO_THE_MINUTE)
         .ok()
         .map(|at| (at, Duration::MINUTE))
 }
 
 /// A time as the form's `datetime-local` input takes it, when it parses; else as typed.
 fn normalise_time(text: &str) -> String {
-    match parse_utc(text) {
-        Some((at, span)) if span == Duration::SECOND => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        ),
-        Some((at, _)) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute()
-        ),
-        None => text.to_owned(),
-    }
+    let formatted = match parse_utc(text) {
+        Some((at, span)) if span == Duration::SECOND => at.format(TO_THE_SECOND),
+        Some((at, _)) => at.format(TO_THE_MINUTE),
+        None => return text.to_owned(),
+    };
+    formatted.unwrap_or_else(|_| text.to_owned())
 }
 
 fn rfc3339(at: PrimitiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    at.format(API_TIME).unwrap_or_default()
 }
 
 /// What the audit page shows.
@@ -366,25 +356,9 @@ fn when(entry: &Value) -> Markup {
     else {
         return html! { "—" };
     };
-    let exact = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    );
-    let shown = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    );
+    let (Ok(exact), Ok(shown)) = (at.format(EXACT_TIME), at.format(SHOWN_TIME)) else {
+        return html! { "—" };
+    };
     // `data-local` tells console.js the text is final: the page stays in UTC, like its filters.
     html! { time datetime=(exact) data-local { (shown) } }
 }

@@ -29,13 +29,18 @@ pub struct OpenLoopDetails {
     pub client_lag_p99: u64,
 }
 
+/// p50, p99 and p99.9 of a histogram.
+fn quantiles(histogram: &Histogram<u64>) -> (u64, u64, u64) {
+    (
+        histogram.value_at_quantile(0.5),
+        histogram.value_at_quantile(0.99),
+        histogram.value_at_quantile(0.999),
+    )
+}
+
 impl Row {
     fn quantiles(&self) -> (u64, u64, u64) {
-        (
-            self.histogram.value_at_quantile(0.5),
-            self.histogram.value_at_quantile(0.99),
-            self.histogram.value_at_quantile(0.999),
-        )
+        quantiles(&self.histogram)
     }
 
     pub fn markdown(&self) -> String {
@@ -157,11 +162,7 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
             closed_loop(address, connections, args.seconds, floor_path).await?;
         let (lookup, lookup_rate, lookup_bytes) =
             closed_loop(address, connections, args.seconds, lookup_path).await?;
-        let floor_quantiles = (
-            floor.value_at_quantile(0.5),
-            floor.value_at_quantile(0.99),
-            floor.value_at_quantile(0.999),
-        );
+        let floor_quantiles = quantiles(&floor);
         rows.push(Row {
             connections,
             target: "floor",
@@ -207,11 +208,7 @@ pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::
     let (full, full_rate, full_bytes) = closed_loop(address, 1, args.seconds, lookup_path).await?;
     let (redacted, redacted_rate, redacted_bytes) =
         closed_loop_as(address, 1, args.seconds, Some(key), lookup_path).await?;
-    let floor_quantiles = (
-        floor.value_at_quantile(0.5),
-        floor.value_at_quantile(0.99),
-        floor.value_at_quantile(0.999),
-    );
+    let floor_quantiles = quantiles(&floor);
     Ok(vec![
         Row {
             connections: 1,
@@ -347,11 +344,7 @@ pub async fn open_loop_lookups(args: &Args, address: &str) -> anyhow::Result<Vec
     for &rate in args.open_loop_rates.iter().filter(|rate| **rate > 0) {
         let floor = open_loop(address, rate, 16, args.seconds, floor_path).await?;
         let lookup = open_loop(address, rate, 16, args.seconds, lookup_path).await?;
-        let floor_quantiles = (
-            floor.histogram.value_at_quantile(0.5),
-            floor.histogram.value_at_quantile(0.99),
-            floor.histogram.value_at_quantile(0.999),
-        );
+        let floor_quantiles = quantiles(&floor.histogram);
         for (target, run, floor) in [
             ("floor", floor, None),
             ("lookup", lookup, Some(floor_quantiles)),

@@ -14,7 +14,7 @@ use crate::access::concrete;
 use crate::common::{Reply, TestServer};
 
 /// Every entry the log holds for `query` (the audit writer is flushed first).
-async fn entries(server: &TestServer, query: &str) -> Vec<Value> {
+pub(crate) async fn entries(server: &TestServer, query: &str) -> Vec<Value> {
     server.state().audit.flush().expect("the audit log flushes");
     let reply = server
         .get(&format!("/data/foundation/audit/events?limit=1000&{query}"))

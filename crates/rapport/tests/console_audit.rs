@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 
+use crate::audit_log::entries;
 use crate::common::TestServer;
 use crate::console::Browser;
 
@@ -41,28 +42,7 @@ async fn server_with_kim() -> (TestServer, String) {
 
 /// Signs `name` in on the sign-in page the browser was sent to.
 async fn sign_in(browser: &Browser, name: &str) {
-    browser
-        .wait_until(
-            "location.pathname === '/console/login' && document.querySelector('#password')",
-            10,
-            "the sign-in page is shown",
-        )
-        .await;
-    let name_field = browser
-        .client
-        .find(Locator::Css("#name"))
-        .await
-        .expect("the name field");
-    name_field.clear().await.expect("cleared");
-    name_field.send_keys(name).await.expect("name typed");
-    browser
-        .client
-        .find(Locator::Css("#password"))
-        .await
-        .expect("the password field")
-        .send_keys(&format!("{PASSWORD}\u{E007}"))
-        .await
-        .expect("password typed");
+    crate::console_signin::sign_in(browser, name, PASSWORD).await;
 }
 
 /// Signs out with the top bar's button.
@@ -353,19 +333,6 @@ async fn the_audit_log_page_in_spanish_has_spanish_headings() {
     assert_eq!(signin["outcome"], "303 respondido");
     browser.screenshot("audit-log-es").await;
     browser.finish().await;
-}
-
-/// The entries of the audit log that `query` selects, once the queued ones are committed.
-async fn entries(server: &TestServer, query: &str) -> Vec<Value> {
-    server.state().audit.flush().expect("the audit log flushes");
-    let reply = server
-        .get(&format!("/data/foundation/audit/events?limit=1000&{query}"))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.body);
-    reply.body["_embedded"]["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ async fn server_with_kim(idle_seconds: u64) -> (TestServer, String) {
 }
 
 /// Types the name and password into the sign-in form and submits it.
-async fn sign_in(browser: &Browser, name: &str, password: &str) {
+pub(crate) async fn sign_in(browser: &Browser, name: &str, password: &str) {
     browser
         .wait_until(
             "location.pathname === '/console/login' && document.querySelector('#password')",

@@ -116,6 +116,18 @@ impl Labelled {
         .await
     }
 
+    /// Makes the role `analyst`, with these actions and every label the setup uses but I1.
+    async fn analyst_role(&self, actions: &[&str]) {
+        let reply = self
+            .server
+            .post(
+                "/data/rapport/roles",
+                json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"], "actions": actions}),
+            )
+            .await;
+        assert!(reply.status.is_success(), "{}", reply.body);
+    }
+
     /// A key with these actions and the labels of `role` (`None`: every label).
     async fn key_with(&self, role: Option<&str>, actions: &[&str]) -> String {
         let mut body = json!({"name": "reader", "actions": actions, "sandboxes": ["*"]});
@@ -213,14 +225,7 @@ async fn each_response_leaves_out_what_the_role_may_not_see() {
     let agent = setup.key(Some("agent")).await;
     let sales = setup.key(Some("sales")).await;
     let no_i1 = {
-        let reply = setup
-            .server
-            .post(
-                "/data/rapport/roles",
-                json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"], "actions": ["profiles.read"]}),
-            )
-            .await;
-        assert!(reply.status.is_success(), "{}", reply.body);
+        setup.analyst_role(&["profiles.read"]).await;
         setup.key(Some("analyst")).await
     };
     let segment = setup.birthday_segment.clone();
@@ -340,14 +345,15 @@ async fn asking_for_a_field_the_role_may_not_see_is_refused() {
 async fn the_console_shows_each_role_only_the_labels_it_holds() {
     let setup = labelled().await;
     let server = &setup.server;
-    let reply = server
-        .post(
-            "/data/rapport/roles",
-            json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"],
-                   "actions": ["profiles.read", "events.read", "identities.read", "segments.read", "attributes.read"]}),
-        )
+    setup
+        .analyst_role(&[
+            "profiles.read",
+            "events.read",
+            "identities.read",
+            "segments.read",
+            "attributes.read",
+        ])
         .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
     let mut pages = Vec::new();
     for (name, role) in [("sam", "sales"), ("ana", "agent"), ("abe", "analyst")] {
         let reply = server
@@ -648,14 +654,7 @@ async fn a_role_defines_and_previews_only_over_what_it_may_see() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_names_profiles_without_xids_of_namespaces_the_role_may_not_see() {
     let setup = labelled().await;
-    let reply = setup
-        .server
-        .post(
-            "/data/rapport/roles",
-            json!({"name": "analyst", "labels": ["C1", "I2", "S2", "SUPPORT"], "actions": ["profiles.read"]}),
-        )
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
+    setup.analyst_role(&["profiles.read"]).await;
     let actions = ["segments.read"];
     let analyst = setup.key_with(Some("analyst"), &actions).await;
     let admin = setup.key_with(None, &actions).await;

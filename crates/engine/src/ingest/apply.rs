@@ -426,19 +426,18 @@ pub fn apply_write(
     let mut new_fragment = None;
     let mut replaced_event = false;
     if write.to_profile {
-        match &write.event {
-            Some(_) if expired_after_days.is_some() => {
-                let days = expired_after_days.unwrap_or_default() as usize;
+        match (&write.event, expired_after_days) {
+            (Some(_), Some(days)) => {
                 flag(
                     &mut resolution.components,
                     target_index,
                     Guardrail::EventsExpired,
-                    days,
+                    days as usize,
                     1,
                     1,
                 );
             }
-            Some((event_id, timestamp_ms)) => {
+            (Some((event_id, timestamp_ms)), None) => {
                 let (replaced, trimmed) = store_event(
                     txn,
                     context.guardrails,
@@ -460,7 +459,7 @@ pub fn apply_write(
                     );
                 }
             }
-            None => {
+            (None, _) => {
                 let fragment = StoredFragment {
                     dataset: write.dataset_id.clone(),
                     primary: write.primary.clone(),

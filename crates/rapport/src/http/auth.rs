@@ -54,6 +54,8 @@ pub struct Caller {
     pub sandboxes: auth::SandboxScope,
     /// The data usage labels the caller may see (API keys: all of them; people: their role's).
     pub labels: auth::LabelGrant,
+    /// An API key's own rate limit (`None`: the server's, for a key; none for anyone else).
+    pub rate_limit: Option<auth::KeyRateLimit>,
 }
 
 impl Caller {
@@ -64,6 +66,7 @@ impl Caller {
             actions: ActionSet::all(),
             sandboxes: auth::SandboxScope::All,
             labels: auth::LabelGrant::All,
+            rate_limit: None,
         }
     }
 
@@ -143,10 +146,7 @@ pub async fn authenticate(
     // done for them.
     let limited = match &authentication {
         Authentication::Caller(caller) => match &caller.principal {
-            Principal::Key(id) => {
-                let own = state.keys.get(id).ok().and_then(|record| record.rate_limit);
-                state.limits.check(id, own)
-            }
+            Principal::Key(id) => state.limits.check(id, caller.rate_limit),
             _ => None,
         },
         _ => None,
@@ -196,6 +196,7 @@ pub fn resolve(state: &AppState, headers: &HeaderMap) -> Authentication {
                     .map(|role| role.labels.clone())
                     .unwrap_or_else(|_| auth::LabelGrant::Only(Default::default())),
             },
+            rate_limit: record.rate_limit,
         })),
         Err(error) => Authentication::Failed(error.code, error.message),
     }

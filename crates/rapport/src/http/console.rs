@@ -222,6 +222,7 @@ impl Api {
             actions,
             sandboxes: self.caller.sandboxes.clone(),
             labels: self.caller.labels.clone(),
+            rate_limit: self.caller.rate_limit,
         });
         self.get_as(path, reader).await
     }

@@ -143,6 +143,7 @@ fn session_of(
         actions: role.actions,
         sandboxes: active.user.sandboxes.clone(),
         labels: role.labels.clone(),
+        rate_limit: None,
     });
     let user = SignedInUser {
         shown_name: active

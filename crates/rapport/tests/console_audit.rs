@@ -375,3 +375,26 @@ async fn visiting_the_audit_log_is_recorded_and_so_is_a_refused_visit() {
         "a refused visit is recorded as who made it"
     );
 }
+
+#[tokio::test]
+async fn a_filter_the_api_refuses_is_shown_with_the_api_s_reason() {
+    let (server, _base) = server_with_kim().await;
+    let sol = crate::signin::session(&server, "sol").await;
+    let cookie = format!("rapport_session={sol}");
+    let page = server
+        .send_exactly(
+            axum::http::Method::GET,
+            "/console/audit?actor=bogus%3Ax",
+            Vec::new(),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let html = page.body.as_str().expect("html");
+    assert!(
+        html.contains(
+            "The filters could not be applied: actor: &quot;bogus:x&quot; is not kind:id"
+        ),
+        "{html}"
+    );
+}

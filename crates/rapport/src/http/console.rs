@@ -259,7 +259,8 @@ impl Api {
         } else {
             Err(Failure {
                 status,
-                detail: body["detail"].as_str().unwrap_or_default().to_owned(),
+                // The API's problem body says what was wrong in its `title`.
+                detail: body["title"].as_str().unwrap_or_default().to_owned(),
             })
         }
     }

@@ -34,6 +34,7 @@ use identity::value::ValuePolicy;
 pub use identity::IdentityKey;
 pub use ingest::writer::SweepTask;
 use ingest::writer::WriterSettings;
+pub use ingest::writer::WriterStats;
 pub use ingest::{Job, PreparedWrite, Writer};
 pub use lookup::{EntityRef, EventPage, EventQuery, ProfileRequest, PropertyFilter};
 
@@ -65,8 +66,9 @@ pub struct Engine {
     /// Segment jobs, previews and the time scheduler; also hold a sender of the writer's channel.
     segment_jobs: segment::jobs::SegmentJobs,
     writer: Writer,
-    /// Write transactions committed since the engine opened ([`Engine::commits`]).
-    commits: Arc<std::sync::atomic::AtomicU64>,
+    /// Write transactions committed since the engine opened ([`Engine::commits`]), and where
+    /// the writer's time went.
+    writer_stats: Arc<WriterStats>,
     values: ValuePolicy,
     /// The guardrails' limits and hit counters (shared with the writer).
     guardrails: Arc<Guardrails>,
@@ -114,13 +116,13 @@ impl Engine {
                 tenant_id: config.tenant_id.clone(),
             },
         )?);
-        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer_stats = Arc::new(WriterStats::default());
         let writer = Writer::start(
             store.clone(),
             catalog.clone(),
             WriterSettings {
                 graph_limit: config.graph_limit.max(1),
-                commits: commits.clone(),
+                stats: writer_stats.clone(),
                 guardrails: guardrails.clone(),
             },
         );
@@ -159,7 +161,7 @@ impl Engine {
             _privacy_worker: privacy_worker,
             segment_jobs,
             writer,
-            commits,
+            writer_stats,
             values,
             guardrails,
         })
@@ -169,7 +171,14 @@ impl Engine {
     /// anything readable may have changed (writes, time-based changes, sweeps), so a reader
     /// watching for changes re-reads only when it moves.
     pub fn commits(&self) -> u64 {
-        self.commits.load(std::sync::atomic::Ordering::Acquire)
+        self.writer_stats
+            .commits
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// What the writer has done since the engine opened, and where its time went.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.writer_stats
     }
 
     /// The guardrails: their limits, and how often each bit since the engine opened.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::load::{connect, email, envelope, Setup};
+use crate::load::{connect, envelope, Setup};
 use crate::Args;
 
 /// Rounds in one run.
@@ -49,14 +49,12 @@ impl Freshness {
     }
 }
 
-/// A CRM record of `profile` with `points` loyalty points (the rest as the load wrote it).
+/// The CRM record of `profile` as the load wrote it, but with `points` loyalty points: the
+/// record replaces the loaded one, and the profile keeps every other attribute.
 fn record(dataset: &str, profile: usize, points: u64) -> String {
-    let email = email(profile);
     envelope(
         dataset,
-        &format!(
-            r#"{{"identityMap":{{"CRMID":[{{"id":"crm-{profile}","primary":true}}],"Email":[{{"id":"{email}"}}]}},"loyalty":{{"points":{points}}}}}"#
-        ),
+        &crate::load::crm_entity_with_points(profile, points),
     )
 }
 

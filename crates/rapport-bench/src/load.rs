@@ -31,7 +31,21 @@ pub struct Loaded {
     pub record_seconds: f64,
     pub events: usize,
     pub event_seconds: f64,
+    /// The events' load in fifths: how the rate moves as the store grows.
+    pub slices: Vec<Slice>,
 }
+
+/// One part of the events' load.
+pub struct Slice {
+    /// Events stored before it began.
+    pub stored_before: usize,
+    pub events: usize,
+    pub seconds: f64,
+    pub writer: crate::ingest::WriterShare,
+}
+
+/// Parts the events' load is timed in.
+const SLICES: usize = 5;
 
 pub fn email(profile: usize) -> String {
     format!("customer{profile}@example.com")
@@ -42,6 +56,30 @@ pub fn lookup_path(profile: usize) -> String {
     format!(
         "/data/core/ups/access/entities?schema.name=_xdm.context.profile&entityIdNS=Email&entityId={}",
         email(profile).replace('@', "%40")
+    )
+}
+
+/// The last `limit` events of `profile`, found by email, newest first.
+pub fn events_path(profile: usize, limit: usize) -> String {
+    format!(
+        "/data/core/ups/access/entities?schema.name=_xdm.context.experienceevent&relatedSchema.name=_xdm.context.profile&relatedEntityIdNS=Email&relatedEntityId={}&orderby=-timestamp&limit={limit}",
+        email(profile).replace('@', "%40")
+    )
+}
+
+/// The body of a batch lookup of these profiles' full profiles, by email.
+pub fn batch_lookup_body(profiles: impl Iterator<Item = usize>) -> String {
+    let identities: Vec<String> = profiles
+        .map(|p| {
+            format!(
+                r#"{{"entityId":"{}","entityIdNS":{{"code":"Email"}}}}"#,
+                email(p)
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schema":{{"name":"_xdm.context.profile"}},"identities":[{}]}}"#,
+        identities.join(",")
     )
 }
 
@@ -117,11 +155,15 @@ pub(crate) fn envelope(dataset: &str, entity: &str) -> String {
 
 /// A CRM profile record (CRMID primary, email), as JSON text.
 pub fn crm_entity(profile: usize) -> String {
+    crm_entity_with_points(profile, (profile % 5000) as u64)
+}
+
+/// [`crm_entity`] with this many loyalty points.
+pub fn crm_entity_with_points(profile: usize, points: u64) -> String {
     let tier = ["bronze", "silver", "gold"][profile % 3];
     let email = email(profile);
     format!(
-        r#"{{"identityMap":{{"CRMID":[{{"id":"crm-{profile}","primary":true}}],"Email":[{{"id":"{email}"}}]}},"person":{{"name":{{"firstName":"Customer","lastName":"Number {profile}"}},"birthDate":"1984-05-17"}},"personalEmail":{{"address":"{email}"}},"homeAddress":{{"city":"Seattle","stateProvince":"WA","countryCode":"US","postalCode":"98101"}},"mobilePhone":{{"number":"+1206{profile:07}"}},"loyalty":{{"tier":"{tier}","points":{points}.0}},"consents":{{"marketing":{{"email":{{"val":"y"}},"call":{{"val":"n"}}}}}}}}"#,
-        points = profile % 5000
+        r#"{{"identityMap":{{"CRMID":[{{"id":"crm-{profile}","primary":true}}],"Email":[{{"id":"{email}"}}]}},"person":{{"name":{{"firstName":"Customer","lastName":"Number {profile}"}},"birthDate":"1984-05-17"}},"personalEmail":{{"address":"{email}"}},"homeAddress":{{"city":"Seattle","stateProvince":"WA","countryCode":"US","postalCode":"98101"}},"mobilePhone":{{"number":"+1206{profile:07}"}},"loyalty":{{"tier":"{tier}","points":{points}.0}},"consents":{{"marketing":{{"email":{{"val":"y"}},"call":{{"val":"n"}}}}}}}}"#
     )
 }
 
@@ -239,19 +281,35 @@ pub async fn load(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<L
     let total_events = args.profiles * args.events_per_profile;
     // Events go profile-interleaved, as live traffic does.
     let profiles = args.profiles.max(1);
-    let event_seconds = send_all(args, address, None, total_events, move |i| {
-        event(
-            &events_dataset,
-            i % profiles,
-            i / profiles % per_profile + (i / profiles / per_profile) * per_profile,
-        )
-    })
-    .await?;
+    let mut slices = Vec::with_capacity(SLICES);
+    for slice in 0..SLICES {
+        let from = total_events * slice / SLICES;
+        let to = total_events * (slice + 1) / SLICES;
+        let events_dataset = events_dataset.clone();
+        let before = crate::ingest::WriterCounters::read(address).await?;
+        let seconds = send_all(args, address, None, to - from, move |i| {
+            let i = from + i;
+            event(
+                &events_dataset,
+                i % profiles,
+                i / profiles % per_profile + (i / profiles / per_profile) * per_profile,
+            )
+        })
+        .await?;
+        let after = crate::ingest::WriterCounters::read(address).await?;
+        slices.push(Slice {
+            stored_before: from,
+            events: to - from,
+            seconds,
+            writer: before.until(&after, seconds),
+        });
+    }
     Ok(Loaded {
         records: args.profiles,
         record_seconds,
         events: total_events,
-        event_seconds,
+        event_seconds: slices.iter().map(|s| s.seconds).sum(),
+        slices,
     })
 }
 

@@ -6,8 +6,11 @@
 mod batch;
 mod computed;
 mod freshness;
+mod ingest;
 mod load;
 mod measure;
+mod peer;
+mod report;
 mod segments;
 
 use std::path::PathBuf;
@@ -63,9 +66,29 @@ pub struct Args {
     /// timed from each request's intended send time); 0 to skip
     #[arg(long, value_delimiter = ',', default_value = "1000,4000")]
     pub open_loop_rates: Vec<u64>,
-    /// Port for the server under test
+    /// The lookup scenario streams this many events a second while it measures lookups once
+    /// more; 0 to skip
+    #[arg(long, default_value_t = 10_000)]
+    pub ingest_rate_during_lookups: u64,
+    /// Events each streaming-ingestion phase (1 client, then 16) sends after the load; 0 to skip
+    #[arg(long, default_value_t = 100_000)]
+    pub stream_events: usize,
+    /// The lookup scenario also loads the same customers into Feast's feature server over Redis
+    /// (bench/peers/feast: Python packages and redis-server are installed on first use) and
+    /// measures its lookups beside Rapport's
+    #[arg(long)]
+    pub feast: bool,
+    /// Port for the server under test (Feast's feature server takes the next, its Redis the one
+    /// after)
     #[arg(long, default_value_t = 18_181)]
     pub port: u16,
+    /// Where to write the run's Markdown tables
+    #[arg(long, default_value = "target/bench-results.md")]
+    pub markdown_out: PathBuf,
+    /// Replace the tables between BENCHMARKS.md's `rapport-bench` markers in this file with the
+    /// run's
+    #[arg(long)]
+    pub write_benchmarks: Option<PathBuf>,
 }
 
 struct Server(Child);
@@ -176,24 +199,49 @@ fn main() -> anyhow::Result<()> {
         "{} not found: build it with `cargo build --release -p rapport`",
         binary.display()
     );
+    let started = chrono::Utc::now();
+    let mut md = report::Markdown::default();
     let report = if args.scenario == "all" {
         // Each scenario on a fresh server and data directory, one after the other.
         let mut reports = serde_json::Map::new();
         for scenario in SCENARIOS {
-            println!("\n# Scenario {scenario}\n");
+            md.line("");
+            md.line(format!("### Scenario `{scenario}`"));
             let args = Args {
                 scenario: scenario.to_owned(),
                 ..args.clone()
             };
-            reports.insert(scenario.to_owned(), run_scenario(&args, &binary)?);
+            reports.insert(scenario.to_owned(), run_scenario(&args, &binary, &mut md)?);
         }
         serde_json::Value::Object(reports)
     } else {
-        run_scenario(&args, &binary)?
+        run_scenario(&args, &binary, &mut md)?
     };
     std::fs::create_dir_all(args.json_out.parent().unwrap_or(std::path::Path::new(".")))?;
     std::fs::write(&args.json_out, serde_json::to_vec_pretty(&report)?)?;
     println!("\nJSON summary written to {}", args.json_out.display());
+    let command: Vec<String> = std::env::args().skip(1).collect();
+    let tables = format!(
+        "Written by `rapport-bench {}` on {} ({} minutes; {} cores).\n{}",
+        command.join(" "),
+        started.format("%Y-%m-%d %H:%M UTC"),
+        (chrono::Utc::now() - started).num_minutes(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        md.text()
+    );
+    std::fs::create_dir_all(
+        args.markdown_out
+            .parent()
+            .unwrap_or(std::path::Path::new(".")),
+    )?;
+    std::fs::write(&args.markdown_out, &tables)?;
+    println!("Markdown tables written to {}", args.markdown_out.display());
+    if let Some(path) = &args.write_benchmarks {
+        let before =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        std::fs::write(path, report::replace_between_markers(&before, &tables))?;
+        println!("Tables replaced in {}", path.display());
+    }
     Ok(())
 }
 
@@ -201,7 +249,11 @@ fn main() -> anyhow::Result<()> {
 const SCENARIOS: [&str; 5] = ["lookup", "batch", "segments", "computed", "models"];
 
 /// Starts a server on a fresh data directory and runs `args.scenario` against it.
-fn run_scenario(args: &Args, binary: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+fn run_scenario(
+    args: &Args,
+    binary: &std::path::Path,
+    md: &mut report::Markdown,
+) -> anyhow::Result<serde_json::Value> {
     let data = tempfile::tempdir()?;
     let address = format!("127.0.0.1:{}", args.port);
     let command = ServerCommand {
@@ -214,7 +266,7 @@ fn run_scenario(args: &Args, binary: &std::path::Path) -> anyhow::Result<serde_j
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(run(args, &address, &command, &mut server))?;
+    let report = runtime.block_on(run(args, &address, &command, &mut server, md))?;
     drop(server);
     Ok(report)
 }
@@ -224,6 +276,7 @@ async fn run(
     address: &str,
     command: &ServerCommand,
     server: &mut Server,
+    md: &mut report::Markdown,
 ) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     loop {
@@ -240,17 +293,17 @@ async fn run(
     if args.scenario == "batch" {
         let dir = tempfile::tempdir()?;
         let runs = batch::run(args, address, &setup, dir.path()).await?;
-        println!("## Batch ingestion\n");
-        println!("| input | records | bytes | seconds | records/s |\n|---|---|---|---|---|");
+        md.heading("Batch ingestion");
+        md.line("| input | records | bytes | seconds | records/s |\n|---|---|---|---|---|");
         for run in &runs {
-            println!(
+            md.line(format!(
                 "| {} | {} | {} | {:.1} | {:.0} |",
                 run.label,
                 run.records,
                 run.bytes,
                 run.seconds,
                 run.records as f64 / run.seconds
-            );
+            ));
         }
         return Ok(
             json!({"scenario": "batch", "profiles": args.profiles, "runs": runs.iter().map(|r| r.json()).collect::<Vec<_>>()}),
@@ -259,19 +312,19 @@ async fn run(
     if args.scenario == "segments" {
         let dir = tempfile::tempdir()?;
         let report = segments::run(args, address, &setup, dir.path()).await?;
-        println!("{}", report.markdown);
+        md.line(&report.markdown);
         return Ok(json!({"scenario": "segments", "report": report.json}));
     }
     if args.scenario == "models" {
         let dir = tempfile::tempdir()?;
         let report = computed::run_models(args, address, &setup, dir.path()).await?;
-        println!("{}", report.markdown);
+        md.line(&report.markdown);
         return Ok(json!({"scenario": "models", "report": report.json}));
     }
     if args.scenario == "computed" {
         let dir = tempfile::tempdir()?;
         let report = computed::run(args, address, &setup, dir.path()).await?;
-        println!("{}", report.markdown);
+        md.line(&report.markdown);
         return Ok(json!({"scenario": "computed", "report": report.json}));
     }
     anyhow::ensure!(
@@ -280,59 +333,96 @@ async fn run(
         args.scenario
     );
     let loaded = load::load(args, address, &setup).await?;
-    println!("## Load\n");
-    println!("| phase | items | seconds | items/s |\n|---|---|---|---|");
-    println!(
-        "| profile records | {} | {:.1} | {:.0} |",
+    md.heading(format!(
+        "Streaming load: {} profiles, {} events each (4 clients, 500 messages a request)",
+        args.profiles, args.events_per_profile
+    ));
+    md.line("| phase | events stored before | items | seconds | items/s | writes a commit | apply µs a write | commit µs a write | writer busy |");
+    md.line("|---|---|---|---|---|---|---|---|---|");
+    md.line(format!(
+        "| profile records | 0 | {} | {:.1} | {:.0} | | | | |",
         loaded.records,
         loaded.record_seconds,
         loaded.records as f64 / loaded.record_seconds
-    );
-    println!(
-        "| experience events | {} | {:.1} | {:.0} |",
-        loaded.events,
-        loaded.event_seconds,
-        loaded.events as f64 / loaded.event_seconds
-    );
+    ));
+    for slice in &loaded.slices {
+        md.line(format!(
+            "| experience events | {} | {} | {:.1} | {:.0} | {} |",
+            slice.stored_before,
+            slice.events,
+            slice.seconds,
+            slice.events as f64 / slice.seconds,
+            slice.writer.cells()
+        ));
+    }
 
     // Let the kernel finish writing back what the load dirtied before measuring latency.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let lookups = measure::lookups(args, address).await?;
-    println!(
-        "\n## Profile lookup by email ({} profiles, {} events each)\n",
+    md.heading(format!(
+        "Profile lookup by email ({} profiles, {} events each)",
         args.profiles, args.events_per_profile
-    );
-    println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for row in &lookups {
-        println!("{}", row.markdown());
-    }
+    ));
+    md.rows(&lookups);
     let open_loop = measure::open_loop_lookups(args, address).await?;
     if !open_loop.is_empty() {
-        println!("\n## Profile lookup at fixed rates (open loop, 16 connections)\n");
-        println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
-        for row in &open_loop {
-            println!("{}", row.markdown());
-        }
+        md.heading("Profile lookup at fixed rates (open loop, 16 connections)");
+        md.rows(&open_loop);
     }
+    let events_and_batch = ingest::events_and_batch_lookups(args, address, &setup).await?;
+    md.heading("Events lookup (the last 50 of 60) and batch lookup (100 profiles by email)");
+    md.rows(&events_and_batch);
+    let under_ingestion = if args.ingest_rate_during_lookups > 0 {
+        let under =
+            ingest::lookups_under_ingestion(args, address, &setup, args.ingest_rate_during_lookups)
+                .await?;
+        md.heading(format!(
+            "Profile lookup while streaming {} events/s (achieved {:.0}/s; acknowledgements p50 {} µs, p99 {} µs from each batch's intended time)",
+            under.events_rate, under.events_achieved, under.ack_p50, under.ack_p99
+        ));
+        md.rows(&under.rows);
+        Some(under.json())
+    } else {
+        None
+    };
+    let streamed = if args.stream_events > 0 {
+        let phases = ingest::streaming(args, address, &setup, args.stream_events).await?;
+        md.heading(format!(
+            "Streaming ingestion into the loaded store ({} events a phase, 500 a request)",
+            args.stream_events
+        ));
+        md.line("| clients | events/s | writes a commit | apply µs a write | commit µs a write | writer busy |");
+        md.line("|---|---|---|---|---|---|");
+        for phase in &phases {
+            md.line(format!(
+                "| {} | {:.0} | {} |",
+                phase.clients,
+                phase.events as f64 / phase.seconds,
+                phase.writer.cells()
+            ));
+        }
+        phases.iter().map(ingest::Streamed::json).collect()
+    } else {
+        Vec::new()
+    };
     let redacted = if args.redacted {
         let key = load::sales_key(address, &setup).await?;
         let rows = measure::redacted_lookups(args, address, &key).await?;
-        println!("\n## Profile lookup with field-level redaction (1 connection)\n");
-        println!("| connections | target | requests/s | p50 µs | p99 µs | p99.9 µs | max µs | p50 ratio | p99 ratio | p99.9 ratio |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
-        for row in &rows {
-            println!("{}", row.markdown());
-        }
+        md.heading("Profile lookup with field-level redaction (1 connection)");
+        md.rows(&rows);
         rows.iter().map(|r| r.json()).collect::<Vec<_>>()
     } else {
         Vec::new()
     };
     let fresh = freshness::run(args, address, &setup).await?;
-    println!("\n## Freshness (a CRM record streamed, then the profile looked up at once)\n");
-    println!("{}", fresh.markdown());
-    let footprint = footprint(args, address, command, server).await?;
+    md.heading("Freshness (a CRM record streamed, then the profile looked up at once)");
+    md.line(fresh.markdown());
+    let feast = if args.feast {
+        Some(peer::measure(args, address, md).await?)
+    } else {
+        None
+    };
+    let footprint = footprint(args, address, command, server, md).await?;
     Ok(json!({
         "footprint": footprint,
         "freshness": fresh.json(),
@@ -344,9 +434,14 @@ async fn run(
             "events": loaded.events, "event_seconds": loaded.event_seconds,
             "events_per_second": loaded.events as f64 / loaded.event_seconds,
             "records_per_second": loaded.records as f64 / loaded.record_seconds,
+            "slices": loaded.slices.iter().map(|s| json!({"stored_before": s.stored_before, "events": s.events, "seconds": s.seconds, "writer": s.writer.json()})).collect::<Vec<_>>(),
         },
         "lookups": lookups.iter().map(|r| r.json()).collect::<Vec<_>>(),
         "open_loop_lookups": open_loop.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        "events_and_batch_lookups": events_and_batch.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        "lookups_under_ingestion": under_ingestion,
+        "streaming": streamed,
+        "feast": feast,
     }))
 }
 
@@ -357,6 +452,7 @@ async fn footprint(
     address: &str,
     command: &ServerCommand,
     server: &mut Server,
+    md: &mut report::Markdown,
 ) -> anyhow::Result<serde_json::Value> {
     let profiles = args.profiles.max(1) as f64;
     let rss = server_rss_bytes().unwrap_or(0);
@@ -380,29 +476,29 @@ async fn footprint(
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let rss_restarted = server_rss_bytes().unwrap_or(0);
-    println!(
-        "\n## Footprint ({} profiles, {} events each)\n",
+    md.heading(format!(
+        "Footprint ({} profiles, {} events each)",
         args.profiles, args.events_per_profile
-    );
-    println!("| measure | value | per profile |\n|---|---|---|");
-    println!(
+    ));
+    md.line("| measure | value | per profile |\n|---|---|---|");
+    md.line(format!(
         "| resident memory after load and lookups | {:.1} MiB | {:.0} B |",
         rss as f64 / 1048576.0,
         rss as f64 / profiles
-    );
-    println!(
+    ));
+    md.line(format!(
         "| disk (store, audit log, files) | {:.1} MiB | {:.0} B |",
         disk as f64 / 1048576.0,
         disk as f64 / profiles
-    );
-    println!(
+    ));
+    md.line(format!(
         "| restart to the first lookup answered | {} ms | |",
         first_lookup.as_millis()
-    );
-    println!(
+    ));
+    md.line(format!(
         "| resident memory right after that lookup | {:.1} MiB | |",
         rss_restarted as f64 / 1048576.0
-    );
+    ));
     Ok(json!({
         "rss_bytes": rss, "rss_bytes_per_profile": rss as f64 / profiles,
         "disk_bytes": disk, "disk_bytes_per_profile": disk as f64 / profiles,

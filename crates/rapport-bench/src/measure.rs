@@ -8,6 +8,51 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::Args;
+use hyper::body::Bytes;
+use rapport::client::Connection;
+
+/// One request of a load: a GET of a path, or a POST of a JSON body.
+#[derive(Clone)]
+pub enum Request {
+    Get(String),
+    Post(String, Bytes),
+}
+
+impl Request {
+    pub fn post(path: &str, body: String) -> Request {
+        Request::Post(path.to_owned(), Bytes::from(body))
+    }
+
+    fn path(&self) -> &str {
+        match self {
+            Request::Get(path) | Request::Post(path, _) => path,
+        }
+    }
+
+    /// Sends it; fails unless the answer is 2xx (a streaming batch answers 207).
+    async fn send(&self, connection: &mut Connection) -> anyhow::Result<Bytes> {
+        let (status, body) = match self {
+            Request::Get(path) => connection.get(path).await?,
+            Request::Post(path, body) => {
+                connection
+                    .send(
+                        hyper::Method::POST,
+                        path,
+                        &[("content-type", "application/json")],
+                        Some(body.clone()),
+                    )
+                    .await?
+            }
+        };
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "{} answered {status}: {}",
+            self.path(),
+            String::from_utf8_lossy(&body[..body.len().min(500)])
+        );
+        Ok(body)
+    }
+}
 
 pub struct Row {
     pub connections: usize,
@@ -58,11 +103,12 @@ impl Row {
             None => self.target.to_owned(),
         };
         format!(
-            "| {} | {} ({} B) | {:.0} | {p50} | {p99} | {p999} | {} | {r50} | {r99} | {r999} |",
+            "| {} | {} ({} B) | {:.0} | {p50} | {} | {p99} | {p999} | {} | {r50} | {r99} | {r999} |",
             self.connections,
             target,
             self.body_bytes,
             self.requests_per_second,
+            self.histogram.value_at_quantile(0.9),
             self.histogram.max()
         )
     }
@@ -78,13 +124,13 @@ impl Row {
     }
 }
 
-/// Runs `connections` closed loops for `seconds`, each sending the path `make(i)` gives, with
-/// the master key.
-async fn closed_loop(
+/// Runs `connections` closed loops for `seconds`, each sending the request `make(i)` gives,
+/// with the master key.
+pub async fn closed_loop(
     address: &str,
     connections: usize,
     seconds: u64,
-    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+    make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<(Histogram<u64>, f64, usize)> {
     closed_loop_as(address, connections, seconds, None, make).await
 }
@@ -95,7 +141,7 @@ async fn closed_loop_as(
     connections: usize,
     seconds: u64,
     key: Option<std::sync::Arc<str>>,
-    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+    make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<(Histogram<u64>, f64, usize)> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -112,15 +158,10 @@ async fn closed_loop_as(
             let mut i = connection_index.wrapping_mul(7_919);
             let mut body_bytes = 0;
             while Instant::now() < deadline {
-                let path = make(i);
+                let request = make(i);
                 let sent = Instant::now();
-                let (status, body) = connection.get(&path).await?;
+                let body = request.send(&mut connection).await?;
                 let micros = sent.elapsed().as_micros() as u64;
-                anyhow::ensure!(
-                    status == 200,
-                    "GET {path} answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
                 histogram.record(micros.max(1))?;
                 body_bytes = body.len();
                 i = i.wrapping_add(104_729);
@@ -139,31 +180,51 @@ async fn closed_loop_as(
     Ok((total, rate, body_bytes))
 }
 
-/// The floor's path for answers as large as `path`'s (asked once, with the master key).
+/// The floor's request for answers as large as `request`'s (asked once, with the master key):
+/// a GET for a GET, and for a POST a POST of the same body.
 async fn floor_like(
     address: &str,
-    path: &str,
-) -> anyhow::Result<impl Fn(usize) -> String + Send + Sync + Copy + 'static> {
+    request: &Request,
+) -> anyhow::Result<impl Fn(usize) -> Request + Send + Sync + Clone + 'static> {
     let mut probe = crate::load::connect(address, None).await?;
-    let (_, sample) = probe.get(path).await?;
-    let size = sample.len();
-    Ok(move |_: usize| format!("/health/floor?bytes={size}"))
+    let size = request.send(&mut probe).await?.len();
+    let path = format!("/health/floor?bytes={size}");
+    let floor = match request {
+        Request::Get(_) => Request::Get(path),
+        Request::Post(_, body) => Request::Post(path, body.clone()),
+    };
+    Ok(move |_: usize| floor.clone())
 }
 
-pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
-    let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
-    let floor_path = floor_like(address, &lookup_path(0)).await?;
-    let mut rows = Vec::new();
-    for connections in [1usize, 16] {
-        // Warm up both paths, then measure them back to back in the same run.
-        closed_loop(address, connections, 1, lookup_path).await?;
-        let (floor, floor_rate, floor_bytes) =
-            closed_loop(address, connections, args.seconds, floor_path).await?;
-        let (lookup, lookup_rate, lookup_bytes) =
-            closed_loop(address, connections, args.seconds, lookup_path).await?;
-        let floor_quantiles = quantiles(&floor);
-        rows.push(Row {
+/// Closed loops of `target` beside the floor (same answer size), at 1 and 16 connections.
+pub async fn beside_floor(
+    address: &str,
+    seconds: u64,
+    target: &'static str,
+    make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = beside_floor_at(address, 1, seconds, target, make.clone()).await?;
+    rows.extend(beside_floor_at(address, 16, seconds, target, make).await?);
+    Ok(rows)
+}
+
+/// Closed loops of `target` and of the floor (same answer size) at `connections`, measured
+/// back to back in the same run after a warm-up.
+pub async fn beside_floor_at(
+    address: &str,
+    connections: usize,
+    seconds: u64,
+    target: &'static str,
+    make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
+) -> anyhow::Result<Vec<Row>> {
+    let floor_request = floor_like(address, &make(0)).await?;
+    closed_loop(address, connections, 1, make.clone()).await?;
+    let (floor, floor_rate, floor_bytes) =
+        closed_loop(address, connections, seconds, floor_request).await?;
+    let (measured, rate, bytes) = closed_loop(address, connections, seconds, make).await?;
+    let floor_quantiles = quantiles(&floor);
+    Ok(vec![
+        Row {
             connections,
             target: "floor",
             requests_per_second: floor_rate,
@@ -171,18 +232,25 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
             floor: None,
             body_bytes: floor_bytes,
             open_loop: None,
-        });
-        rows.push(Row {
+        },
+        Row {
             connections,
-            target: "lookup",
-            requests_per_second: lookup_rate,
-            histogram: lookup,
+            target,
+            requests_per_second: rate,
+            histogram: measured,
             floor: Some(floor_quantiles),
-            body_bytes: lookup_bytes,
+            body_bytes: bytes,
             open_loop: None,
-        });
-    }
-    Ok(rows)
+        },
+    ])
+}
+
+pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
+    let profiles = args.profiles.max(1);
+    beside_floor(address, args.seconds, "lookup", move |i: usize| {
+        Request::Get(crate::load::lookup_path(i % profiles))
+    })
+    .await
 }
 
 /// One connection's lookups as a key whose role may not see some labelled fields (the sales
@@ -190,18 +258,18 @@ pub async fn lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
 /// prepared view's bytes as they are) and the floor, measured back to back in one run.
 pub async fn redacted_lookups(args: &Args, address: &str, key: &str) -> anyhow::Result<Vec<Row>> {
     let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
+    let lookup_path = move |i: usize| Request::Get(crate::load::lookup_path(i % profiles));
     let key: std::sync::Arc<str> = key.into();
     let mut probe = crate::load::connect(address, None)
         .await?
         .with_key(Some(&key));
-    let (_, sample) = probe.get(&lookup_path(0)).await?;
+    let sample = lookup_path(0).send(&mut probe).await?;
     anyhow::ensure!(
         !String::from_utf8_lossy(&sample).contains("birthDate"),
         "the redacted lookup still shows the birth date"
     );
     let size = sample.len();
-    let floor_path = move |_: usize| format!("/health/floor?bytes={size}");
+    let floor_path = move |_: usize| Request::Get(format!("/health/floor?bytes={size}"));
     closed_loop_as(address, 1, 1, Some(key.clone()), lookup_path).await?;
     let (floor, floor_rate, floor_bytes) =
         closed_loop(address, 1, args.seconds, floor_path).await?;
@@ -261,7 +329,7 @@ pub async fn open_loop(
     rate: u64,
     connections: usize,
     seconds: u64,
-    make: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+    make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<OpenLoop> {
     anyhow::ensure!(rate > 0, "an open-loop rate must be positive");
     let total = rate * seconds;
@@ -281,13 +349,7 @@ pub async fn open_loop(
                 let next = receiver.lock().await.recv().await;
                 let Some((intended, i)) = next else { break };
                 client_lag.record((intended.elapsed().as_micros() as u64).max(1))?;
-                let path = make(i);
-                let (status, body) = connection.get(&path).await?;
-                anyhow::ensure!(
-                    status == 200,
-                    "GET {path} answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
+                let body = make(i).send(&mut connection).await?;
                 histogram.record((intended.elapsed().as_micros() as u64).max(1))?;
                 body_bytes = body.len();
             }
@@ -338,11 +400,11 @@ pub async fn open_loop(
 /// Lookups and the floor at fixed rates (open loop, 16 connections), back to back per rate.
 pub async fn open_loop_lookups(args: &Args, address: &str) -> anyhow::Result<Vec<Row>> {
     let profiles = args.profiles.max(1);
-    let lookup_path = move |i: usize| crate::load::lookup_path(i % profiles);
+    let lookup_path = move |i: usize| Request::Get(crate::load::lookup_path(i % profiles));
     let floor_path = floor_like(address, &lookup_path(0)).await?;
     let mut rows = Vec::new();
     for &rate in args.open_loop_rates.iter().filter(|rate| **rate > 0) {
-        let floor = open_loop(address, rate, 16, args.seconds, floor_path).await?;
+        let floor = open_loop(address, rate, 16, args.seconds, floor_path.clone()).await?;
         let lookup = open_loop(address, rate, 16, args.seconds, lookup_path).await?;
         let floor_quantiles = quantiles(&floor.histogram);
         for (target, run, floor) in [

@@ -498,6 +498,34 @@ async fn the_identity_graph_limit_leaves_a_warning_on_the_profile() {
     assert_eq!(hits(&server, "identity_graph_limit").await, 1);
 }
 
+/// The value of the unlabelled metric `name`.
+async fn metric(server: &TestServer, name: &str) -> f64 {
+    let text = metrics_text(server).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_writer_counts_the_writes_it_committed_and_the_time_they_took() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    assert_eq!(metric(&server, "rapport_writer_writes_total").await, 0.0);
+    for n in 0..3 {
+        server
+            .ingest(
+                &company.crm,
+                json!({"identityMap": {"CRMID": [{"id": format!("CRM-W{n}"), "primary": true}]}}),
+            )
+            .await;
+    }
+    assert_eq!(metric(&server, "rapport_writer_writes_total").await, 3.0);
+    assert!(metric(&server, "rapport_writer_apply_seconds_total").await > 0.0);
+    assert!(metric(&server, "rapport_writer_commit_seconds_total").await > 0.0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_need_metrics_read_and_count_from_zero() {
     let server = TestServer::start();

@@ -402,3 +402,26 @@ async fn a_time_window_that_ends_before_it_starts_is_400_naming_both_ends() {
         ["ev-0"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_benchmark_floor_answers_the_size_asked_for_to_a_get_and_a_post() {
+    let server = TestServer::start();
+    let got = server.get("/health/floor?bytes=100").await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(serde_json::to_vec(&got.body).expect("json").len(), 100);
+    let posted = server
+        .post(
+            "/health/floor?bytes=2000",
+            json!({"identities": [{"entityId": "a@example.com"}]}),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    assert_eq!(serde_json::to_vec(&posted.body).expect("json").len(), 2000);
+    let refused = server.get("/health/floor?bytes=8").await;
+    assert_problem(
+        &refused,
+        400,
+        "invalid_parameter",
+        &["bytes", "16 to 1048576"],
+    );
+}

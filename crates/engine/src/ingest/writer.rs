@@ -6,8 +6,10 @@
 //! its own transactions between groups, so it never holds up ingestion for long.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use rapport_types::{ProfileId, SandboxName};
@@ -147,6 +149,26 @@ fn not_committed(error: &Error) -> Error {
     Error::Internal(format!("the write was not committed: {error}"))
 }
 
+/// What the writer thread has done since it started, and where its time went: what a
+/// throughput ceiling is made of (`/metrics` shows it).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Write transactions committed.
+    pub commits: AtomicU64,
+    /// Records and events applied by committed ingestion transactions.
+    pub writes: AtomicU64,
+    /// Nanoseconds spent applying jobs inside transactions (before their commit).
+    pub apply_nanos: AtomicU64,
+    /// Nanoseconds spent committing (writing pages and syncing them to disk).
+    pub commit_nanos: AtomicU64,
+}
+
+impl WriterStats {
+    fn add(counter: &AtomicU64, elapsed: std::time::Duration) {
+        counter.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
 /// The handle that submits jobs to the writer thread.
 pub struct Writer {
     sender: Option<Sender<Job>>,
@@ -157,8 +179,9 @@ pub struct Writer {
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
     pub graph_limit: usize,
-    /// Counts the write transactions committed (a change signal for readers that poll).
-    pub commits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Counts the write transactions committed (a change signal for readers that poll), and
+    /// where the writer's time goes.
+    pub stats: Arc<WriterStats>,
     /// The guardrails' limits, and where their hits are counted.
     pub guardrails: Arc<crate::guardrails::Guardrails>,
 }
@@ -226,9 +249,7 @@ struct WriterLoop<'a> {
 
 impl<'a> WriterLoop<'a> {
     fn committed(&self) {
-        self.settings
-            .commits
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.settings.stats.commits.fetch_add(1, Ordering::Release);
     }
 
     fn new(
@@ -286,6 +307,14 @@ impl<'a> WriterLoop<'a> {
                 return;
             }
         };
+        let started = Instant::now();
+        let writes: usize = jobs
+            .iter()
+            .map(|job| match job {
+                Job::Ingest { writes, .. } => writes.len(),
+                _ => 0,
+            })
+            .sum();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut failure: Option<Error> = None;
         for job in jobs {
@@ -299,11 +328,16 @@ impl<'a> WriterLoop<'a> {
                 Err(error) => failure = Some(error),
             }
         }
+        let applied = Instant::now();
         let result = match failure {
             Some(error) => Err(error),
             None => txn.commit().map_err(Error::from),
         };
+        let stats = &self.settings.stats;
+        WriterStats::add(&stats.apply_nanos, applied - started);
+        WriterStats::add(&stats.commit_nanos, applied.elapsed());
         if result.is_ok() {
+            stats.writes.fetch_add(writes as u64, Ordering::Relaxed);
             self.committed();
         }
         match result {

@@ -71,6 +71,38 @@ async fn metrics(_: Authorized<MetricsRead>, State(state): State<Arc<AppState>>)
         "Write transactions committed since the server started.",
     );
     let _ = writeln!(out, "rapport_commits_total {}", engine.commits());
+    let writer = engine.writer_stats();
+    let load =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    header_lines(
+        &mut out,
+        "rapport_writer_writes_total",
+        "counter",
+        "Records and events committed by the writer since the server started.",
+    );
+    let _ = writeln!(out, "rapport_writer_writes_total {}", load(&writer.writes));
+    header_lines(
+        &mut out,
+        "rapport_writer_apply_seconds_total",
+        "counter",
+        "Seconds the writer spent applying writes inside transactions.",
+    );
+    let _ = writeln!(
+        out,
+        "rapport_writer_apply_seconds_total {:.6}",
+        load(&writer.apply_nanos) as f64 / 1e9
+    );
+    header_lines(
+        &mut out,
+        "rapport_writer_commit_seconds_total",
+        "counter",
+        "Seconds the writer spent committing transactions (writing and syncing pages).",
+    );
+    let _ = writeln!(
+        out,
+        "rapport_writer_commit_seconds_total {:.6}",
+        load(&writer.commit_nanos) as f64 / 1e9
+    );
     header_lines(
         &mut out,
         "rapport_store_bytes",

@@ -412,6 +412,11 @@ impl Redaction {
         }
     }
 
+    /// Whether events lose anything to this redaction.
+    pub fn redacts_events(&self) -> bool {
+        !self.event.is_empty()
+    }
+
     /// Removes the denied paths from one event (a bare event or an events page child with an
     /// `entity`); returns how many values were removed.
     pub fn redact_event(&self, event: &mut Value) -> usize {

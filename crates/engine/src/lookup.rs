@@ -2,6 +2,7 @@
 //! transaction, merging on read only when the request asks for another policy.
 
 use rapport_types::{Code, ProfileId, SandboxName};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use store::{Direction, ReadTxn, Scan, Table};
 
@@ -374,7 +375,12 @@ pub struct EventQuery {
 #[derive(Debug, Clone)]
 pub struct EventPage {
     pub profile_id: ProfileId,
-    pub children: Vec<Value>,
+    /// Each event as the reference shows it (`entity`, `entityId`, `lastModifiedAt`,
+    /// `relatedEntityId`, `timestamp`), already JSON: an event read whole is copied from the
+    /// store into the answer without being parsed into a tree and written out again.
+    pub children: Vec<Box<RawValue>>,
+    /// The first event's `_id` (the page's `start`).
+    pub first_event_id: Option<String>,
     /// Where the next page starts, when there is one.
     pub next: Option<[u8; 16]>,
 }
@@ -436,6 +442,12 @@ pub fn events(
         Direction::Forward
     };
     let limit = query.limit.max(1);
+    // Whole events, unfiltered and unredacted, are copied as they are stored.
+    let whole = query.projection.is_none()
+        && query.filters.is_empty()
+        && query.fields.is_empty()
+        && !redaction.redacts_events();
+    let mut first_event_id = None;
     let mut children = Vec::new();
     let mut next = None;
     let mut failure = None;
@@ -460,6 +472,15 @@ pub fn events(
         if focus.is_some_and(|f| *f != event.primary)
             || allowed_datasets.is_some_and(|d| !d.contains(&event.dataset))
         {
+            return Scan::Continue;
+        }
+        if whole {
+            if let Some(child) = whole_event(profile_id, &event) {
+                if children.is_empty() {
+                    first_event_id = Some(event.event_id);
+                }
+                children.push(child);
+            }
             return Scan::Continue;
         }
         let parsed = match &query.projection {
@@ -492,7 +513,19 @@ pub fn events(
             "lastModifiedAt".into(),
             Value::String(format_rfc3339_ms(event.ingested_ms, false)),
         );
-        children.push(Value::Object(child));
+        if children.is_empty() {
+            first_event_id = child
+                .get("entityId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        match serde_json::value::to_raw_value(&Value::Object(child)) {
+            Ok(child) => children.push(child),
+            Err(error) => {
+                failure = Some(Error::internal(error));
+                return Scan::Stop;
+            }
+        }
         Scan::Continue
     })?;
     if let Some(error) = failure {
@@ -501,6 +534,27 @@ pub fn events(
     Ok(Some(EventPage {
         profile_id,
         children,
+        first_event_id,
         next,
     }))
+}
+
+/// A stored event as a page's child, its stored JSON (compact, keys in order, as the writer
+/// wrote it) spliced in as it is; the keys in the order a JSON object of them is written in.
+/// `None` when the stored bytes are not JSON.
+fn whole_event(profile_id: ProfileId, event: &StoredEvent) -> Option<Box<RawValue>> {
+    use std::fmt::Write;
+    let entity = std::str::from_utf8(&event.json).ok()?;
+    let mut text = String::with_capacity(entity.len() + 160);
+    text.push_str("{\"entity\":");
+    text.push_str(entity);
+    text.push_str(",\"entityId\":");
+    text.push_str(&serde_json::to_string(&event.event_id).ok()?);
+    let _ = write!(
+        text,
+        ",\"lastModifiedAt\":\"{}\",\"relatedEntityId\":\"{profile_id}\",\"timestamp\":{}}}",
+        format_rfc3339_ms(event.ingested_ms, false),
+        event.timestamp_ms
+    );
+    RawValue::from_string(text).ok()
 }

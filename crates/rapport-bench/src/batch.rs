@@ -40,6 +40,11 @@ pub(crate) fn write_lines(
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// The largest file sent in one PUT (the reference's limit); larger ones go in chunks of
+/// [`CHUNK_BYTES`].
+const SINGLE_UPLOAD_BYTES: usize = 256 << 20;
+const CHUNK_BYTES: usize = 64 << 20;
+
 /// Uploads `path` as one batch and returns the seconds from COMPLETE to success.
 pub(crate) async fn run_one(
     address: &str,
@@ -60,21 +65,44 @@ pub(crate) async fn run_one(
         .file_name()
         .and_then(|n| n.to_str())
         .context("file name")?;
-    let bytes = std::fs::read(path)?;
+    let bytes = hyper::body::Bytes::from(std::fs::read(path)?);
     let url = format!("/data/foundation/import/batches/{id}/datasets/{dataset}/files/{name}");
-    let (status, body) = connection
-        .send(
-            hyper::Method::PUT,
-            &url,
-            &[("content-type", "application/octet-stream")],
-            Some(bytes.into()),
-        )
-        .await?;
-    anyhow::ensure!(
-        status == 200,
-        "upload answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
+    let octets = [("content-type", "application/octet-stream")];
+    if bytes.len() <= SINGLE_UPLOAD_BYTES {
+        let (status, body) = connection
+            .send(hyper::Method::PUT, &url, &octets, Some(bytes))
+            .await?;
+        anyhow::ensure!(
+            status == 200,
+            "upload answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    } else {
+        // Larger files go in chunks, as the reference asks of files over 256 MB.
+        connection
+            .post_json(&format!("{url}?action=INITIALIZE"), &json!({}))
+            .await?;
+        for start in (0..bytes.len()).step_by(CHUNK_BYTES) {
+            let end = (start + CHUNK_BYTES).min(bytes.len());
+            let range = format!("bytes {start}-{}/{}", end - 1, bytes.len());
+            let (status, body) = connection
+                .send(
+                    hyper::Method::PATCH,
+                    &url,
+                    &[octets[0], ("content-range", &range)],
+                    Some(bytes.slice(start..end)),
+                )
+                .await?;
+            anyhow::ensure!(
+                status == 200,
+                "chunk {range} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        connection
+            .post_json(&format!("{url}?action=COMPLETE"), &json!({}))
+            .await?;
+    }
     let started = Instant::now();
     connection
         .post_json(

@@ -1,7 +1,8 @@
 //! Freshness: how soon an acknowledged write is visible. Each round streams a CRM record that
-//! gives one customer a loyalty point count no earlier round used, and, the moment the
+//! gives one customer a loyalty point count no earlier round used (and so puts the customer in
+//! a streaming segment of the counts above any the load wrote), and, the moment the
 //! acknowledgement arrives, looks the customer up by email on another connection; a lookup
-//! that does not show the new count is stale.
+//! that does not show the new count and the segment membership is stale.
 
 use std::time::Instant;
 
@@ -58,6 +59,20 @@ fn record(dataset: &str, profile: usize, points: u64) -> String {
     )
 }
 
+/// Whether a lookup's answer shows `points` loyalty points and the profile in `segment`.
+fn shows(body: &[u8], points: u64, segment: &str) -> bool {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    answer.as_object().is_some_and(|profiles| {
+        profiles.values().any(|profile| {
+            let entity = &profile["entity"];
+            entity["loyalty"]["points"].as_f64() == Some(points as f64)
+                && entity["segmentMembership"]["ups"][segment]["status"] == "realized"
+        })
+    })
+}
+
 pub async fn run(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Freshness> {
     let mut writer = connect(address, setup.sandbox.as_deref()).await?;
     let mut reader = connect(address, setup.sandbox.as_deref()).await?;
@@ -65,6 +80,18 @@ pub async fn run(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Fr
     let mut visible = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut stale = 0;
     let profiles = args.profiles.max(1);
+    let segment = writer
+        .post_json(
+            "/data/core/ups/segment/definitions",
+            &json!({"name": "freshness: points above a million", "schema": {"name": "_xdm.context.profile"},
+                    "expression": {"type": "PQL", "format": "pql/text", "value": "loyalty.points >= 1000000"},
+                    "evaluationInfo": {"continuous": {"enabled": true}}}),
+        )
+        .await?;
+    let segment = segment["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the freshness segment has no id: {segment}"))?
+        .to_owned();
     for round in 0..ROUNDS {
         let profile = round.wrapping_mul(7_919) % profiles;
         // A count no load and no earlier round wrote (the load's are below 5000).
@@ -76,12 +103,11 @@ pub async fn run(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<Fr
             .await?;
         acknowledged.record((sent.elapsed().as_micros() as u64).max(1))?;
         let path = crate::load::lookup_path(profile);
-        let wanted = format!("\"points\":{points}");
         let mut first = true;
         loop {
             let (status, body) = reader.get(&path).await?;
             anyhow::ensure!(status == 200, "GET {path} answered {status}");
-            if String::from_utf8_lossy(&body).contains(&wanted) {
+            if shows(&body, points, &segment) {
                 visible.record((sent.elapsed().as_micros() as u64).max(1))?;
                 break;
             }

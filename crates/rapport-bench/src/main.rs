@@ -415,7 +415,7 @@ async fn run(
         Vec::new()
     };
     let fresh = freshness::run(args, address, &setup).await?;
-    md.heading("Freshness (a CRM record streamed, then the profile looked up at once)");
+    md.heading("Freshness (a CRM record streamed, then the profile looked up at once: its new value and its streaming segment membership)");
     md.line(fresh.markdown());
     let feast = if args.feast {
         Some(peer::measure(args, address, md).await?)

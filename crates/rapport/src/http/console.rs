@@ -328,7 +328,11 @@ impl Api {
                     detail: format!("no profile has {id} ({ns})"),
                 });
             };
-            events.extend(page.children);
+            events.extend(
+                page.children
+                    .iter()
+                    .filter_map(|child| serde_json::from_str::<Value>(child.get()).ok()),
+            );
             match page.next {
                 None => return Ok((events, false)),
                 Some(_) if events.len() >= EVENTS_CAP => {

@@ -355,17 +355,39 @@ fn get_events(
         serializer.append_pair("offsets", &next);
         format!("/entities?{}", serializer.finish())
     };
-    let body = json!({
-        "_page": {
+    let body = EventsBody {
+        links: json!({"next": {"href": href}}),
+        page: json!({
             "orderby": if descending { "-timestamp" } else { "timestamp" },
-            "start": page.children.first().and_then(|c| c.get("entityId")).cloned().unwrap_or(json!("")),
+            "start": page.first_event_id.unwrap_or_default(),
             "count": page.children.len(),
             "next": next,
-        },
-        "children": page.children,
-        "_links": {"next": {"href": href}},
-    });
-    Ok(json(StatusCode::OK, &body))
+        }),
+        children: &page.children,
+    };
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|error| ApiError::from(engine::Error::internal(error)))?;
+    Ok(super::json_bytes(StatusCode::OK, bytes))
+}
+
+/// An events page as the reference writes it; the events go out as the engine wrote them
+/// (fields in the order a JSON object of them is written in, as everywhere else).
+#[derive(serde::Serialize)]
+struct EventsBody<'a> {
+    #[serde(rename = "_links")]
+    links: Value,
+    #[serde(rename = "_page")]
+    page: Value,
+    children: &'a [Box<serde_json::value::RawValue>],
+}
+
+/// Events of a page as JSON trees, for answers that nest them in a tree of their own.
+fn parsed(children: Vec<Box<serde_json::value::RawValue>>) -> ApiResult<Vec<Value>> {
+    children
+        .iter()
+        .map(|child| serde_json::from_str(child.get()))
+        .collect::<Result<_, _>>()
+        .map_err(|error| ApiError::from(engine::Error::internal(error)))
 }
 
 fn wrong_type(pointer: &str, expected: &str, found: &Value) -> ApiError {
@@ -696,7 +718,7 @@ async fn post_entities(
                     let (children, next) = match engine.events(&sandbox, &entity, &query, &redaction)? {
                         Some(page) => {
                             events_slip.profile(page.profile_id.0);
-                            (page.children, page.next.map(encode_cursor))
+                            (parsed(page.children)?, page.next.map(encode_cursor))
                         }
                         None => (Vec::new(), None),
                     };

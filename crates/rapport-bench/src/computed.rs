@@ -96,7 +96,7 @@ pub async fn run(
     let backfill_seconds = backfill_started.elapsed().as_secs_f64();
 
     let mut markdown = format!(
-        "## Computed attributes ({n} profiles, {per} events each, in each of two sandboxes; loaded in {load_seconds:.1} s)\n\n\
+        "\n#### Computed attributes ({n} profiles, {per} events each, in each of two sandboxes; loaded in {load_seconds:.1} s)\n\n\
          backfill of 25 new attributes over every profile: {backfill_seconds:.1} s\n\n\
          | events | 0 attributes | 25 attributes | cost of 25 attributes (median of {PAIRS} pairs) |\n|---|---|---|---|\n"
     );
@@ -186,13 +186,20 @@ pub async fn run_models(
         .as_f64()
         .unwrap_or(f64::NAN);
     let mut markdown = format!(
-        "## Models ({n} profiles, {per} events each)\n\n| phase | started at (s) |\n|---|---|\n"
+        "\n#### Models ({n} profiles, {per} events each)\n\n| phase | started at (s) |\n|---|---|\n"
     );
     for (phase, at) in &phases {
         markdown.push_str(&format!("| {phase} | {at:.1} |\n"));
     }
+    let quality = if auc.is_finite() {
+        format!("churn holdout AUC {auc:.3}, recency alone {baseline:.3}")
+    } else {
+        // The synthetic events all predate the churn cutoff: every customer "churned".
+        "no churn model to judge: every synthetic customer's events predate the churn cutoff"
+            .to_owned()
+    };
     markdown.push_str(&format!(
-        "\ntrain and score: **{total:.1} s** ({} profiles read); churn holdout AUC {auc:.3}, recency alone {baseline:.3}\n",
+        "\ntrain and score: **{total:.1} s** ({} profiles read); {quality}\n",
         run["profilesRead"]
     ));
     Ok(ScenarioReport {

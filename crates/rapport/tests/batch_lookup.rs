@@ -190,3 +190,38 @@ async fn batch_lookup_errors_name_the_field() {
         .await;
     assert_problem(&reply, 400, "too_many_items", &["1000"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_lookup_answers_each_profile_as_its_single_lookup_does() {
+    let server = TestServer::start();
+    three_customers(&server).await;
+    let reply = server
+        .post(
+            ENTITIES,
+            json!({"schema": {"name": "_xdm.context.profile"}, "identities": [
+                {"entityId": "ana@example.com", "entityIdNS": {"code": "Email"}},
+                {"entityId": "CRM-Ben", "entityIdNS": {"code": "CRMID"}},
+                {"entityId": "CRM-\"quoted\"", "entityIdNS": {"code": "CRMID"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let keyed = reply.body.as_object().expect("keyed object");
+    assert_eq!(keyed.len(), 3, "{}", reply.body);
+    for (namespace, id) in [("Email", "ana@example.com"), ("CRMID", "CRM-Ben")] {
+        let single = server
+            .get(&format!(
+                "{ENTITIES}?schema.name=_xdm.context.profile&entityIdNS={namespace}&entityId={}",
+                id.replace('@', "%40")
+            ))
+            .await;
+        assert_eq!(single.status, StatusCode::OK, "{}", single.body);
+        let (profile_id, item) = single
+            .body
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .expect("one profile");
+        assert_eq!(&keyed[profile_id], item, "{namespace} {id}");
+    }
+    assert_eq!(keyed["CRM-\"quoted\""]["entityId"], json!("CRM-\"quoted\""));
+}

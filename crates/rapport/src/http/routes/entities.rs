@@ -367,7 +367,7 @@ fn get_events(
     };
     let bytes = serde_json::to_vec(&body)
         .map_err(|error| ApiError::from(engine::Error::internal(error)))?;
-    Ok(super::json_bytes(StatusCode::OK, bytes))
+    Ok(json_bytes(StatusCode::OK, bytes))
 }
 
 /// An events page as the reference writes it; the events go out as the engine wrote them
@@ -625,23 +625,35 @@ async fn post_entities(
                 Ok(requested.into_iter().zip(results).collect::<Vec<_>>())
             })
             .await?;
-            let mut out = serde_json::Map::new();
+            // Keyed as a JSON object of them is written (in key order); each profile's item
+            // goes out as the engine prepared it, as a single lookup's does.
+            let mut out: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
             for ((label, _), result) in found {
                 match result {
                     Some((profile_id, item)) => {
                         slip.profile(profile_id.0);
-                        let value: Value = serde_json::from_slice(&item)
-                            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-                        out.insert(profile_id.to_string(), value);
+                        out.insert(profile_id.to_string(), item);
                     }
                     None => {
-                        out.entry(label.clone()).or_insert_with(|| {
-                            json!({"entityId": label, "sources": [""], "entity": {}, "lastModifiedAt": "1970-01-01T00:00:00Z"})
-                        });
+                        if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(label) {
+                            let missing = json!({"entityId": slot.key(), "sources": [""], "entity": {}, "lastModifiedAt": "1970-01-01T00:00:00Z"});
+                            slot.insert(missing.to_string().into_bytes());
+                        }
                     }
                 }
             }
-            Ok(json(StatusCode::OK, &Value::Object(out)))
+            let mut body = Vec::with_capacity(out.values().map(|item| item.len() + 24).sum());
+            body.push(b'{');
+            for (i, (key, item)) in out.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(Value::from(key.as_str()).to_string().as_bytes());
+                body.push(b':');
+                body.extend_from_slice(item);
+            }
+            body.push(b'}');
+            Ok(json_bytes(StatusCode::OK, body))
         }
         Class::ExperienceEvent => {
             if let Some(related) = body_string(&body, "/relatedSchema/name")? {

@@ -81,28 +81,21 @@ async fn metrics(_: Authorized<MetricsRead>, State(state): State<Arc<AppState>>)
         "Records and events committed by the writer since the server started.",
     );
     let _ = writeln!(out, "rapport_writer_writes_total {}", load(&writer.writes));
-    header_lines(
-        &mut out,
-        "rapport_writer_apply_seconds_total",
-        "counter",
-        "Seconds the writer spent applying writes inside transactions.",
-    );
-    let _ = writeln!(
-        out,
-        "rapport_writer_apply_seconds_total {:.6}",
-        load(&writer.apply_nanos) as f64 / 1e9
-    );
-    header_lines(
-        &mut out,
-        "rapport_writer_commit_seconds_total",
-        "counter",
-        "Seconds the writer spent committing transactions (writing and syncing pages).",
-    );
-    let _ = writeln!(
-        out,
-        "rapport_writer_commit_seconds_total {:.6}",
-        load(&writer.commit_nanos) as f64 / 1e9
-    );
+    for (name, help, nanos) in [
+        (
+            "rapport_writer_apply_seconds_total",
+            "Seconds the writer spent applying writes inside transactions.",
+            &writer.apply_nanos,
+        ),
+        (
+            "rapport_writer_commit_seconds_total",
+            "Seconds the writer spent committing transactions (writing and syncing pages).",
+            &writer.commit_nanos,
+        ),
+    ] {
+        header_lines(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {:.6}", load(nanos) as f64 / 1e9);
+    }
     header_lines(
         &mut out,
         "rapport_store_bytes",

@@ -218,8 +218,12 @@ pub async fn lookups_under_ingestion(
     })
 }
 
-/// The last 50 events of a profile that has 60 (the first 1,000 profiles get 40 more events
-/// for it), and batch lookups of 100 profiles by email in one POST, each beside the floor.
+/// Events the first 1,000 profiles get on top of the load's, so an events page has more than
+/// the 50 it asks for.
+pub const EXTRA_EVENTS: usize = 40;
+
+/// The last 50 events of a profile that has [`EXTRA_EVENTS`] more than the load gave it, and
+/// batch lookups of 100 profiles by email in one POST, each beside the floor.
 pub async fn events_and_batch_lookups(
     args: &Args,
     address: &str,
@@ -228,7 +232,7 @@ pub async fn events_and_batch_lookups(
     let busy = args.profiles.clamp(1, 1_000);
     let dataset = setup.event_dataset.clone();
     let base = args.events_per_profile;
-    load::send_all(args, address, None, busy * 40, move |i| {
+    load::send_all(args, address, None, busy * EXTRA_EVENTS, move |i| {
         load::envelope(&dataset, &load::event_entity(i % busy, base + i / busy))
     })
     .await?;

@@ -370,7 +370,10 @@ async fn run(
         md.rows(&open_loop);
     }
     let events_and_batch = ingest::events_and_batch_lookups(args, address, &setup).await?;
-    md.heading("Events lookup (the last 50 of 60) and batch lookup (100 profiles by email)");
+    md.heading(format!(
+        "Events lookup (the last 50 of a profile's {}) and batch lookup (100 profiles by email)",
+        args.events_per_profile + ingest::EXTRA_EVENTS
+    ));
     md.rows(&events_and_batch);
     let under_ingestion = if args.ingest_rate_during_lookups > 0 {
         let under =

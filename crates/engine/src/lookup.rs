@@ -506,7 +506,8 @@ pub fn events(
             "relatedEntityId".into(),
             Value::String(profile_id.to_string()),
         );
-        child.insert("entityId".into(), Value::String(event.event_id));
+        let event_id = event.event_id;
+        child.insert("entityId".into(), Value::String(event_id.clone()));
         child.insert("timestamp".into(), Value::from(event.timestamp_ms));
         child.insert("entity".into(), entity);
         child.insert(
@@ -514,10 +515,7 @@ pub fn events(
             Value::String(format_rfc3339_ms(event.ingested_ms, false)),
         );
         if children.is_empty() {
-            first_event_id = child
-                .get("entityId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            first_event_id = Some(event_id.clone());
         }
         match serde_json::value::to_raw_value(&Value::Object(child)) {
             Ok(child) => children.push(child),

@@ -179,19 +179,14 @@ pub async fn lookups_under_ingestion(
     // Long enough to cover the warm-up and both measured runs.
     let ingest_seconds = 2 * args.seconds + 2;
     let make_batch = move |i: usize| {
-        let messages: Vec<String> = (0..UNDER_LOAD_BATCH)
-            .map(|k| {
-                let n = i * UNDER_LOAD_BATCH + k;
-                load::envelope(
-                    &dataset,
-                    &event_entity_dated(n % profiles, UNDER_LOAD_BASE + n / profiles, Dating::Now),
-                )
-            })
-            .collect();
-        Request::post(
-            "/collection/batch/bench",
-            format!(r#"{{"messages":[{}]}}"#, messages.join(",")),
-        )
+        let messages = (0..UNDER_LOAD_BATCH).map(|k| {
+            let n = i * UNDER_LOAD_BATCH + k;
+            load::envelope(
+                &dataset,
+                &event_entity_dated(n % profiles, UNDER_LOAD_BASE + n / profiles, Dating::Now),
+            )
+        });
+        Request::post(load::STREAMING_BATCH_PATH, load::streaming_batch(messages))
     };
     let ingest_address = address.to_owned();
     let ingestion = tokio::spawn(async move {

@@ -227,6 +227,15 @@ pub fn event_entity_dated(profile: usize, n: usize, dating: Dating) -> String {
     body
 }
 
+/// Where the benchmark streams its batches of messages.
+pub(crate) const STREAMING_BATCH_PATH: &str = "/collection/batch/bench";
+
+/// A streaming batch request's body holding `messages` (envelopes as JSON text).
+pub(crate) fn streaming_batch(messages: impl Iterator<Item = String>) -> String {
+    let messages: Vec<String> = messages.collect();
+    format!(r#"{{"messages":[{}]}}"#, messages.join(","))
+}
+
 /// Sends `total` messages built by `make`, split into batches over `clients` connections.
 pub(crate) async fn send_all(
     args: &Args,
@@ -248,10 +257,9 @@ pub(crate) async fn send_all(
             let mut start = client * batch;
             while start < total {
                 let end = (start + batch).min(total);
-                let messages: Vec<String> = (start..end).map(&make).collect();
-                let body = format!(r#"{{"messages":[{}]}}"#, messages.join(","));
+                let body = streaming_batch((start..end).map(&make));
                 let reply = connection
-                    .post_raw("/collection/batch/bench", body.into_bytes())
+                    .post_raw(STREAMING_BATCH_PATH, body.into_bytes())
                     .await?;
                 if let Some(failed) = reply["responses"]
                     .as_array()

@@ -334,8 +334,8 @@ async fn run(
     );
     let loaded = load::load(args, address, &setup).await?;
     md.heading(format!(
-        "Streaming load: {} profiles, {} events each (4 clients, 500 messages a request)",
-        args.profiles, args.events_per_profile
+        "Streaming load: {} profiles, {} events each ({} clients, {} messages a request)",
+        args.profiles, args.events_per_profile, args.ingest_clients, args.batch_size
     ));
     md.line("| phase | events stored before | items | seconds | items/s | writes a commit | apply µs a write | commit µs a write | writer busy |");
     md.line("|---|---|---|---|---|---|---|---|---|");
@@ -391,8 +391,8 @@ async fn run(
     let streamed = if args.stream_events > 0 {
         let phases = ingest::streaming(args, address, &setup, args.stream_events).await?;
         md.heading(format!(
-            "Streaming ingestion into the loaded store ({} events a phase, 500 a request)",
-            args.stream_events
+            "Streaming ingestion into the loaded store ({} events a phase, {} a request)",
+            args.stream_events, args.batch_size
         ));
         md.line("| clients | events/s | writes a commit | apply µs a write | commit µs a write | writer busy |");
         md.line("|---|---|---|---|---|---|");

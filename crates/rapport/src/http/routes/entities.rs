@@ -19,7 +19,7 @@ use rapport_types::{Code, SandboxName};
 use serde_json::{json, Value};
 use xdm::Class;
 
-use super::{json, json_bytes};
+use super::json_bytes;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{shown, JsonBody, QueryPairs};
 use crate::state::AppState;
@@ -363,31 +363,28 @@ fn get_events(
             "count": page.children.len(),
             "next": next,
         }),
-        children: &page.children,
+        children: page.children,
     };
-    let bytes = serde_json::to_vec(&body)
-        .map_err(|error| ApiError::from(engine::Error::internal(error)))?;
-    Ok(json_bytes(StatusCode::OK, bytes))
+    encoded(&body)
 }
 
-/// An events page as the reference writes it; the events go out as the engine wrote them
-/// (fields in the order a JSON object of them is written in, as everywhere else).
+/// An events page as the reference writes it (alone, or one per identity of a POST); the events
+/// go out as the engine wrote them. Fields in the order a JSON object of them is written in, as
+/// everywhere else.
 #[derive(serde::Serialize)]
-struct EventsBody<'a> {
+struct EventsBody {
     #[serde(rename = "_links")]
     links: Value,
     #[serde(rename = "_page")]
     page: Value,
-    children: &'a [Box<serde_json::value::RawValue>],
+    children: Vec<Box<serde_json::value::RawValue>>,
 }
 
-/// Events of a page as JSON trees, for answers that nest them in a tree of their own.
-fn parsed(children: Vec<Box<serde_json::value::RawValue>>) -> ApiResult<Vec<Value>> {
-    children
-        .iter()
-        .map(|child| serde_json::from_str(child.get()))
-        .collect::<Result<_, _>>()
-        .map_err(|error| ApiError::from(engine::Error::internal(error)))
+/// A 200 answer of `body` written as JSON.
+fn encoded(body: &impl serde::Serialize) -> ApiResult<Response> {
+    let bytes =
+        serde_json::to_vec(body).map_err(|error| ApiError::from(engine::Error::internal(error)))?;
+    Ok(json_bytes(StatusCode::OK, bytes))
 }
 
 fn wrong_type(pointer: &str, expected: &str, found: &Value) -> ApiError {
@@ -721,7 +718,7 @@ async fn post_entities(
             let engine = state.engine.clone();
             let events_slip = slip.clone();
             let out = super::blocking(move || {
-                let mut out = serde_json::Map::new();
+                let mut out = std::collections::BTreeMap::new();
                 for (label, entity, mut identity, after) in lookups {
                     let query = EventQuery {
                         after,
@@ -730,7 +727,7 @@ async fn post_entities(
                     let (children, next) = match engine.events(&sandbox, &entity, &query, &redaction)? {
                         Some(page) => {
                             events_slip.profile(page.profile_id.0);
-                            (parsed(page.children)?, page.next.map(encode_cursor))
+                            (page.children, page.next.map(encode_cursor))
                         }
                         None => (Vec::new(), None),
                     };
@@ -743,16 +740,16 @@ async fn post_entities(
                         }
                         None => json!({"next": {"href": ""}}),
                     };
-                    out.insert(label, json!({
-                        "_page": {"orderby": if query.descending { "-timestamp" } else { "timestamp" }, "count": children.len(), "next": next.clone().unwrap_or_default()},
-                        "children": children,
-                        "_links": links,
-                    }));
+                    out.insert(label, EventsBody {
+                        links,
+                        page: json!({"orderby": if query.descending { "-timestamp" } else { "timestamp" }, "count": children.len(), "next": next.clone().unwrap_or_default()}),
+                        children,
+                    });
                 }
                 Ok(out)
             })
             .await?;
-            Ok(json(StatusCode::OK, &Value::Object(out)))
+            encoded(&out)
         }
     }
 }

@@ -17,7 +17,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         Route::public(Method::GET, "/health", health),
         Route::keyed(Method::GET, "/health/floor", floor),
-        Route::keyed(Method::POST, "/health/floor", floor_posted),
+        Route::keyed(Method::POST, "/health/floor", floor),
     ]
 }
 
@@ -29,20 +29,12 @@ async fn health() -> Response {
 }
 
 /// Returns `bytes` bytes of JSON and does nothing else: the floor a lookup is measured against.
-async fn floor(permit: Authorized<ProfilesRead>, query: QueryPairs) -> ApiResult<Response> {
-    floor_answer(permit, query)
-}
-
-/// [`floor`] for a POST: the body is read whole and dropped, as a batch lookup's would be read.
-async fn floor_posted(
-    permit: Authorized<ProfilesRead>,
+/// A POST's body is read whole and dropped, as a batch lookup's would be read.
+async fn floor(
+    _: Authorized<ProfilesRead>,
     query: QueryPairs,
     _body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    floor_answer(permit, query)
-}
-
-fn floor_answer(_: Authorized<ProfilesRead>, query: QueryPairs) -> ApiResult<Response> {
     let size: usize = query
         .parse("bytes", "a byte count from 16 to 1048576")?
         .unwrap_or(1024);

@@ -34,7 +34,7 @@ use store::{Direction, Scan, Table, WriteTxn};
 
 use crate::error::Result;
 use crate::keys;
-use crate::records::{decode, EventLocation, StoredEvent};
+use crate::records::{decode, StoredEvent};
 use crate::time::format_rfc3339_ms;
 
 /// The configurable limits (the reference's defaults; see the module's table).
@@ -404,31 +404,25 @@ fn count_events(txn: &dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId
     Ok(count)
 }
 
-/// Removes one stored event (its key in the Events table) and its `event-ids` entry, which goes
-/// only when it points at this very event (a later event with the same `_id` may own it).
-pub(crate) fn remove_event(
-    txn: &mut dyn WriteTxn,
-    sandbox: &SandboxName,
-    key: &[u8],
-    event: &StoredEvent,
-) -> Result<()> {
-    let id_key = keys::event_id(sandbox, &event.dataset, &event.event_id);
-    let points_here = match txn.get(Table::EventIds, &id_key)? {
-        Some(bytes) => {
-            let location: EventLocation = decode(bytes)?;
-            location.primary == event.primary && location.timestamp_ms == event.timestamp_ms
-        }
-        None => false,
-    };
-    if points_here {
-        txn.delete(Table::EventIds, &id_key)?;
+/// Removes one stored event (its key in the Events table) and its [`keys::event_id`] entry,
+/// which goes only when it files this very event (the event a later copy with the same `_id`
+/// replaced is gone already).
+pub(crate) fn remove_event(txn: &mut dyn WriteTxn, key: &[u8], event: &StoredEvent) -> Result<()> {
+    let id_key = keys::event_id_of(key)
+        .ok_or_else(|| crate::error::Error::internal("an event key without its time and hash"))?;
+    let files_this_one = txn
+        .get(Table::Events, &id_key)?
+        .and_then(keys::decode_time)
+        .is_some_and(|filed_at| filed_at == event.timestamp_ms);
+    if files_this_one {
+        txn.delete(Table::Events, &id_key)?;
     }
     txn.delete(Table::Events, key)?;
     Ok(())
 }
 
 /// Accounts for `added` events just stored under a profile (0 for an event that replaced one of
-/// its own) and trims the oldest beyond `max`, with their `event-ids` entries; returns how many
+/// its own) and trims the oldest beyond `max`, with their id entries; returns how many
 /// were trimmed. A profile the writer has no count for has its events counted once.
 pub fn count_and_trim(
     txn: &mut dyn WriteTxn,
@@ -463,7 +457,7 @@ pub fn count_and_trim(
         )?;
         for (key, value) in &oldest {
             let event: StoredEvent = decode(value)?;
-            remove_event(txn, sandbox, key, &event)?;
+            remove_event(txn, key, &event)?;
             trimmed += 1;
         }
         count -= trimmed;

@@ -148,13 +148,34 @@ pub fn event_tail(key: &[u8]) -> Option<[u8; 16]> {
     key[start..].try_into().ok()
 }
 
-/// EventIds table: `sandbox \0 dataset \0 (= _id | # sha256(_id))`.
-pub fn event_id(sandbox: &SandboxName, dataset: &str, event_id: &str) -> Vec<u8> {
-    let mut key = sandbox_prefix(sandbox);
-    key.extend_from_slice(dataset.as_bytes());
-    key.push(0);
-    push_value(&mut key, event_id);
+/// Events table: where a profile files its event of one (dataset, `_id`), `sandbox \0 pid FF×16 i
+/// hash(dataset, _id)(8)`, holding the event's time: what finds the stored copy an event sent
+/// again replaces. It sorts right after the profile's [`computed`] record, beside its newest
+/// events, so storing an event writes one leaf page where a table of its own keyed by `_id`
+/// wrote a second one at a random place. Event scans end before it ([`events_end`]).
+pub fn event_id(sandbox: &SandboxName, profile_id: ProfileId, suffix: [u8; 8]) -> Vec<u8> {
+    let mut key = computed(sandbox, profile_id);
+    key.push(b'i');
+    key.extend_from_slice(&suffix);
     key
+}
+
+/// The [`event_id`] entry of the event stored at `event_key` (an [`event`] key).
+pub fn event_id_of(event_key: &[u8]) -> Option<Vec<u8>> {
+    let tail = event_key.len().checked_sub(16)?;
+    let mut key = event_key[..tail].to_vec();
+    key.extend_from_slice(&[0xff; 16]);
+    key.push(b'i');
+    key.extend_from_slice(&event_key[tail + 8..]);
+    Some(key)
+}
+
+/// The range of a profile's [`event_id`] entries.
+pub fn event_ids(sandbox: &SandboxName, profile_id: ProfileId) -> (Vec<u8>, Vec<u8>) {
+    let mut start = computed(sandbox, profile_id);
+    start.push(b'i');
+    let end = store::prefix_end(&start);
+    (start, end)
 }
 
 /// Schedule table: `sandbox \0 time(8) pid(8)`, so a range scan reads the due profiles in time order.

@@ -17,6 +17,7 @@ pub mod records;
 pub mod scores;
 pub mod segment;
 pub mod time;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,6 +110,7 @@ impl Engine {
         config: &EngineConfig,
         limits: Limits,
     ) -> Result<Engine> {
+        upgrade::upgrade(store.as_ref())?;
         let guardrails = Arc::new(Guardrails::new(limits));
         let catalog = Arc::new(Catalog::load(
             store.clone(),

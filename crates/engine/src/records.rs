@@ -124,13 +124,6 @@ pub struct StoredEvent {
     pub json: Vec<u8>,
 }
 
-/// The EventIds table's value: enough to find the stored event again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EventLocation {
-    pub timestamp_ms: i64,
-    pub primary: IdentityKey,
-}
-
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     Ok(postcard::to_stdvec(value)?)
 }

@@ -788,15 +788,19 @@ fn delete_leaves_no_trace() {
     assert_eq!(code, Code::PrivacyJobNotFound, "{message}");
 }
 
-/// Events stored under a profile (its computed record, at the end of time, is not one).
+/// Events stored under a profile (its computed record, at the end of time, and the id entries
+/// after it are not events).
 fn stored_events(engine: &Engine, sandbox: &SandboxName, profile: ProfileId) -> usize {
     let store = engine.store();
     let txn = store.read().expect("read");
-    let prefix = engine::keys::profile(sandbox, profile);
-    let rows = store::collect_prefix(&*txn, Table::Events, &prefix).expect("scan");
-    rows.iter()
-        .filter(|(key, _)| !key.ends_with(&[0xff; 16]))
-        .count()
+    let rows = store::collect_range(
+        &*txn,
+        Table::Events,
+        &engine::keys::profile(sandbox, profile),
+        &engine::keys::events_end(sandbox, profile),
+    )
+    .expect("scan");
+    rows.len()
 }
 
 fn stored_fragments(engine: &Engine, sandbox: &SandboxName, profile: ProfileId) -> usize {

@@ -351,3 +351,58 @@ async fn whole_events_copied_from_the_store_read_as_events_rebuilt_through_a_fil
         .is_some_and(|id| id.starts_with('P')));
     assert!(newest["lastModifiedAt"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_sent_under_two_unlinked_identities_is_one_event_once_they_are_linked() {
+    let server = TestServer::start();
+    let company = server.company(&[]).await;
+    // The same event twice, under identities nothing links yet: two profiles, one copy each.
+    let copy = |email: &str, page: &str| {
+        json!({
+            "_id": "evt-twice", "timestamp": iso(at(1)),
+            "identityMap": {"Email": [{"id": email, "primary": true}]},
+            "web": {"webPageDetails": {"name": page}}
+        })
+    };
+    server
+        .ingest(&company.web, copy("first@example.com", "First copy"))
+        .await;
+    server
+        .ingest(&company.web, copy("second@example.com", "Second copy"))
+        .await;
+    for email in ["first@example.com", "second@example.com"] {
+        let (events, _) = server.all_events("Email", email, "").await;
+        assert_eq!(event_ids(&events), ["evt-twice"], "{email}");
+    }
+    // A record links the two: the merged profile keeps the copy ingested last.
+    server
+        .ingest(
+            &company.crm,
+            json!({"identityMap": {
+                "CRMID": [{"id": "CRM-TWICE", "primary": true}],
+                "Email": [{"id": "first@example.com"}, {"id": "second@example.com"}]
+            }}),
+        )
+        .await;
+    let (events, _) = server.all_events("CRMID", "CRM-TWICE", "").await;
+    assert_eq!(event_ids(&events), ["evt-twice"], "one event: {events:?}");
+    assert_eq!(
+        events[0]["entity"]["web"]["webPageDetails"]["name"],
+        "Second copy"
+    );
+    // Sent once more with a new time, it moves instead of becoming a second event.
+    server
+        .ingest(&company.web, {
+            let mut again = copy("first@example.com", "Third copy");
+            again["timestamp"] = json!(iso(at(2)));
+            again
+        })
+        .await;
+    let (events, _) = server.all_events("CRMID", "CRM-TWICE", "").await;
+    assert_eq!(event_ids(&events), ["evt-twice"]);
+    assert_eq!(events[0]["timestamp"], json!(at(2)));
+    assert_eq!(
+        events[0]["entity"]["web"]["webPageDetails"]["name"],
+        "Third copy"
+    );
+}

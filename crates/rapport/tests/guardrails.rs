@@ -343,9 +343,22 @@ async fn events_over_the_per_profile_limit_trim_the_oldest_with_their_ids() {
     let id_entry = |id: &str| {
         let store = server.engine().store();
         let txn = store.read().expect("read");
+        let email_key = engine::keys::identity(
+            &sandbox,
+            &engine::identity::IdentityKey::new("Email", email),
+        );
+        let profile = txn
+            .get(store::Table::Identities, &email_key)
+            .expect("get")
+            .and_then(rapport_types::ProfileId::from_be_slice)
+            .expect("the profile");
         txn.get(
-            store::Table::EventIds,
-            &engine::keys::event_id(&sandbox, &company.web, id),
+            store::Table::Events,
+            &engine::keys::event_id(
+                &sandbox,
+                profile,
+                engine::keys::event_suffix(&company.web, id),
+            ),
         )
         .expect("get")
         .is_some()

@@ -3,6 +3,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
+use store::Store;
+
 use crate::common::{ecid, event_ids, identities, iso, pairs, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,4 +77,69 @@ async fn everything_survives_a_restart() {
     server.restart();
     let events = server.events("Email", "r@example.com", "").await;
     assert_eq!(events.body["_page"]["count"], 4);
+}
+
+/// A store written before events were filed by `_id` under their profile (2026-11-29) kept the
+/// `_id`s in a table of their own. Opening it files them anew, so an event sent again still
+/// replaces its stored copy, and empties the old table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_from_before_event_ids_moved_under_profiles_still_replaces_events_sent_again() {
+    let mut server = TestServer::start();
+    let company = server.company(&[]).await;
+    let event = |i: i64, at: i64| json!({"_id": format!("u-{i}"), "timestamp": iso(at), "identityMap": {"Email": [{"id": "u@example.com", "primary": true}]}});
+    for i in 0..3 {
+        server
+            .ingest(&company.web, event(i, 1_700_000_000_000 + i))
+            .await;
+    }
+    server.restart_with(|dir| {
+        // Back to the old layout: no id entries under the profile, one old entry per event.
+        let store = store::LmdbStore::open(
+            &dir.join("lmdb"),
+            &store::LmdbOptions {
+                map_size_bytes: 1 << 30,
+            },
+        )
+        .expect("store");
+        let mut txn = store.write().expect("write");
+        let mut id_entries = Vec::new();
+        txn.scan(
+            store::Table::Events,
+            &[],
+            &[],
+            store::Direction::Forward,
+            &mut |key, _| {
+                if key.len() > 9 && key[key.len() - 9] == b'i' {
+                    id_entries.push(key.to_vec());
+                }
+                store::Scan::Continue
+            },
+        )
+        .expect("scan");
+        assert_eq!(id_entries.len(), 3, "one id entry an event");
+        for (i, key) in id_entries.iter().enumerate() {
+            txn.delete(store::Table::Events, key).expect("delete");
+            txn.put(
+                store::Table::EventIds,
+                format!("default\0{}\0=u-{i}", company.web).as_bytes(),
+                b"an old location",
+            )
+            .expect("put");
+        }
+        txn.commit().expect("commit");
+    });
+
+    // Sent again with a new time: the stored copy moves, no second event appears.
+    server
+        .ingest(&company.web, event(1, 1_700_000_000_100))
+        .await;
+    let events = server.events("Email", "u@example.com", "").await;
+    assert_eq!(
+        event_ids(events.body["children"].as_array().expect("children")),
+        ["u-0", "u-2", "u-1"]
+    );
+    let store = server.engine().store();
+    let txn = store.read().expect("read");
+    let old = store::collect_prefix(&*txn, store::Table::EventIds, b"").expect("scan");
+    assert!(old.is_empty(), "the old table is emptied: {old:?}");
 }

@@ -25,7 +25,9 @@ pub enum Table {
     /// (profile id, timestamp, event key) → experience event; and, after a profile's events,
     /// the state of its computed attributes.
     Events,
-    /// (dataset, event `_id`) → where the event is stored, for de-duplication.
+    /// Retired: (dataset, event `_id`) → where the event was stored. Events are now filed by
+    /// `_id` under their profile, in `Events`; the engine empties this table of a store written
+    /// before, when it opens one.
     EventIds,
     /// Profile id → the merged profile under the default merge policy, encoded and ready to send;
     /// and, right after it (the same key and one more byte, so they share a leaf page and an

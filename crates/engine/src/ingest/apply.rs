@@ -20,8 +20,7 @@ use crate::ingest::prepare::PreparedWrite;
 use crate::keys;
 use crate::merge::{merge_entity, MergeInput};
 use crate::records::{
-    decode, encode, encode_live, render_view, EventLocation, ProfileRecord, StoredEvent,
-    StoredFragment,
+    decode, encode, encode_live, render_view, ProfileRecord, StoredEvent, StoredFragment,
 };
 use crate::segment::{self, Trigger};
 
@@ -591,7 +590,7 @@ fn expired_event(catalog: &SandboxCatalog, write: &PreparedWrite) -> Option<u32>
 }
 
 /// Removes a profile's events that have expired (`cutoffs`: dataset → the instant before which
-/// its events have), with their `event-ids` entries; returns how many went, by dataset's
+/// its events have), with their id entries; returns how many went, by dataset's
 /// expiration in days. Events are keyed by time, so only the events older than the latest
 /// cutoff are read.
 pub(crate) fn expire_events(
@@ -620,7 +619,7 @@ pub(crate) fn expire_events(
         if event.timestamp_ms >= *cutoff {
             continue;
         }
-        guardrails::remove_event(txn, sandbox, &key, &event)?;
+        guardrails::remove_event(txn, &key, &event)?;
         *expired.entry(*days).or_default() += 1;
     }
     Ok(expired.into_iter().collect())
@@ -651,10 +650,44 @@ fn move_data(
     for (key, value) in profile_events(txn, sandbox, from)? {
         let event: StoredEvent = decode(&value)?;
         if let Some(&to) = owner_of.get(&event.primary).filter(|to| **to != from) {
-            txn.delete(Table::Events, &key)?;
-            txn.put(Table::Events, &keys::rekey_under(sandbox, &key, to), &value)?;
+            guardrails::remove_event(txn, &key, &event)?;
+            file_moved_event(txn, sandbox, to, &key, &value, &event)?;
         }
     }
+    Ok(())
+}
+
+/// Files an event moved from another profile under `to`. A profile holds one event per
+/// (dataset, `_id`): when `to` already has one (the same event, sent before under an identity
+/// that was not yet linked), the copy ingested last stays.
+fn file_moved_event(
+    txn: &mut dyn WriteTxn,
+    sandbox: &SandboxName,
+    to: ProfileId,
+    old_key: &[u8],
+    value: &[u8],
+    event: &StoredEvent,
+) -> Result<()> {
+    let new_key = keys::rekey_under(sandbox, old_key, to);
+    let id_key = keys::event_id_of(&new_key)
+        .ok_or_else(|| Error::internal("an event key without its time and hash"))?;
+    if let Some(filed_at) = txn.get(Table::Events, &id_key)?.and_then(keys::decode_time) {
+        let suffix = keys::event_suffix(&event.dataset, &event.event_id);
+        let held_key = keys::event(sandbox, to, filed_at, suffix);
+        if let Some(bytes) = txn.get(Table::Events, &held_key)? {
+            let held: StoredEvent = decode(bytes)?;
+            if held.ingested_ms > event.ingested_ms {
+                return Ok(());
+            }
+            txn.delete(Table::Events, &held_key)?;
+        }
+    }
+    txn.put(Table::Events, &new_key, value)?;
+    txn.put(
+        Table::Events,
+        &id_key,
+        &keys::encode_time(event.timestamp_ms),
+    )?;
     Ok(())
 }
 
@@ -672,10 +705,9 @@ pub(crate) fn profile_events(
     )?)
 }
 
-/// Stores an event (replacing the one with its `_id`, if any), counts the profile's events and
-/// trims the oldest beyond `max-events-per-profile`; returns whether it replaced one, and how
-/// many went.
-#[allow(clippy::too_many_arguments)]
+/// Stores an event (replacing the profile's event with its (dataset, `_id`), if any), counts the
+/// profile's events and trims the oldest beyond `max-events-per-profile`; returns whether it
+/// replaced one, and how many went.
 fn store_event(
     txn: &mut dyn WriteTxn,
     guardrails: &Guardrails,
@@ -686,23 +718,16 @@ fn store_event(
     timestamp_ms: i64,
 ) -> Result<(bool, u64)> {
     let suffix = keys::event_suffix(&write.dataset_id, event_id);
-    let id_key = keys::event_id(sandbox, &write.dataset_id, event_id);
+    let id_key = keys::event_id(sandbox, target, suffix);
     // The same (dataset, _id) replaces the stored event instead of adding a second one.
     let mut replaced = false;
     let mut added = 1;
-    if let Some(bytes) = txn.get(Table::EventIds, &id_key)? {
-        replaced = true;
-        let previous: EventLocation = decode(bytes)?;
-        if let Some(owner) = lookup_identity(txn, sandbox, &previous.primary)? {
-            let key = keys::event(sandbox, owner, previous.timestamp_ms, suffix);
-            if txn.get(Table::Events, &key)?.is_some() {
-                txn.delete(Table::Events, &key)?;
-                if owner == target {
-                    added = 0;
-                } else {
-                    guardrails.forget_event_count(sandbox, owner);
-                }
-            }
+    if let Some(filed_at) = txn.get(Table::Events, &id_key)?.and_then(keys::decode_time) {
+        let key = keys::event(sandbox, target, filed_at, suffix);
+        if txn.get(Table::Events, &key)?.is_some() {
+            txn.delete(Table::Events, &key)?;
+            replaced = true;
+            added = 0;
         }
     }
     let event = StoredEvent {
@@ -718,14 +743,7 @@ fn store_event(
         &keys::event(sandbox, target, timestamp_ms, suffix),
         &encode(&event)?,
     )?;
-    txn.put(
-        Table::EventIds,
-        &id_key,
-        &encode(&EventLocation {
-            timestamp_ms,
-            primary: write.primary.clone(),
-        })?,
-    )?;
+    txn.put(Table::Events, &id_key, &keys::encode_time(timestamp_ms))?;
     let max_events = guardrails.limits().max_events_per_profile;
     let trimmed = guardrails::count_and_trim(txn, guardrails, sandbox, target, added, max_events)?;
     Ok((replaced, trimmed))
@@ -845,11 +863,7 @@ pub fn delete_profile(
     }
     for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
-        txn.delete(
-            Table::EventIds,
-            &keys::event_id(sandbox, &event.dataset, &event.event_id),
-        )?;
-        txn.delete(Table::Events, &key)?;
+        guardrails::remove_event(txn, &key, &event)?;
     }
     txn.delete(Table::Profiles, &prefix)?;
     txn.delete(Table::Views, &prefix)?;
@@ -874,11 +888,7 @@ pub fn purge_dataset(
     for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
         if event.dataset == dataset {
-            txn.delete(
-                Table::EventIds,
-                &keys::event_id(sandbox, &event.dataset, &event.event_id),
-            )?;
-            txn.delete(Table::Events, &key)?;
+            guardrails::remove_event(txn, &key, &event)?;
         }
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! | table | what goes |
 //! |---|---|
 //! | `fragments` | every key under `sandbox \0 pid` |
-//! | `events`, `event-ids` | every event and the id entry that points at it; the computed record |
+//! | `events` | every event and the id entry that files it; the computed record |
 //! | `views` | every key under `sandbox \0 pid` (the view and the memberships) |
 //! | `schedule` | the entry the memberships record names, and the leftovers the worker found |
 //! | `identities` | with `identity`: every node of the graph |
@@ -143,7 +143,7 @@ fn erase_data(
     outcome.fragments += delete_prefix(txn, Table::Fragments, &prefix)?;
     for (key, value) in profile_events(txn, sandbox, profile_id)? {
         let event: StoredEvent = decode(&value)?;
-        crate::guardrails::remove_event(txn, sandbox, &key, &event)?;
+        crate::guardrails::remove_event(txn, &key, &event)?;
         outcome.events += 1;
     }
     // The memberships record names the profile's schedule entry: it goes first.
@@ -313,7 +313,7 @@ fn erase_records(
         let event: StoredEvent = decode(&value)?;
         let in_dataset = dataset.is_none_or(|d| d == event.dataset);
         if in_dataset && wanted.contains(&event.primary) {
-            crate::guardrails::remove_event(txn, sandbox, &key, &event)?;
+            crate::guardrails::remove_event(txn, &key, &event)?;
             outcome.events += 1;
         }
     }

@@ -46,9 +46,67 @@ const SERVE_TIMEOUT: Duration = Duration::from_secs(180);
 /// can serve on this machine.
 const SIDE_BY_SIDE_RATE: u64 = 200;
 
+/// How many turns each system takes in one side-by-side run (the run's seconds shared out).
+const SIDE_BY_SIDE_SLICES: u64 = 5;
+
+/// One system's side-by-side run, put together from its turns.
+struct Slices {
+    histogram: hdrhistogram::Histogram<u64>,
+    rates: Vec<f64>,
+    body_bytes: usize,
+}
+
+impl Slices {
+    fn new() -> anyhow::Result<Slices> {
+        Ok(Slices {
+            histogram: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            rates: Vec::new(),
+            body_bytes: 0,
+        })
+    }
+
+    fn add(
+        &mut self,
+        histogram: &hdrhistogram::Histogram<u64>,
+        rate: f64,
+        body_bytes: usize,
+    ) -> anyhow::Result<()> {
+        self.histogram.add(histogram)?;
+        self.rates.push(rate);
+        self.body_bytes = body_bytes;
+        Ok(())
+    }
+
+    /// The table row: the turns are equally long, so the run's rate is their mean.
+    fn row(
+        self,
+        run: String,
+        connections: usize,
+        system: &'static str,
+    ) -> (
+        String,
+        usize,
+        &'static str,
+        f64,
+        hdrhistogram::Histogram<u64>,
+        usize,
+    ) {
+        let rate = self.rates.iter().sum::<f64>() / self.rates.len().max(1) as f64;
+        (
+            run,
+            connections,
+            system,
+            rate,
+            self.histogram,
+            self.body_bytes,
+        )
+    }
+}
+
 /// Starts the Feast peer on the lookup scenario's customers and measures its lookups and
-/// Rapport's, back to back with the same load generator: closed loops at 1 and 16
-/// connections and an open loop at [`SIDE_BY_SIDE_RATE`].
+/// Rapport's with the same load generator, taking turns ([`SIDE_BY_SIDE_SLICES`] each, so both
+/// meet the same host): closed loops at 1 and 16 connections and an open loop at
+/// [`SIDE_BY_SIDE_RATE`].
 pub async fn measure(
     args: &crate::Args,
     rapport: &str,
@@ -72,53 +130,48 @@ pub async fn measure(
     let rapport_lookup = move |i: usize| Request::Get(crate::load::lookup_path(i % profiles));
     let mut rows = Vec::new();
     let mut json_rows = Vec::new();
+    // The two systems take turns, a slice each, so that a noisy moment of the host falls on
+    // both instead of on whichever happened to run then.
+    let slices = SIDE_BY_SIDE_SLICES.min(args.seconds.max(1));
+    let slice_seconds = (args.seconds / slices).max(1);
     for connections in [1usize, 16] {
         closed_loop(&peer.address(), connections, 1, feast).await?;
-        let (feast_histogram, feast_rate, feast_bytes) =
-            closed_loop(&peer.address(), connections, args.seconds, feast).await?;
-        let (rapport_histogram, rapport_rate, rapport_bytes) =
-            closed_loop(rapport, connections, args.seconds, rapport_lookup).await?;
+        closed_loop(rapport, connections, 1, rapport_lookup).await?;
+        let mut feast_run = Slices::new()?;
+        let mut rapport_run = Slices::new()?;
+        for _ in 0..slices {
+            let (histogram, rate, bytes) =
+                closed_loop(&peer.address(), connections, slice_seconds, feast).await?;
+            feast_run.add(&histogram, rate, bytes)?;
+            let (histogram, rate, bytes) =
+                closed_loop(rapport, connections, slice_seconds, rapport_lookup).await?;
+            rapport_run.add(&histogram, rate, bytes)?;
+        }
         let run = || "closed loop".to_owned();
-        rows.push((
-            run(),
-            connections,
-            "Feast",
-            feast_rate,
-            feast_histogram,
-            feast_bytes,
-        ));
-        rows.push((
-            run(),
-            connections,
-            "Rapport",
-            rapport_rate,
-            rapport_histogram,
-            rapport_bytes,
-        ));
+        rows.push(feast_run.row(run(), connections, "Feast"));
+        rows.push(rapport_run.row(run(), connections, "Rapport"));
     }
-    let feast_open = open_loop(&peer.address(), SIDE_BY_SIDE_RATE, 16, args.seconds, feast).await?;
-    let rapport_open =
-        open_loop(rapport, SIDE_BY_SIDE_RATE, 16, args.seconds, rapport_lookup).await?;
+    let mut feast_run = Slices::new()?;
+    let mut rapport_run = Slices::new()?;
+    for _ in 0..slices {
+        let run = open_loop(&peer.address(), SIDE_BY_SIDE_RATE, 16, slice_seconds, feast).await?;
+        feast_run.add(&run.histogram, run.achieved_per_second, run.body_bytes)?;
+        let run = open_loop(
+            rapport,
+            SIDE_BY_SIDE_RATE,
+            16,
+            slice_seconds,
+            rapport_lookup,
+        )
+        .await?;
+        rapport_run.add(&run.histogram, run.achieved_per_second, run.body_bytes)?;
+    }
     let rate = || format!("open loop, {SIDE_BY_SIDE_RATE}/s");
-    rows.push((
-        rate(),
-        16,
-        "Feast",
-        feast_open.achieved_per_second,
-        feast_open.histogram,
-        feast_open.body_bytes,
-    ));
-    rows.push((
-        rate(),
-        16,
-        "Rapport",
-        rapport_open.achieved_per_second,
-        rapport_open.histogram,
-        rapport_open.body_bytes,
-    ));
+    rows.push(feast_run.row(rate(), 16, "Feast"));
+    rows.push(rapport_run.row(rate(), 16, "Rapport"));
 
     md.heading(format!(
-        "Side by side with Feast {FEAST_VERSION} over Redis ({} profiles; Feast: {} features of one customer by CRM id, {WORKERS} worker; Rapport: the whole merged profile by email)",
+        "Side by side with Feast {FEAST_VERSION} over Redis ({} profiles; Feast: {} features of one customer by CRM id, {WORKERS} worker; Rapport: the whole merged profile by email; each run in {slices} turns of {slice_seconds} s each, taken in alternation)",
         args.profiles,
         FEATURES.len()
     ));

@@ -408,8 +408,7 @@ fn count_events(txn: &dyn WriteTxn, sandbox: &SandboxName, profile_id: ProfileId
 /// which goes only when it files this very event (the event a later copy with the same `_id`
 /// replaced is gone already).
 pub(crate) fn remove_event(txn: &mut dyn WriteTxn, key: &[u8], event: &StoredEvent) -> Result<()> {
-    let id_key = keys::event_id_of(key)
-        .ok_or_else(|| crate::error::Error::internal("an event key without its time and hash"))?;
+    let id_key = id_entry_of(key)?;
     let files_this_one = txn
         .get(Table::Events, &id_key)?
         .and_then(keys::decode_time)
@@ -419,6 +418,12 @@ pub(crate) fn remove_event(txn: &mut dyn WriteTxn, key: &[u8], event: &StoredEve
     }
     txn.delete(Table::Events, key)?;
     Ok(())
+}
+
+/// The [`keys::event_id`] entry of the event stored at `key`.
+pub(crate) fn id_entry_of(key: &[u8]) -> Result<Vec<u8>> {
+    keys::event_id_of(key)
+        .ok_or_else(|| crate::error::Error::internal("an event key without its time and hash"))
 }
 
 /// Accounts for `added` events just stored under a profile (0 for an event that replaced one of

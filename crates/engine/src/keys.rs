@@ -54,9 +54,16 @@ pub fn profile(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
 /// no page it would not write anyway. Event scans end before it ([`events_end`]).
 pub fn computed(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
     let mut key = profile(sandbox, profile_id);
-    key.extend_from_slice(&[0xff; 16]);
+    key.extend_from_slice(&COMPUTED_TAIL);
     key
 }
+
+/// What follows `sandbox \0 pid` in a profile's [`computed`] key, where an event key has its
+/// time and hash.
+pub const COMPUTED_TAIL: [u8; 16] = [0xff; 16];
+
+/// The byte after [`COMPUTED_TAIL`] that marks an [`event_id`] entry.
+const EVENT_ID_TAG: u8 = b'i';
 
 /// The exclusive end of a profile's events in the Events table: its [`computed`] record.
 pub fn events_end(sandbox: &SandboxName, profile_id: ProfileId) -> Vec<u8> {
@@ -155,7 +162,7 @@ pub fn event_tail(key: &[u8]) -> Option<[u8; 16]> {
 /// wrote a second one at a random place. Event scans end before it ([`events_end`]).
 pub fn event_id(sandbox: &SandboxName, profile_id: ProfileId, suffix: [u8; 8]) -> Vec<u8> {
     let mut key = computed(sandbox, profile_id);
-    key.push(b'i');
+    key.push(EVENT_ID_TAG);
     key.extend_from_slice(&suffix);
     key
 }
@@ -164,18 +171,10 @@ pub fn event_id(sandbox: &SandboxName, profile_id: ProfileId, suffix: [u8; 8]) -
 pub fn event_id_of(event_key: &[u8]) -> Option<Vec<u8>> {
     let tail = event_key.len().checked_sub(16)?;
     let mut key = event_key[..tail].to_vec();
-    key.extend_from_slice(&[0xff; 16]);
-    key.push(b'i');
+    key.extend_from_slice(&COMPUTED_TAIL);
+    key.push(EVENT_ID_TAG);
     key.extend_from_slice(&event_key[tail + 8..]);
     Some(key)
-}
-
-/// The range of a profile's [`event_id`] entries.
-pub fn event_ids(sandbox: &SandboxName, profile_id: ProfileId) -> (Vec<u8>, Vec<u8>) {
-    let mut start = computed(sandbox, profile_id);
-    start.push(b'i');
-    let end = store::prefix_end(&start);
-    (start, end)
 }
 
 /// Schedule table: `sandbox \0 time(8) pid(8)`, so a range scan reads the due profiles in time order.

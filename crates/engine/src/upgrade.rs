@@ -105,7 +105,7 @@ fn file_event_ids_under_their_profiles(store: &dyn Store) -> Result<()> {
 /// time and hash) nor an id entry (longer).
 fn event_id_entry(key: &[u8]) -> Option<(Vec<u8>, [u8; 8])> {
     let sandbox_end = key.iter().position(|b| *b == 0)?;
-    if key.len() != sandbox_end + 1 + 8 + 16 || key.ends_with(&[0xff; 16]) {
+    if key.len() != sandbox_end + 1 + 8 + 16 || key.ends_with(&keys::COMPUTED_TAIL) {
         return None;
     }
     let time_start = key.len() - 16;

@@ -23,7 +23,7 @@ pub enum Table {
     /// (profile id, dataset, primary identity) → profile fragment.
     Fragments,
     /// (profile id, timestamp, event key) → experience event; and, after a profile's events,
-    /// the state of its computed attributes.
+    /// the state of its computed attributes, then where each of its events is filed by `_id`.
     Events,
     /// Retired: (dataset, event `_id`) → where the event was stored. Events are now filed by
     /// `_id` under their profile, in `Events`; the engine empties this table of a store written

@@ -669,8 +669,7 @@ fn file_moved_event(
     event: &StoredEvent,
 ) -> Result<()> {
     let new_key = keys::rekey_under(sandbox, old_key, to);
-    let id_key = keys::event_id_of(&new_key)
-        .ok_or_else(|| Error::internal("an event key without its time and hash"))?;
+    let id_key = guardrails::id_entry_of(&new_key)?;
     if let Some(filed_at) = txn.get(Table::Events, &id_key)?.and_then(keys::decode_time) {
         let suffix = keys::event_suffix(&event.dataset, &event.event_id);
         let held_key = keys::event(sandbox, to, filed_at, suffix);

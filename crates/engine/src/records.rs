@@ -1,4 +1,8 @@
-//! What the profile tables store, and how it is encoded (postcard; JSON bodies kept as bytes).
+//! What the profile tables store, and how it is encoded (postcard; JSON bodies kept as bytes,
+//! records' and views' JSON Snappy-compressed).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
 
 use rapport_types::ProfileId;
 use serde::{Deserialize, Serialize};
@@ -101,11 +105,18 @@ pub struct StoredFragment {
     pub sequence: u64,
     /// `extSourceSystemAudit.lastUpdatedDate`, when the record carries it.
     pub source_updated_ms: Option<i64>,
+    /// The record's JSON as stored: [`pack_json`]ed, or plain text in stores written before
+    /// (read it with [`StoredFragment::record_json`]).
     #[serde(with = "serde_bytes")]
     pub json: Vec<u8>,
 }
 
 impl StoredFragment {
+    /// The record's JSON text.
+    pub fn record_json(&self) -> Result<Cow<'_, [u8]>> {
+        unpack_json(&self.json)
+    }
+
     /// The time the timestamp-ordered merge sorts by.
     pub fn merge_time_ms(&self) -> i64 {
         self.source_updated_ms.unwrap_or(self.ingested_ms)
@@ -122,6 +133,42 @@ pub struct StoredEvent {
     pub ingested_ms: i64,
     #[serde(with = "serde_bytes")]
     pub json: Vec<u8>,
+}
+
+/// The first byte of [`pack_json`]'s output when it compressed: JSON text never starts with it.
+const PACKED_JSON: u8 = 0x01;
+
+thread_local! {
+    /// Snappy's encoder keeps a hash table between calls; one a thread (the writer's, mostly).
+    static SNAPPY: RefCell<snap::raw::Encoder> = RefCell::new(snap::raw::Encoder::new());
+}
+
+/// JSON text as the Fragments and Views tables keep it: Snappy-compressed behind
+/// [`PACKED_JSON`] when that is smaller, else the text itself. Records and views repeat their
+/// field names, so they shrink by about a fifth, and more of them fit on a page: at ten million
+/// profiles the tables a lookup reads stay in memory (BENCHMARKS.md, "Ten million profiles").
+pub fn pack_json(json: &[u8]) -> Vec<u8> {
+    let mut packed = vec![0; 1 + snap::raw::max_compress_len(json.len())];
+    packed[0] = PACKED_JSON;
+    let written = SNAPPY.with(|encoder| encoder.borrow_mut().compress(json, &mut packed[1..]));
+    match written {
+        Ok(length) if 1 + length < json.len() => {
+            packed.truncate(1 + length);
+            packed
+        }
+        _ => json.to_vec(),
+    }
+}
+
+/// The JSON text of what [`pack_json`] made (or of plain text stored before it existed).
+pub fn unpack_json(stored: &[u8]) -> Result<Cow<'_, [u8]>> {
+    match stored.split_first() {
+        Some((&PACKED_JSON, packed)) => snap::raw::Decoder::new()
+            .decompress_vec(packed)
+            .map(Cow::Owned)
+            .map_err(|e| Error::internal(format!("stored JSON does not decompress: {e}"))),
+        _ => Ok(Cow::Borrowed(stored)),
+    }
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -151,10 +198,10 @@ pub struct ComputedRange {
 /// A prepared view as stored: the stamp it was built with, the JSON the entity API returns, and
 /// where in that JSON the computed attributes and `entity.segmentMembership` are, so either can
 /// be replaced (or the first left out) without parsing or re-serializing the rest.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StoredView<'a> {
     pub stamp: &'a str,
-    pub json: &'a [u8],
+    pub json: Cow<'a, [u8]>,
     pub computed: Option<ComputedRange>,
     /// The byte range of `entity.segmentMembership`'s value in `json`, when it has one.
     pub membership: Option<(usize, usize)>,
@@ -355,16 +402,21 @@ pub fn render_view(
     })
 }
 
-/// A stored view's bytes: stamp length (u16), stamp, six u32 (computed cut and value ranges,
-/// membership range; zeros when absent), JSON.
+/// A stored view's bytes: stamp length (u16, its top bit set when the JSON is packed), stamp,
+/// six u32 (computed cut and value ranges, membership range, all into the JSON text; zeros when
+/// absent), JSON ([`pack_json`]ed when that is smaller; views stored before are plain text).
 pub fn encode_view(
     stamp: &str,
     json: &[u8],
     computed: Option<ComputedRange>,
     membership: Option<(usize, usize)>,
 ) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(26 + stamp.len() + json.len());
-    bytes.extend_from_slice(&(stamp.len() as u16).to_be_bytes());
+    let packed = pack_json(json);
+    let is_packed = packed.len() < json.len();
+    let body = if is_packed { &packed[..] } else { json };
+    let mut bytes = Vec::with_capacity(26 + stamp.len() + body.len());
+    let length = (stamp.len() as u16 & !VIEW_PACKED) | if is_packed { VIEW_PACKED } else { 0 };
+    bytes.extend_from_slice(&length.to_be_bytes());
     bytes.extend_from_slice(stamp.as_bytes());
     let c = computed.unwrap_or(ComputedRange {
         cut: (0, 0),
@@ -374,27 +426,39 @@ pub fn encode_view(
     for at in [c.cut.0, c.cut.1, c.value.0, c.value.1, m.0, m.1] {
         bytes.extend_from_slice(&(at as u32).to_be_bytes());
     }
-    bytes.extend_from_slice(json);
+    bytes.extend_from_slice(body);
     bytes
 }
 
+/// The bit of a stored view's stamp length that says its JSON is packed.
+const VIEW_PACKED: u16 = 0x8000;
+
 /// Reads a stored view (`None` when the bytes are not one).
 pub fn decode_view(bytes: &[u8]) -> Option<StoredView<'_>> {
-    let length = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?) as usize;
+    let prefix = u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?);
+    let length = (prefix & !VIEW_PACKED) as usize;
     let stamp = std::str::from_utf8(bytes.get(2..2 + length)?).ok()?;
     let header = bytes.get(2 + length..2 + length + 24)?;
     let at = |i: usize| -> Option<usize> {
         Some(u32::from_be_bytes(header.get(i * 4..i * 4 + 4)?.try_into().ok()?) as usize)
     };
-    let json = &bytes[2 + length + 24..];
+    let body = &bytes[2 + length + 24..];
+    let json = match prefix & VIEW_PACKED {
+        0 => Cow::Borrowed(body),
+        _ => match unpack_json(body).ok()? {
+            Cow::Owned(text) => Cow::Owned(text),
+            // Packed views always start with the marker; plain text here is not a view.
+            Cow::Borrowed(_) => return None,
+        },
+    };
     let valid = |start: usize, end: usize| end > start && end <= json.len();
     let (cut, value, member) = ((at(0)?, at(1)?), (at(2)?, at(3)?), (at(4)?, at(5)?));
     Some(StoredView {
         stamp,
-        json,
         computed: (valid(cut.0, cut.1) && valid(value.0, value.1))
             .then_some(ComputedRange { cut, value }),
         membership: valid(member.0, member.1).then_some(member),
+        json,
     })
 }
 

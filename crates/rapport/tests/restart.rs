@@ -5,7 +5,7 @@ use serde_json::json;
 
 use store::Store;
 
-use crate::common::{ecid, event_ids, identities, iso, pairs, TestServer};
+use crate::common::{ecid, event_ids, identities, iso, only_entity, pairs, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn everything_survives_a_restart() {
@@ -142,4 +142,99 @@ async fn a_store_from_before_event_ids_moved_under_profiles_still_replaces_event
     let txn = store.read().expect("read");
     let old = store::collect_prefix(&*txn, store::Table::EventIds, b"").expect("scan");
     assert!(old.is_empty(), "the old table is emptied: {old:?}");
+}
+
+/// Records and prepared views are stored compressed since 2026-11-29; a store written before
+/// holds them as plain JSON. Such a store answers lookups the same, merges on read from its
+/// plain records, and a new record merges with them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_with_uncompressed_records_and_views_still_answers_and_merges() {
+    let mut server = TestServer::start();
+    let company = server.company(&[]).await;
+    server
+        .ingest(
+            &company.crm,
+            json!({"identityMap": {"CRMID": [{"id": "CRM-P", "primary": true}], "Email": [{"id": "p@example.com"}]}, "person": {"name": {"firstName": "Paula", "lastName": "Plain"}}, "homeAddress": {"city": "Seattle", "stateProvince": "WA", "countryCode": "US", "postalCode": "98101"}}),
+        )
+        .await;
+    let policy = server
+        .post(
+            "/data/core/ups/config/mergePolicies",
+            json!({"name": "CRM only", "schema": {"name": "_xdm.context.profile"}, "identityGraph": {"type": "pdg"}, "attributeMerge": {"type": "dataSetPrecedence", "order": [company.crm]}}),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
+    let policy_id = policy.body["id"].as_str().expect("id").to_owned();
+    let before = server.profile("Email", "p@example.com").await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+
+    server.restart_with(|dir| {
+        // Back to the old layout: each record's JSON and each view's JSON as plain text.
+        let store = store::LmdbStore::open(
+            &dir.join("lmdb"),
+            &store::LmdbOptions {
+                map_size_bytes: 1 << 30,
+            },
+        )
+        .expect("store");
+        let mut txn = store.write().expect("write");
+        let fragments = store::collect_prefix(&*txn, store::Table::Fragments, b"").expect("scan");
+        assert_eq!(fragments.len(), 1);
+        for (key, value) in fragments {
+            let mut fragment: engine::records::StoredFragment =
+                engine::records::decode(&value).expect("fragment");
+            let plain = fragment.record_json().expect("json").into_owned();
+            assert_ne!(fragment.json, plain, "the record was stored compressed");
+            assert!(plain.starts_with(b"{"), "JSON text");
+            fragment.json = plain;
+            let bytes = engine::records::encode(&fragment).expect("encode");
+            txn.put(store::Table::Fragments, &key, &bytes).expect("put");
+        }
+        let mut views = 0;
+        for (key, value) in store::collect_prefix(&*txn, store::Table::Views, b"").expect("scan") {
+            let Some(view) = engine::records::decode_view(&value) else {
+                continue; // memberships share the table
+            };
+            let stamp_length = view.stamp.len();
+            assert_ne!(value[0] & 0x80, 0, "the view was stored compressed");
+            let mut plain = (stamp_length as u16).to_be_bytes().to_vec();
+            plain.extend_from_slice(&value[2..2 + stamp_length + 24]);
+            plain.extend_from_slice(&view.json);
+            txn.put(store::Table::Views, &key, &plain).expect("put");
+            views += 1;
+        }
+        assert_eq!(views, 1);
+        txn.commit().expect("commit");
+    });
+
+    let after = server.profile("Email", "p@example.com").await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+    assert_eq!(after.body, before.body, "the same profile, byte for byte");
+    let merged_on_read = server
+        .profile_with(
+            "Email",
+            "p@example.com",
+            &format!("mergePolicyId={policy_id}"),
+        )
+        .await;
+    assert_eq!(
+        merged_on_read.status,
+        StatusCode::OK,
+        "{}",
+        merged_on_read.body
+    );
+    let (_, item) = only_entity(&merged_on_read.body);
+    assert_eq!(item["entity"]["person"]["name"]["lastName"], "Plain");
+
+    // A second source merges with the plain record.
+    server
+        .ingest(
+            &company.loyalty,
+            json!({"identityMap": {"CRMID": [{"id": "CRM-P", "primary": true}]}, "loyalty": {"tier": "gold"}}),
+        )
+        .await;
+    let entity = server.entity("Email", "p@example.com").await;
+    assert_eq!(entity["person"]["name"]["firstName"], "Paula");
+    assert_eq!(entity["homeAddress"]["city"], "Seattle");
+    assert_eq!(entity["loyalty"]["tier"], "gold");
 }

@@ -136,6 +136,10 @@ pub trait ReadTxn {
 /// A write transaction: reads see its own writes; nothing is visible to others before `commit`.
 pub trait WriteTxn: ReadTxn {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
+    /// [`WriteTxn::put`] for a key that usually sorts after every key of the table (a new
+    /// profile's): the B-tree then leaves the last leaf full instead of splitting it in the
+    /// middle, so keys written in order pack their pages. Any other key is put as usual.
+    fn put_last(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<()>;
     /// Makes every write durable and visible. A transaction dropped without commit is rolled back.
     fn commit(self: Box<Self>) -> Result<()>;

@@ -194,6 +194,17 @@ impl WriteTxn for LmdbWrite<'_> {
             .map_err(backend)
     }
 
+    fn put_last(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()> {
+        let database = self.store.table(table)?;
+        // MDB_APPEND refuses, touching nothing, a key that is not past the table's last.
+        match database.put_with_flags(&mut self.txn, heed::PutFlags::APPEND, key, value) {
+            Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => {
+                database.put(&mut self.txn, key, value).map_err(backend)
+            }
+            result => result.map_err(backend),
+        }
+    }
+
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<()> {
         self.store
             .table(table)?
@@ -220,5 +231,58 @@ impl Store for LmdbStore {
 
     fn disk_bytes(&self) -> u64 {
         self.env.real_disk_size().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf_pages(store: &LmdbStore, table: Table) -> usize {
+        let txn = store.env.read_txn().expect("read");
+        let database = store.table(table).expect("table");
+        database.stat(&txn).expect("stat").leaf_pages
+    }
+
+    #[test]
+    fn put_last_packs_pages_for_keys_in_order_and_still_puts_any_other_key() {
+        let value = vec![7u8; 900];
+        let mut pages = Vec::new();
+        for appending in [false, true] {
+            let dir = tempfile::tempdir().expect("dir");
+            let options = LmdbOptions {
+                map_size_bytes: 64 << 20,
+            };
+            let store = LmdbStore::open(dir.path(), &options).expect("open");
+            let mut txn = store.write().expect("write");
+            for i in 0..1_000u32 {
+                let key = (i * 2).to_be_bytes();
+                match appending {
+                    true => txn.put_last(Table::Views, &key, &value),
+                    false => txn.put(Table::Views, &key, &value),
+                }
+                .expect("put");
+            }
+            // Keys that do not sort last: one between two others, one already there.
+            txn.put_last(Table::Views, &501u32.to_be_bytes(), b"between")
+                .expect("between");
+            txn.put_last(Table::Views, &1_998u32.to_be_bytes(), b"replaced")
+                .expect("replaced");
+            txn.commit().expect("commit");
+            let txn = store.read().expect("read");
+            let get = |key: u32| txn.get(Table::Views, &key.to_be_bytes()).expect("get");
+            assert_eq!(get(501), Some(&b"between"[..]));
+            assert_eq!(get(1_998), Some(&b"replaced"[..]));
+            assert_eq!(get(1_000), Some(&value[..]));
+            assert_eq!(get(1_001), None);
+            drop(txn);
+            pages.push(leaf_pages(&store, Table::Views));
+        }
+        // Four 900-byte entries fit a page; inserted in order one by one, pages keep three.
+        let (put, put_last) = (pages[0], pages[1]);
+        assert!(
+            put >= 333 && put_last <= 252,
+            "leaf pages: put {put}, put_last {put_last}"
+        );
     }
 }

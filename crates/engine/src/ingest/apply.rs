@@ -465,13 +465,13 @@ pub fn apply_write(
                     ingested_ms: write.received_ms,
                     sequence: context.sequence,
                     source_updated_ms: write.source_updated_ms,
-                    json: write.json.clone(),
+                    json: crate::records::pack_json(&write.json),
                 };
-                txn.put(
-                    Table::Fragments,
-                    &keys::fragment(sandbox, target, &write.dataset_id, &write.primary),
-                    &encode(&fragment)?,
-                )?;
+                let key = keys::fragment(sandbox, target, &write.dataset_id, &write.primary);
+                match old_profiles.is_empty() {
+                    true => txn.put_last(Table::Fragments, &key, &encode(&fragment)?)?,
+                    false => txn.put(Table::Fragments, &key, &encode(&fragment)?)?,
+                }
                 new_fragment = Some(fragment);
                 attributes_changed = true;
             }
@@ -504,11 +504,13 @@ pub fn apply_write(
         if graph_changed || warned.contains(&i) {
             let profile_id =
                 assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
-            txn.put(
-                Table::Profiles,
-                &keys::profile(sandbox, profile_id),
-                &encode_live(component)?,
-            )?;
+            let key = keys::profile(sandbox, profile_id);
+            let graph = encode_live(component)?;
+            match old_profiles.is_empty() {
+                // A profile this write created: its id is the newest, its keys sort last.
+                true => txn.put_last(Table::Profiles, &key, &graph)?,
+                false => txn.put(Table::Profiles, &key, &graph)?,
+            }
         }
     }
 
@@ -542,6 +544,7 @@ pub fn apply_write(
                     &fragments,
                     &trigger,
                     now,
+                    Placement::Last,
                 )?;
             }
             _ => {
@@ -778,8 +781,24 @@ pub fn refresh_view(
     };
     let fragments = load_fragments(txn, sandbox, profile_id)?;
     write_view(
-        txn, catalog, sandbox, profile_id, &graph, &fragments, trigger, now_ms,
+        txn,
+        catalog,
+        sandbox,
+        profile_id,
+        &graph,
+        &fragments,
+        trigger,
+        now_ms,
+        Placement::Anywhere,
     )
+}
+
+/// Where a view's key falls in the Views table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// A profile this write created: its id is the newest, so its key sorts last.
+    Last,
+    Anywhere,
 }
 
 /// Merges a profile's graph and fragments under the default policy, re-evaluates the segment
@@ -794,6 +813,7 @@ fn write_view(
     fragments: &[StoredFragment],
     trigger: &Trigger,
     now_ms: i64,
+    placement: Placement,
 ) -> Result<()> {
     let key = keys::profile(sandbox, profile_id);
     let Some(policy) = catalog.default_merge_policy() else {
@@ -840,7 +860,11 @@ fn write_view(
         Some(crate::computed::PLACEHOLDER),
         memberships.as_deref(),
     )?;
-    txn.put(Table::Views, &key, &rendered.encode(&catalog.view_stamp))?;
+    let bytes = rendered.encode(&catalog.view_stamp);
+    match placement {
+        Placement::Last => txn.put_last(Table::Views, &key, &bytes)?,
+        Placement::Anywhere => txn.put(Table::Views, &key, &bytes)?,
+    }
     Ok(())
 }
 

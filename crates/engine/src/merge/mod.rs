@@ -3,8 +3,6 @@
 mod dataset_precedence;
 mod timestamp_ordered;
 
-use std::collections::BTreeMap;
-
 use rapport_types::ProfileId;
 use serde_json::{json, Map, Value};
 
@@ -118,7 +116,10 @@ pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     let mut sources: Vec<String> = Vec::new();
     let mut last_modified = input.graph.changed_ms;
     for fragment in ordered {
-        let Ok(Value::Object(mut record)) = serde_json::from_slice::<Value>(&fragment.json) else {
+        let Ok(json) = fragment.record_json() else {
+            continue;
+        };
+        let Ok(Value::Object(mut record)) = serde_json::from_slice::<Value>(&json) else {
             continue;
         };
         record.remove("identityMap");
@@ -139,30 +140,45 @@ pub fn merge_entity(policy: &MergePolicy, input: &MergeInput<'_>) -> Value {
     } else {
         input.focus
     };
-    let mut identity_map: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    // Built in place: `json!` with an expression would copy the entity value by value.
+    let mut identity_map = Map::new();
     for identity in identities {
-        let mut item = json!({"id": identity.value});
+        let mut item = Map::new();
+        item.insert("id".into(), Value::String(identity.value.clone()));
         if Some(identity) == primary {
-            item["primary"] = json!(true);
+            item.insert("primary".into(), Value::Bool(true));
         }
-        identity_map
+        if let Value::Array(items) = identity_map
             .entry(identity.namespace.as_str())
-            .or_default()
-            .push(item);
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            items.push(Value::Object(item));
+        }
     }
-    entity.insert("identityMap".into(), json!(identity_map));
+    entity.insert("identityMap".into(), Value::Object(identity_map));
     sources.sort();
     let consent = consent_summary(&entity);
-    let mut item = json!({
-        "entityId": input.profile_id.to_string(),
-        "mergePolicy": {"id": policy.id},
-        "sources": sources,
-        "entity": Value::Object(entity),
-        "consent": consent,
-        "lastModifiedAt": format_rfc3339_ms(last_modified, false),
-    });
+    let mut item = Map::new();
+    item.insert(
+        "entityId".into(),
+        Value::String(input.profile_id.to_string()),
+    );
+    item.insert("mergePolicy".into(), json!({"id": policy.id}));
+    item.insert(
+        "sources".into(),
+        Value::Array(sources.into_iter().map(Value::String).collect()),
+    );
+    item.insert("entity".into(), Value::Object(entity));
+    item.insert("consent".into(), consent);
+    item.insert(
+        "lastModifiedAt".into(),
+        Value::String(format_rfc3339_ms(last_modified, false)),
+    );
     if !input.graph.guardrails.is_empty() {
-        item["warnings"] = crate::guardrails::warnings_json(&input.graph.guardrails);
+        item.insert(
+            "warnings".into(),
+            crate::guardrails::warnings_json(&input.graph.guardrails),
+        );
     }
-    item
+    Value::Object(item)
 }

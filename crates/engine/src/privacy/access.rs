@@ -132,7 +132,7 @@ pub fn profile_json(
                     "datasetId": f.dataset,
                     "primaryIdentity": identity_json(&f.primary.namespace, &f.primary.value),
                     "ingestedAt": format_rfc3339_ms(f.ingested_ms, true),
-                    "record": parse_json(&f.json),
+                    "record": f.record_json().map(|json| parse_json(&json)).unwrap_or(Value::Null),
                 })
             })
             .collect();

@@ -671,7 +671,7 @@ impl ProfileForEvaluation {
         let key = keys::profile(sandbox, profile_id);
         let mut view: Value = match txn.get(Table::Views, &key)?.and_then(decode_view) {
             Some(stored) if stored.stamp == catalog.view_stamp => {
-                decoding.view.parse(stored.json).map_err(Error::internal)?
+                decoding.view.parse(&stored.json).map_err(Error::internal)?
             }
             _ => return Ok(None),
         };

@@ -155,7 +155,7 @@ pub fn patch_view(
     }
     // Evaluation reads only what the definitions read of the view, and the attribute values
     // when a definition to evaluate reads them.
-    let mut view = index.decoding.parse_view(stored.json);
+    let mut view = index.decoding.parse_view(&stored.json);
     let values = match mask.iter().zip(reads_computed).any(|(m, r)| *m && *r) {
         true => crate::computed::read_values_at(&*txn, catalog, sandbox, profile_id, now_ms)?,
         false => None,
@@ -187,7 +187,7 @@ pub fn patch_view(
         Some(rendered) => rendered,
         // The view lacks the memberships' place: render it whole.
         None => {
-            let mut view = membership::parse_json(stored.json);
+            let mut view = membership::parse_json(&stored.json);
             if let Some(Value::Object(entity)) = view.get_mut("entity") {
                 entity.remove("segmentMembership");
             }

@@ -290,7 +290,9 @@ pub async fn load(args: &Args, address: &str, setup: &Setup) -> anyhow::Result<L
     // Events go profile-interleaved, as live traffic does.
     let profiles = args.profiles.max(1);
     let mut slices = Vec::with_capacity(SLICES);
-    for slice in 0..SLICES {
+    // Without events (`--events-per-profile 0`) there is nothing to slice.
+    let slice_count = if total_events == 0 { 0 } else { SLICES };
+    for slice in 0..slice_count {
         let from = total_events * slice / SLICES;
         let to = total_events * (slice + 1) / SLICES;
         let events_dataset = events_dataset.clone();

@@ -46,6 +46,12 @@ pub struct Args {
     /// Concurrent ingestion clients
     #[arg(long, default_value_t = 4)]
     pub ingest_clients: usize,
+    /// The lookup scenario reads the store's file once before it measures lookups, as a server
+    /// that has run a while holds it in memory (when it fits): what the load left on disk is not
+    /// read one fault at a time during the runs. The server's major page faults are printed
+    /// either way
+    #[arg(long)]
+    pub warm_store: bool,
     /// Seconds each latency run lasts
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
@@ -107,6 +113,15 @@ fn server_pid() -> Option<u32> {
     }
 }
 
+/// The server's major page faults so far (pages it waited for the disk to read), field 12 of
+/// `/proc/<pid>/stat`.
+pub(crate) fn server_major_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server_pid()?)).ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(9)?.parse().ok()
+}
+
 /// The server's resident set size, in bytes (`VmRSS` in `/proc/<pid>/status`).
 pub(crate) fn server_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", server_pid()?)).ok()?;
@@ -140,6 +155,21 @@ fn disk_bytes(dir: &std::path::Path) -> u64 {
         }
     }
     total
+}
+
+/// Reads the store's file from start to end, so that the kernel holds its pages (the server's
+/// map shares them); returns the bytes read.
+fn read_store_once(data_dir: &std::path::Path) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(data_dir.join("lmdb").join("data.mdb"))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        match file.read(&mut buffer)? {
+            0 => return Ok(total),
+            read => total += read as u64,
+        }
+    }
 }
 
 /// How to start the server under test (again).
@@ -358,12 +388,34 @@ async fn run(
 
     // Let the kernel finish writing back what the load dirtied before measuring latency.
     tokio::time::sleep(Duration::from_secs(5)).await;
+    let warmed = match args.warm_store {
+        true => {
+            let dir = command.data_dir.clone();
+            let started = std::time::Instant::now();
+            let bytes = tokio::task::spawn_blocking(move || read_store_once(&dir)).await??;
+            Some((bytes, started.elapsed().as_secs_f64()))
+        }
+        false => None,
+    };
+    let faults_before = server_major_faults();
     let lookups = measure::lookups(args, address).await?;
+    let lookup_faults = faults_before.zip(server_major_faults()).map(|(b, a)| a - b);
     md.heading(format!(
         "Profile lookup by email ({} profiles, {} events each)",
         args.profiles, args.events_per_profile
     ));
     md.rows(&lookups);
+    if let Some((bytes, seconds)) = warmed {
+        md.line(format!(
+            "Measured after the store's file ({:.1} GiB) was read once, in {seconds:.0} s (`--warm-store`).",
+            bytes as f64 / (1u64 << 30) as f64
+        ));
+    }
+    if let Some(faults) = lookup_faults {
+        md.line(format!(
+            "Major page faults in the server during these runs (a page read from disk): {faults}."
+        ));
+    }
     let open_loop = measure::open_loop_lookups(args, address).await?;
     if !open_loop.is_empty() {
         md.heading("Profile lookup at fixed rates (open loop, 16 connections)");
@@ -440,6 +492,8 @@ async fn run(
             "slices": loaded.slices.iter().map(|s| json!({"stored_before": s.stored_before, "events": s.events, "seconds": s.seconds, "writer": s.writer.json()})).collect::<Vec<_>>(),
         },
         "lookups": lookups.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        "lookup_major_faults": lookup_faults,
+        "warm_store": warmed.map(|(bytes, seconds)| json!({"bytes": bytes, "seconds": seconds})),
         "open_loop_lookups": open_loop.iter().map(|r| r.json()).collect::<Vec<_>>(),
         "events_and_batch_lookups": events_and_batch.iter().map(|r| r.json()).collect::<Vec<_>>(),
         "lookups_under_ingestion": under_ingestion,

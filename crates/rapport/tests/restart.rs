@@ -7,6 +7,14 @@ use store::Store;
 
 use crate::common::{ecid, event_ids, identities, iso, only_entity, pairs, TestServer};
 
+/// The stopped server's store, opened directly to put it back into an older layout.
+fn open_store(data_dir: &std::path::Path) -> store::LmdbStore {
+    let options = store::LmdbOptions {
+        map_size_bytes: 1 << 30,
+    };
+    store::LmdbStore::open(&data_dir.join("lmdb"), &options).expect("store")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn everything_survives_a_restart() {
     let mut server = TestServer::start();
@@ -94,13 +102,7 @@ async fn a_store_from_before_event_ids_moved_under_profiles_still_replaces_event
     }
     server.restart_with(|dir| {
         // Back to the old layout: no id entries under the profile, one old entry per event.
-        let store = store::LmdbStore::open(
-            &dir.join("lmdb"),
-            &store::LmdbOptions {
-                map_size_bytes: 1 << 30,
-            },
-        )
-        .expect("store");
+        let store = open_store(dir);
         let mut txn = store.write().expect("write");
         let mut id_entries = Vec::new();
         txn.scan(
@@ -170,13 +172,7 @@ async fn a_store_with_uncompressed_records_and_views_still_answers_and_merges() 
 
     server.restart_with(|dir| {
         // Back to the old layout: each record's JSON and each view's JSON as plain text.
-        let store = store::LmdbStore::open(
-            &dir.join("lmdb"),
-            &store::LmdbOptions {
-                map_size_bytes: 1 << 30,
-            },
-        )
-        .expect("store");
+        let store = open_store(dir);
         let mut txn = store.write().expect("write");
         let fragments = store::collect_prefix(&*txn, store::Table::Fragments, b"").expect("scan");
         assert_eq!(fragments.len(), 1);

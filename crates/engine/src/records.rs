@@ -148,15 +148,20 @@ thread_local! {
 /// field names, so they shrink by about a fifth, and more of them fit on a page: at ten million
 /// profiles the tables a lookup reads stay in memory (BENCHMARKS.md, "Ten million profiles").
 pub fn pack_json(json: &[u8]) -> Vec<u8> {
+    compress_json(json).unwrap_or_else(|| json.to_vec())
+}
+
+/// [`pack_json`]'s compressed form, when it is smaller than the text.
+fn compress_json(json: &[u8]) -> Option<Vec<u8>> {
     let mut packed = vec![0; 1 + snap::raw::max_compress_len(json.len())];
     packed[0] = PACKED_JSON;
     let written = SNAPPY.with(|encoder| encoder.borrow_mut().compress(json, &mut packed[1..]));
     match written {
         Ok(length) if 1 + length < json.len() => {
             packed.truncate(1 + length);
-            packed
+            Some(packed)
         }
-        _ => json.to_vec(),
+        _ => None,
     }
 }
 
@@ -411,11 +416,11 @@ pub fn encode_view(
     computed: Option<ComputedRange>,
     membership: Option<(usize, usize)>,
 ) -> Vec<u8> {
-    let packed = pack_json(json);
-    let is_packed = packed.len() < json.len();
-    let body = if is_packed { &packed[..] } else { json };
+    let packed = compress_json(json);
+    let body = packed.as_deref().unwrap_or(json);
     let mut bytes = Vec::with_capacity(26 + stamp.len() + body.len());
-    let length = (stamp.len() as u16 & !VIEW_PACKED) | if is_packed { VIEW_PACKED } else { 0 };
+    let flag = if packed.is_some() { VIEW_PACKED } else { 0 };
+    let length = (stamp.len() as u16 & !VIEW_PACKED) | flag;
     bytes.extend_from_slice(&length.to_be_bytes());
     bytes.extend_from_slice(stamp.as_bytes());
     let c = computed.unwrap_or(ComputedRange {

@@ -137,8 +137,9 @@ pub trait ReadTxn {
 pub trait WriteTxn: ReadTxn {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
     /// [`WriteTxn::put`] for a key that usually sorts after every key of the table (a new
-    /// profile's): the B-tree then leaves the last leaf full instead of splitting it in the
-    /// middle, so keys written in order pack their pages. Any other key is put as usual.
+    /// profile's): the B-tree then leaves the last leaf full when it splits, instead of moving
+    /// its last entry to the new page, so keys written in order pack their pages. Any other key
+    /// is put as usual.
     fn put_last(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<()>;
     fn delete(&mut self, table: Table, key: &[u8]) -> Result<()>;
     /// Makes every write durable and visible. A transaction dropped without commit is rolled back.

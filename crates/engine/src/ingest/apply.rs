@@ -159,6 +159,11 @@ pub fn apply_write(
             old_profiles.insert(profile_id);
         }
     }
+    // A write that finds no profile creates them: their keys are put last.
+    let placement = match old_profiles.is_empty() {
+        true => Placement::Last,
+        false => Placement::Anywhere,
+    };
     let mut graph = Graph::default();
     let mut previous_owner: BTreeMap<IdentityKey, ProfileId> = BTreeMap::new();
     // Refused values are never nodes, so the rules cannot place them: they are set aside with
@@ -468,10 +473,7 @@ pub fn apply_write(
                     json: crate::records::pack_json(&write.json),
                 };
                 let key = keys::fragment(sandbox, target, &write.dataset_id, &write.primary);
-                match old_profiles.is_empty() {
-                    true => txn.put_last(Table::Fragments, &key, &encode(&fragment)?)?,
-                    false => txn.put(Table::Fragments, &key, &encode(&fragment)?)?,
-                }
+                put_placed(txn, placement, Table::Fragments, &key, &encode(&fragment)?)?;
                 new_fragment = Some(fragment);
                 attributes_changed = true;
             }
@@ -505,12 +507,13 @@ pub fn apply_write(
             let profile_id =
                 assigned[i].ok_or_else(|| Error::internal("component without a profile id"))?;
             let key = keys::profile(sandbox, profile_id);
-            let graph = encode_live(component)?;
-            match old_profiles.is_empty() {
-                // A profile this write created: its id is the newest, its keys sort last.
-                true => txn.put_last(Table::Profiles, &key, &graph)?,
-                false => txn.put(Table::Profiles, &key, &graph)?,
-            }
+            put_placed(
+                txn,
+                placement,
+                Table::Profiles,
+                &key,
+                &encode_live(component)?,
+            )?;
         }
     }
 
@@ -544,7 +547,7 @@ pub fn apply_write(
                     &fragments,
                     &trigger,
                     now,
-                    Placement::Last,
+                    placement,
                 )?;
             }
             _ => {
@@ -793,12 +796,27 @@ pub fn refresh_view(
     )
 }
 
-/// Where a view's key falls in the Views table.
+/// Where a profile's keys fall in the tables keyed by profile id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placement {
-    /// A profile this write created: its id is the newest, so its key sorts last.
+    /// Profiles this write created: their ids are the newest, so their keys sort last.
     Last,
     Anywhere,
+}
+
+/// Puts a profile's value, appending it when its key sorts last ([`WriteTxn::put_last`]).
+fn put_placed(
+    txn: &mut dyn WriteTxn,
+    placement: Placement,
+    table: Table,
+    key: &[u8],
+    value: &[u8],
+) -> Result<()> {
+    match placement {
+        Placement::Last => txn.put_last(table, key, value)?,
+        Placement::Anywhere => txn.put(table, key, value)?,
+    }
+    Ok(())
 }
 
 /// Merges a profile's graph and fragments under the default policy, re-evaluates the segment
@@ -860,12 +878,13 @@ fn write_view(
         Some(crate::computed::PLACEHOLDER),
         memberships.as_deref(),
     )?;
-    let bytes = rendered.encode(&catalog.view_stamp);
-    match placement {
-        Placement::Last => txn.put_last(Table::Views, &key, &bytes)?,
-        Placement::Anywhere => txn.put(Table::Views, &key, &bytes)?,
-    }
-    Ok(())
+    put_placed(
+        txn,
+        placement,
+        Table::Views,
+        &key,
+        &rendered.encode(&catalog.view_stamp),
+    )
 }
 
 /// Deletes a profile and everything stored under it: graph, identities, fragments, events, view.

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use store::Store;
 
-use crate::common::{ecid, event_ids, identities, iso, only_entity, pairs, TestServer};
+use crate::common::{ecid, event_ids, identities, iso, only_entity, pairs, Company, TestServer};
 
 /// The stopped server's store, opened directly to put it back into an older layout.
 fn open_store(data_dir: &std::path::Path) -> store::LmdbStore {
@@ -13,6 +13,18 @@ fn open_store(data_dir: &std::path::Path) -> store::LmdbStore {
         map_size_bytes: 1 << 30,
     };
     store::LmdbStore::open(&data_dir.join("lmdb"), &options).expect("store")
+}
+
+/// A merge policy that takes attributes from the CRM dataset only; its body as created.
+async fn crm_only_policy(server: &TestServer, company: &Company) -> serde_json::Value {
+    let policy = server
+        .post(
+            "/data/core/ups/config/mergePolicies",
+            json!({"name": "CRM only", "schema": {"name": "_xdm.context.profile"}, "identityGraph": {"type": "pdg"}, "attributeMerge": {"type": "dataSetPrecedence", "order": [company.crm]}}),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
+    policy.body
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -33,13 +45,7 @@ async fn everything_survives_a_restart() {
             )
             .await;
     }
-    let policy = server
-        .post(
-            "/data/core/ups/config/mergePolicies",
-            json!({"name": "CRM only", "schema": {"name": "_xdm.context.profile"}, "identityGraph": {"type": "pdg"}, "attributeMerge": {"type": "dataSetPrecedence", "order": [company.crm]}}),
-        )
-        .await;
-    assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
+    let policy = crm_only_policy(&server, &company).await;
     let before = server.profile("ECID", &ecid(7)).await;
     assert_eq!(before.status, StatusCode::OK);
 
@@ -67,11 +73,11 @@ async fn everything_survives_a_restart() {
     let namespace = server.get("/data/core/idnamespace/identities/CRMID").await;
     assert_eq!(namespace.status, StatusCode::OK);
     assert_eq!(namespace.body["unique"], json!(true));
-    let policy_id = policy.body["id"].as_str().expect("id");
+    let policy_id = policy["id"].as_str().expect("id");
     let fetched = server
         .get(&format!("/data/core/ups/config/mergePolicies/{policy_id}"))
         .await;
-    assert_eq!(fetched.body, policy.body);
+    assert_eq!(fetched.body, policy);
 
     // It keeps working after the restart: new data links into the restored graph.
     server
@@ -159,14 +165,8 @@ async fn a_store_with_uncompressed_records_and_views_still_answers_and_merges() 
             json!({"identityMap": {"CRMID": [{"id": "CRM-P", "primary": true}], "Email": [{"id": "p@example.com"}]}, "person": {"name": {"firstName": "Paula", "lastName": "Plain"}}, "homeAddress": {"city": "Seattle", "stateProvince": "WA", "countryCode": "US", "postalCode": "98101"}}),
         )
         .await;
-    let policy = server
-        .post(
-            "/data/core/ups/config/mergePolicies",
-            json!({"name": "CRM only", "schema": {"name": "_xdm.context.profile"}, "identityGraph": {"type": "pdg"}, "attributeMerge": {"type": "dataSetPrecedence", "order": [company.crm]}}),
-        )
-        .await;
-    assert_eq!(policy.status, StatusCode::OK, "{}", policy.body);
-    let policy_id = policy.body["id"].as_str().expect("id").to_owned();
+    let policy = crm_only_policy(&server, &company).await;
+    let policy_id = policy["id"].as_str().expect("id").to_owned();
     let before = server.profile("Email", "p@example.com").await;
     assert_eq!(before.status, StatusCode::OK, "{}", before.body);
 
